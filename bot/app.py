@@ -1,0 +1,323 @@
+"""create_app(settings): the one place where everything is wired together."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import aiohttp
+from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from botbuilder.core import ConversationState, TurnContext, serializer_helper
+from botbuilder.core.invoke_response import InvokeResponse
+from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
+from botbuilder.schema import Activity
+from botframework.connector.auth import MicrosoftAppCredentials
+from msrest.serialization import Model
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.connector import BotConnector
+from bot.delivery import ConnectorSender
+from bot.handler import TyokykyBot
+from bot.i18n import texts_for
+from bot.ratelimit import RateLimiter
+from bot.settings import Settings
+from bot.state import DatabaseStorage
+from consultations import services
+from consultations.delivery import RetryPolicy
+from consultations.ports import Clock
+from scheduler.dispatcher import Dispatcher
+from scheduler.runner import build_scheduler
+from storage.db import create_engine, session_factory
+from storage.delivery_queue import SqlAlchemyDeliveryQueue
+from storage.documents import SqlAlchemyDocumentStore
+from storage.migrate import upgrade
+from storage.uow import SqlAlchemyUnitOfWork
+
+log = logging.getLogger(__name__)
+HELSINKI = ZoneInfo("Europe/Helsinki")
+MAX_BODY_BYTES = 256 * 1024
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+@dataclass
+class Components:
+    """What a running app holds; tests reach in here to drive the scheduler by hand."""
+
+    engine: AsyncEngine
+    adapter: CloudAdapter
+    bot: TyokykyBot
+    dispatcher: Dispatcher
+    uow_factory: Callable[[], SqlAlchemyUnitOfWork]
+    http: aiohttp.ClientSession
+    clock: Clock
+
+
+COMPONENTS = web.AppKey("components", Components)
+SETTINGS = web.AppKey("settings", Settings)
+
+
+class _BotConfig:
+    """The attribute names ConfigurationBotFrameworkAuthentication reads."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.APP_ID = settings.app_id
+        self.APP_PASSWORD = settings.app_password
+        # Without credentials the SDK must not look for a tenant: anonymous is "MultiTenant".
+        self.APP_TYPE = settings.app_type if settings.authenticated else "MultiTenant"
+        self.APP_TENANTID = settings.app_tenant_id
+        if settings.openid_metadata_url:
+            self.TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL = settings.openid_metadata_url
+
+
+def _token_provider(settings: Settings) -> Callable[[], Any]:
+    if not settings.authenticated:
+
+        async def no_token() -> str | None:
+            return None
+
+        return no_token
+    credentials = MicrosoftAppCredentials(
+        settings.app_id,
+        settings.app_password,
+        channel_auth_tenant=settings.app_tenant_id if settings.app_type == "SingleTenant" else None,
+    )
+
+    async def token() -> str | None:
+        # MSAL is synchronous and caches the token; keep it off the event loop.
+        return await asyncio.to_thread(credentials.get_access_token)
+
+    return token
+
+
+def _bad_request(reason: str, status: int = 400) -> web.Response:
+    return web.json_response({"error": reason}, status=status)
+
+
+def _validate_activity(data: Any) -> Activity | str:
+    """Check the shape of an incoming activity; return it, or why it is refused."""
+    if not isinstance(data, dict):
+        return "activity must be a JSON object"
+    for key in ("type", "serviceUrl", "channelId"):
+        if not isinstance(data.get(key), str) or not data[key]:
+            return f"activity needs a string {key}"
+    for key in ("conversation", "from", "recipient"):
+        value = data.get(key)
+        if not isinstance(value, dict) or not isinstance(value.get("id"), str) or not value["id"]:
+            return f"activity needs {key}.id"
+    for key in ("text", "locale", "name", "id", "replyToId", "textFormat"):
+        if key in data and data[key] is not None and not isinstance(data[key], str):
+            return f"{key} must be a string"
+    for key in ("channelData",):
+        if key in data and data[key] is not None and not isinstance(data[key], dict):
+            return f"{key} must be an object"
+    for key in ("membersAdded", "membersRemoved", "attachments", "entities"):
+        value = data.get(key)
+        if value is not None and (
+            not isinstance(value, list) or not all(isinstance(v, dict) for v in value)
+        ):
+            return f"{key} must be a list of objects"
+    try:
+        activity = Activity().deserialize(data)
+    except Exception:  # noqa: BLE001 - msrest raises many kinds; all mean a bad activity
+        return "activity does not deserialize"
+    return activity
+
+
+async def _messages(request: web.Request) -> web.StreamResponse:
+    components = request.app[COMPONENTS]
+    if request.content_type != "application/json":
+        return _bad_request("content type must be application/json", 415)
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        return _bad_request("activity too large", 413)
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return _bad_request("body is not JSON")
+    activity = _validate_activity(data)
+    if isinstance(activity, str):
+        return _bad_request(activity)
+    auth_header = request.headers.get("Authorization", "")
+    try:
+        invoke_response = await components.adapter.process_activity(
+            auth_header, activity, components.bot.on_turn
+        )
+    except PermissionError:
+        return _bad_request("unauthorized", 401)
+    return _http_response(invoke_response)
+
+
+def _http_response(invoke_response: InvokeResponse | None) -> web.Response:
+    """Serialise an invoke response.
+
+    botbuilder 4.17.1's CloudAdapter.process runs every body through msrest's serializer,
+    which fails on a plain dict ("'dict' object has no attribute 'is_xml_model'") - and a
+    card returned from Action.Execute is a plain dict. Models still go through msrest.
+    """
+    if invoke_response is None:
+        return web.Response(status=200)
+    body = invoke_response.body
+    if isinstance(body, Model):
+        body = serializer_helper(body)
+    if body is None:
+        return web.Response(status=invoke_response.status)
+    return web.json_response(body, status=invoke_response.status)
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def _readyz(request: web.Request) -> web.Response:
+    components = request.app.get(COMPONENTS)
+    if components is None:
+        return web.json_response({"status": "starting"}, status=503)
+    try:
+        async with components.engine.connect() as connection:
+            await asyncio.wait_for(connection.execute(text("SELECT 1")), timeout=5)
+    except Exception as error:  # noqa: BLE001 - any failure means "not ready"
+        log.warning("database not reachable: %s", type(error).__name__)
+        return web.json_response({"status": "database unreachable"}, status=503)
+    return web.json_response({"status": "ready"})
+
+
+def _make_error_handler(adapter: CloudAdapter) -> Callable[[TurnContext, Exception], Any]:
+    async def on_turn_error(turn_context: TurnContext, error: Exception) -> None:
+        activity = turn_context.activity
+        # Ids only: the text of cards and messages never goes to the log.
+        log.error(
+            "turn failed: %s (activity %s, type %s)",
+            type(error).__name__,
+            activity.id,
+            activity.type,
+            exc_info=(type(error), error, error.__traceback__),
+        )
+        if activity.type == "invoke":
+            turn_context.turn_state[adapter._INVOKE_RESPONSE_KEY] = Activity(
+                type="invokeResponse",
+                value=InvokeResponse(
+                    status=200,
+                    body={
+                        "statusCode": 200,
+                        "type": "application/vnd.microsoft.activity.message",
+                        "value": texts_for(activity.locale)("error.turn"),
+                    },
+                ),
+            )
+            return
+        try:
+            await turn_context.send_activity(texts_for(activity.locale)("error.turn"))
+        except Exception:  # noqa: BLE001 - nothing more to tell if even this fails
+            log.warning("could not tell the user about the failure (activity %s)", activity.id)
+
+    return on_turn_error
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
+    """Build the aiohttp application. Nothing touches the database until it starts."""
+    clock = clock or SystemClock()
+    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    app[SETTINGS] = settings
+
+    async def start(app: web.Application) -> None:
+        engine = create_engine(settings.database_url)
+        await upgrade(engine)
+        sessions = session_factory(engine)
+
+        def uow_factory() -> SqlAlchemyUnitOfWork:
+            return SqlAlchemyUnitOfWork(sessions)
+
+        storage = DatabaseStorage(SqlAlchemyDocumentStore(sessions), clock.now)
+        adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(_BotConfig(settings)))
+        adapter.on_turn_error = _make_error_handler(adapter)
+        bot = TyokykyBot(
+            uow_factory=uow_factory,
+            conversation_state=ConversationState(storage),
+            clock=clock,
+            admins=settings.admins,
+        )
+        http = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=100, limit_per_host=50, keepalive_timeout=60)
+        )
+        limiter = RateLimiter(
+            per_conversation_per_second=settings.per_conversation_per_second,
+            per_conversation_per_30s=settings.per_conversation_per_30s,
+            per_tenant_per_second=settings.per_tenant_per_second,
+        )
+        sender = ConnectorSender(
+            connector=BotConnector(http, _token_provider(settings)),
+            limiter=limiter,
+            uow_factory=uow_factory,
+            clock=clock,
+        )
+
+        async def unreachable(user_id: int) -> None:
+            await services.recipient_unreachable(uow_factory(), user_id, clock.now())
+
+        dispatcher = Dispatcher(
+            queue=SqlAlchemyDeliveryQueue(sessions),
+            sender=sender,
+            clock=clock,
+            policy=RetryPolicy(max_attempts=settings.max_delivery_attempts),
+            on_unreachable=unreachable,
+        )
+        app[COMPONENTS] = Components(
+            engine=engine,
+            adapter=adapter,
+            bot=bot,
+            dispatcher=dispatcher,
+            uow_factory=uow_factory,
+            http=http,
+            clock=clock,
+        )
+        if settings.run_scheduler:
+            scheduler = build_scheduler(
+                dispatch=dispatcher.tick,
+                weekly_digest=lambda: services.queue_weekly_digest(uow_factory(), clock.now()),
+                dispatch_interval_seconds=settings.dispatch_interval_seconds,
+            )
+            scheduler.start()
+            app[_SCHEDULER] = scheduler
+            if _digest_missed(clock.now()):
+                await services.queue_weekly_digest(uow_factory(), clock.now())
+
+    async def stop(app: web.Application) -> None:
+        scheduler = app.get(_SCHEDULER)
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
+        components = app.get(COMPONENTS)
+        if components is not None:
+            await components.http.close()
+            await components.engine.dispose()
+
+    app.on_startup.append(start)
+    app.on_cleanup.append(stop)
+    app.router.add_post("/api/messages", _messages)
+    app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/readyz", _readyz)
+    return app
+
+
+_SCHEDULER = web.AppKey("scheduler", AsyncIOScheduler)
+
+
+def _digest_missed(now: datetime) -> bool:
+    """True when this week's Monday 08:00 has passed: the digest may have been missed."""
+    local = now.astimezone(HELSINKI)
+    monday = (local - timedelta(days=local.weekday())).replace(
+        hour=8, minute=0, second=0, microsecond=0
+    )
+    return local >= monday

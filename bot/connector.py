@@ -1,0 +1,113 @@
+"""A small Bot Connector REST client for proactive sends, on one shared aiohttp session.
+
+The stock botbuilder connector is built anew per call and hides the HTTP status and
+Retry-After that the delivery engine needs; this one keeps connections alive and tells
+exactly what went wrong.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+
+from consultations.delivery import DeliveryFailure, FailureKind
+
+log = logging.getLogger(__name__)
+
+TokenProvider = Callable[[], Awaitable[str | None]]
+_RETRYABLE = {408, 412, 500, 502, 503, 504}
+
+
+def _retry_after(headers: Any) -> float | None:
+    value = headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, min(float(value), 3600.0))
+    except ValueError:
+        return None
+
+
+class BotConnector:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        token: TokenProvider,
+        *,
+        timeout: float = 15.0,
+    ) -> None:
+        self._session = session
+        self._token = token
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+
+    async def _request(self, method: str, url: str, body: dict[str, Any]) -> dict[str, Any]:
+        headers = {"Content-Type": "application/json"}
+        token = await self._token()
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        try:
+            async with self._session.request(
+                method, url, json=body, headers=headers, timeout=self._timeout
+            ) as response:
+                if response.status < 300:
+                    try:
+                        data = await response.json(content_type=None)
+                    except ValueError:
+                        data = None
+                    return data if isinstance(data, dict) else {}
+                status = response.status
+                retry_after = _retry_after(response.headers)
+                reason = f"HTTP {status}"
+        except (TimeoutError, aiohttp.ClientError, OSError) as error:
+            raise DeliveryFailure(
+                FailureKind.RETRY, f"connection: {type(error).__name__}"
+            ) from None
+        if status == 429:
+            raise DeliveryFailure(FailureKind.RETRY, reason, retry_after=retry_after or 1.0)
+        if status in _RETRYABLE or status == 401:
+            raise DeliveryFailure(FailureKind.RETRY, reason, retry_after=retry_after)
+        if status == 403:
+            raise DeliveryFailure(FailureKind.UNREACHABLE, reason)
+        raise DeliveryFailure(FailureKind.PERMANENT, reason)
+
+    @staticmethod
+    def _base(service_url: str) -> str:
+        return service_url.rstrip("/")
+
+    async def create_personal_conversation(
+        self, service_url: str, *, bot_id: str, user_id: str, tenant_id: str
+    ) -> str:
+        body = {
+            "isGroup": False,
+            "bot": {"id": bot_id},
+            "members": [{"id": user_id}],
+            "tenantId": tenant_id,
+            "channelData": {"tenant": {"id": tenant_id}},
+        }
+        data = await self._request("POST", f"{self._base(service_url)}/v3/conversations", body)
+        conversation_id = data.get("id")
+        if not isinstance(conversation_id, str) or not conversation_id:
+            raise DeliveryFailure(FailureKind.RETRY, "create conversation: no id returned")
+        return conversation_id
+
+    async def send(
+        self, service_url: str, conversation_id: str, activity: dict[str, Any]
+    ) -> str | None:
+        conversation = quote(conversation_id, safe="")
+        url = f"{self._base(service_url)}/v3/conversations/{conversation}/activities"
+        data = await self._request("POST", url, activity)
+        activity_id = data.get("id")
+        return activity_id if isinstance(activity_id, str) else None
+
+    async def update(
+        self, service_url: str, conversation_id: str, activity_id: str, activity: dict[str, Any]
+    ) -> None:
+        url = (
+            f"{self._base(service_url)}/v3/conversations/{quote(conversation_id, safe='')}"
+            f"/activities/{quote(activity_id, safe='')}"
+        )
+        await self._request("PUT", url, {**activity, "id": activity_id})

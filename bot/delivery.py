@@ -1,0 +1,128 @@
+"""Delivery: turns a claimed outbox row into a card in the recipient's language and sends it
+through the Bot Connector, inside Teams' rate limits."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from bot.connector import BotConnector
+from bot.i18n import Texts, texts_for
+from bot.ratelimit import RateLimiter
+from consultations.delivery import DeliveryFailure, FailureKind
+from consultations.model import ClaimedMessage, RecipientType, Role
+from consultations.ports import Clock, UnitOfWork
+from dialogs.cards import registry as cards
+from dialogs.cards.base import Card, attachment
+
+log = logging.getLogger(__name__)
+
+Renderer = Callable[[UnitOfWork, Texts, dict[str, Any]], Awaitable[Card]]
+
+
+async def _render_role_granted(uow: UnitOfWork, t: Texts, payload: dict[str, Any]) -> Card:
+    team = await uow.teams.get(int(payload["team_id"]))
+    return cards.role_granted_card(t, team.name if team else "", Role(payload["role"]))
+
+
+async def _render_unreachable(uow: UnitOfWork, t: Texts, payload: dict[str, Any]) -> Card:
+    team = await uow.teams.get(int(payload["team_id"]))
+    user = await uow.users.get(int(payload["user_id"]))
+    return cards.unreachable_card(t, team.name if team else "", user.name if user else "")
+
+
+async def _render_digest(uow: UnitOfWork, t: Texts, payload: dict[str, Any]) -> Card:
+    team_id = int(payload["team_id"])
+    team = await uow.teams.get(team_id)
+    failures = await uow.outbox.failures([team_id])
+    unreachable = [m.name for m in await uow.teams.members(team_id) if m.unreachable_since]
+    return cards.digest_card(t, team.name if team else "", len(failures), unreachable)
+
+
+async def _render_text(uow: UnitOfWork, t: Texts, payload: dict[str, Any]) -> Card:
+    # Used by tests and operators: a plain message whose text is a catalog id.
+    return {"text": t(str(payload["message_id"]))}
+
+
+RENDERERS: dict[str, Renderer] = {
+    "role.granted": _render_role_granted,
+    "delivery.unreachable": _render_unreachable,
+    "digest": _render_digest,
+    "text": _render_text,
+}
+
+
+class ConnectorSender:
+    """Implements the dispatcher's `Sender` port."""
+
+    def __init__(
+        self,
+        *,
+        connector: BotConnector,
+        limiter: RateLimiter,
+        uow_factory: Callable[[], UnitOfWork],
+        clock: Clock,
+    ) -> None:
+        self._connector = connector
+        self._limiter = limiter
+        self._uow = uow_factory
+        self._clock = clock
+
+    async def send(self, message: ClaimedMessage) -> tuple[str | None, str | None]:
+        renderer = RENDERERS.get(message.kind)
+        if renderer is None:
+            raise DeliveryFailure(FailureKind.PERMANENT, f"unknown kind {message.kind}")
+        user = None
+        async with self._uow() as uow:
+            if message.recipient_type is RecipientType.USER:
+                user = await uow.users.get(int(message.recipient_id))
+                if user is None:
+                    raise DeliveryFailure(FailureKind.PERMANENT, "recipient not found")
+                if user.unreachable_since is not None:
+                    raise DeliveryFailure(FailureKind.UNREACHABLE, "recipient unreachable")
+                service_url, tenant = user.service_url, user.tenant_id
+                conversation_id = user.personal_conversation_id
+                texts = texts_for(user.locale)
+            else:
+                team = await uow.teams.get(message.team_id) if message.team_id else None
+                if team is None:
+                    raise DeliveryFailure(FailureKind.PERMANENT, "team not found")
+                service_url, tenant = team.service_url, team.tenant_id
+                conversation_id = message.recipient_id
+                texts = texts_for(None)
+            try:
+                rendered = await renderer(uow, texts, message.payload)
+            except (KeyError, ValueError, TypeError):
+                raise DeliveryFailure(
+                    FailureKind.PERMANENT, "payload does not fit its kind"
+                ) from None
+
+        if not service_url:
+            raise DeliveryFailure(FailureKind.PERMANENT, "no service url known")
+        if conversation_id is None and user is not None:
+            # First proactive message to this user: open the 1:1 chat and remember it.
+            await self._limiter.acquire(tenant, "create-conversation")
+            conversation_id = await self._connector.create_personal_conversation(
+                service_url, bot_id=user.bot_id, user_id=user.teams_user_id, tenant_id=tenant
+            )
+            async with self._uow() as uow:
+                await uow.users.set_personal_conversation(
+                    user.id, conversation_id, self._clock.now()
+                )
+                await uow.commit()
+
+        if conversation_id is None:
+            raise DeliveryFailure(FailureKind.PERMANENT, "no conversation to send to")
+        if "text" in rendered and "type" not in rendered:
+            activity: dict[str, Any] = {"type": "message", "text": rendered["text"]}
+        else:
+            activity = {"type": "message", "attachments": [attachment(rendered)]}
+        await self._limiter.acquire(tenant, conversation_id)
+        try:
+            activity_id = await self._connector.send(service_url, conversation_id, activity)
+        except DeliveryFailure as failure:
+            if failure.retry_after is not None:
+                self._limiter.throttled(tenant, conversation_id, failure.retry_after)
+            raise
+        return activity_id, conversation_id

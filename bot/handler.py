@@ -1,0 +1,519 @@
+"""The Teams activity handler: turns activities into dialog runs or use-case calls."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+
+from botbuilder.core import (
+    ConversationState,
+    InvokeResponse,
+    MessageFactory,
+    TurnContext,
+)
+from botbuilder.core.teams import TeamsActivityHandler, TeamsInfo
+from botbuilder.dialogs import DialogSet, DialogTurnStatus
+from botbuilder.schema import ChannelAccount
+
+from bot.i18n import Texts, texts_for
+from consultations import services
+from consultations.errors import DomainError, InvalidInput, NotAuthorised
+from consultations.model import Role, TeamInstallation, User, UserRef
+from consultations.ports import Clock, UnitOfWork
+from consultations.privacy import contains_identity_code
+from dialogs.cards import registry as cards
+from dialogs.cards.base import Card, attachment
+from dialogs.profile import HANDLED, PROFILE_DIALOG, ProfileDialog
+
+log = logging.getLogger(__name__)
+
+CARD_RESPONSE = "application/vnd.microsoft.card.adaptive"
+MESSAGE_RESPONSE = "application/vnd.microsoft.activity.message"
+MAX_TEXT = 4_000
+
+# Every language's command words work whatever the user's locale says.
+COMMAND_WORDS: Mapping[str, str] = {
+    "help": "help",
+    "apua": "help",
+    "ohje": "help",
+    "hjälp": "help",
+    "hjalp": "help",
+    "?": "help",
+    "profile": "profile",
+    "profiili": "profile",
+    "profil": "profile",
+    "roles": "roles",
+    "roolit": "roles",
+    "roller": "roles",
+    "deliveries": "deliveries",
+    "toimitukset": "deliveries",
+    "leveranser": "deliveries",
+}
+_MENTION = re.compile(r"<at>[^<]*</at>", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class CardAction:
+    verb: str
+    data: Mapping[str, Any]
+
+
+def _int(data: Mapping[str, Any], key: str) -> int:
+    """Card data is untrusted: ids must be plain positive integers."""
+    value = data.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise InvalidInput()
+    try:
+        number = int(value)
+    except ValueError:
+        raise InvalidInput() from None
+    if number <= 0 or number > 2**31:
+        raise InvalidInput()
+    return number
+
+
+def _obj(mapping: Mapping[str, Any], key: str) -> dict[str, Any]:
+    value = mapping.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _str(mapping: Mapping[str, Any], key: str) -> str:
+    value = mapping.get(key)
+    return value if isinstance(value, str) else ""
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Mapping):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list | tuple):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+class TyokykyBot(TeamsActivityHandler):  # type: ignore[misc]
+    def __init__(
+        self,
+        *,
+        uow_factory: Callable[[], UnitOfWork],
+        conversation_state: ConversationState,
+        clock: Clock,
+        admins: frozenset[str],
+    ) -> None:
+        super().__init__()
+        self._uow = uow_factory
+        self._clock = clock
+        self._admins = admins
+        self._conversation_state = conversation_state
+        self._dialog_state = conversation_state.create_property("DialogState")
+        self._dialogs = DialogSet(self._dialog_state)
+        self._dialogs.add(ProfileDialog(uow_factory=uow_factory, clock=clock, texts=texts_for))
+
+    # --- the turn ---------------------------------------------------------------------
+
+    async def on_turn(self, turn_context: TurnContext) -> None:
+        try:
+            await super().on_turn(turn_context)
+        finally:
+            await self._conversation_state.save_changes(turn_context)
+
+    def _texts(self, turn_context: TurnContext, user: User | None = None) -> Texts:
+        locale = turn_context.activity.locale or (user.locale if user else None)
+        return texts_for(locale)
+
+    async def _remember_sender(self, turn_context: TurnContext) -> User | None:
+        activity = turn_context.activity
+        sender = activity.from_property
+        if (
+            sender is None
+            or not sender.id
+            or sender.id == (activity.recipient.id if activity.recipient else None)
+        ):
+            return None
+        conversation = activity.conversation
+        personal = (
+            conversation is not None
+            and (conversation.conversation_type or "personal") == "personal"
+        )
+        return await services.record_user(
+            self._uow(),
+            self._user_ref(turn_context, sender),
+            self._clock.now(),
+            personal_conversation_id=conversation.id if personal and conversation else None,
+        )
+
+    def _user_ref(self, turn_context: TurnContext, account: ChannelAccount) -> UserRef:
+        activity = turn_context.activity
+        tenant = ""
+        if activity.conversation is not None and activity.conversation.tenant_id:
+            tenant = activity.conversation.tenant_id
+        channel_data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
+        tenant_data = channel_data.get("tenant")
+        if not tenant and isinstance(tenant_data, dict) and isinstance(tenant_data.get("id"), str):
+            tenant = tenant_data["id"]
+        is_sender = activity.from_property is not None and account.id == activity.from_property.id
+        return UserRef(
+            teams_user_id=account.id,
+            aad_object_id=getattr(account, "aad_object_id", None),
+            name=account.name or "",
+            locale=(activity.locale or "") if is_sender else "",
+            tenant_id=tenant,
+            service_url=activity.service_url or "",
+            bot_id=(activity.recipient.id or "") if activity.recipient else "",
+        )
+
+    # --- messages ---------------------------------------------------------------------
+
+    async def on_message_activity(self, turn_context: TurnContext) -> None:
+        activity = turn_context.activity
+        texts = self._texts(turn_context)
+        text = activity.text if isinstance(activity.text, str) else ""
+        if len(text) > MAX_TEXT:
+            await turn_context.send_activity(texts("error.too_long", limit=MAX_TEXT))
+            return
+        # Refuse before anything of the message is stored or acted on.
+        if any(contains_identity_code(s) for s in [text, *_strings(activity.value)]):
+            await turn_context.send_activity(texts("error.identity_code"))
+            return
+        user = await self._remember_sender(turn_context)
+        if user is None:
+            return
+
+        command = COMMAND_WORDS.get(_MENTION.sub("", text).strip().lower().rstrip(".!"))
+        dialog_context = await self._dialogs.create_context(turn_context)
+        if dialog_context.active_dialog is not None:
+            if command is None:
+                result = await dialog_context.continue_dialog()
+                if result.status == DialogTurnStatus.Waiting or result.result == HANDLED:
+                    return
+            else:
+                # A command interrupts whatever was going on: the user asked for something else.
+                await dialog_context.cancel_all_dialogs()
+
+        if isinstance(activity.value, dict) and activity.value.get("verb"):
+            # An Action.Submit from a client without Universal Actions.
+            card = await self._card_action(
+                turn_context, user, texts, self._parse_submit(activity.value)
+            )
+            if card is not None:
+                await self._replace_or_send(turn_context, card)
+            return
+
+        if command == "help":
+            await turn_context.send_activity(
+                MessageFactory.attachment(attachment(cards.help_card(texts)))
+            )
+        elif command == "profile":
+            await dialog_context.begin_dialog(PROFILE_DIALOG)
+        elif command == "roles":
+            await self._send_roles(turn_context, user, texts)
+        elif command == "deliveries":
+            await self._send_deliveries(turn_context, user, texts)
+        else:
+            await turn_context.send_activity(texts("help.unknown"))
+
+    async def _replace_or_send(self, turn_context: TurnContext, card: Card) -> None:
+        activity = turn_context.activity
+        if activity.reply_to_id:
+            replacement = MessageFactory.attachment(attachment(card))
+            replacement.id = activity.reply_to_id
+            try:
+                await turn_context.update_activity(replacement)
+                return
+            except Exception:  # noqa: BLE001 - some clients cannot update; send anew
+                log.info(
+                    "card update failed, sending a new card", extra={"activity_id": activity.id}
+                )
+        await turn_context.send_activity(MessageFactory.attachment(attachment(card)))
+
+    # --- card actions -----------------------------------------------------------------
+
+    @staticmethod
+    def _parse_submit(value: Mapping[str, Any]) -> CardAction:
+        verb = value.get("verb")
+        return CardAction(verb if isinstance(verb, str) else "", value)
+
+    async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
+        activity = turn_context.activity
+        if activity.name != "adaptiveCard/action":
+            return await super().on_invoke_activity(turn_context)
+        texts = self._texts(turn_context)
+        value = activity.value if isinstance(activity.value, dict) else {}
+        action = _obj(value, "action")
+        data = _obj(action, "data")
+        verb = _str(action, "verb")
+        if any(contains_identity_code(s) for s in _strings(data)):
+            return self._message_response(texts("error.identity_code"))
+        user = await self._remember_sender(turn_context)
+        if user is None:
+            return self._message_response(texts("error.invalid_input"))
+        card = await self._card_action(turn_context, user, texts, CardAction(verb, data))
+        if card is None:
+            return self._message_response(texts("error.invalid_input"))
+        return InvokeResponse(
+            status=int(HTTPStatus.OK),
+            body={"statusCode": 200, "type": CARD_RESPONSE, "value": card},
+        )
+
+    @staticmethod
+    def _message_response(text: str) -> InvokeResponse:
+        return InvokeResponse(
+            status=int(HTTPStatus.OK),
+            body={"statusCode": 200, "type": MESSAGE_RESPONSE, "value": text},
+        )
+
+    async def _card_action(
+        self, turn_context: TurnContext, user: User, texts: Texts, action: CardAction
+    ) -> Card | None:
+        """Run one card action; return the card that replaces the one clicked."""
+        handlers: dict[
+            str, Callable[[TurnContext, User, Texts, Mapping[str, Any]], Awaitable[Card]]
+        ] = {
+            "profile.open": self._action_profile_open,
+            "profile.save": self._action_profile_save,
+            "help.open": self._action_help,
+            "role.claim": self._action_role_claim,
+            "role.grant": self._action_role_change,
+            "role.revoke": self._action_role_change,
+            "deliveries.open": self._action_deliveries,
+        }
+        handler = handlers.get(action.verb)
+        if handler is None:
+            log.info("unknown card verb refused", extra={"activity_id": turn_context.activity.id})
+            await turn_context.send_activity(texts("error.invalid_input"))
+            return None
+        try:
+            return await handler(turn_context, user, texts, {**action.data, "verb": action.verb})
+        except DomainError as error:
+            log.info(
+                "card action refused: %s",
+                error.code,
+                extra={"activity_id": turn_context.activity.id},
+            )
+            await turn_context.send_activity(texts(error.code, **error.params))
+            return None
+
+    async def _action_help(
+        self, turn_context: TurnContext, user: User, texts: Texts, data: Mapping[str, Any]
+    ) -> Card:
+        return cards.help_card(texts)
+
+    async def _action_profile_open(
+        self, turn_context: TurnContext, user: User, texts: Texts, data: Mapping[str, Any]
+    ) -> Card:
+        return cards.profile_card(texts, user)
+
+    async def _action_profile_save(
+        self, turn_context: TurnContext, user: User, texts: Texts, data: Mapping[str, Any]
+    ) -> Card:
+        value = data.get("profession")
+        if not isinstance(value, str):
+            raise DomainError("error.unknown_profession")
+        # The card acts for whoever clicked it: the server decides whose profile changes.
+        user.profession = await services.set_profession(
+            self._uow(), user.id, value, self._clock.now()
+        )
+        dialog_context = await self._dialogs.create_context(turn_context)
+        if (
+            dialog_context.active_dialog is not None
+            and dialog_context.active_dialog.id == PROFILE_DIALOG
+        ):
+            await dialog_context.cancel_all_dialogs()
+        return cards.profile_card(texts, user, saved=True)
+
+    async def _action_role_claim(
+        self, turn_context: TurnContext, user: User, texts: Texts, data: Mapping[str, Any]
+    ) -> Card:
+        team = await services.claim_coordinator(
+            self._uow(), user.id, _int(data, "team_id"), self._admins, self._clock.now()
+        )
+        return cards.coordinator_claimed_card(texts, team, user.name)
+
+    async def _action_role_change(
+        self, turn_context: TurnContext, user: User, texts: Texts, data: Mapping[str, Any]
+    ) -> Card:
+        team_id = _int(data, "team_id")
+        target = _int(data, "user_id")
+        role_name = data.get("role")
+        if role_name != Role.COORDINATOR.value:
+            raise InvalidInput()
+        change = services.grant_role if data["verb"] == "role.grant" else services.revoke_role
+        await change(
+            self._uow(), user.id, team_id, target, Role.COORDINATOR, self._admins, self._clock.now()
+        )
+        card = await self._roles_card(user, texts, team_id, notice=texts("roles.updated"))
+        if card is None:
+            raise NotAuthorised()
+        return card
+
+    async def _action_deliveries(
+        self, turn_context: TurnContext, user: User, texts: Texts, data: Mapping[str, Any]
+    ) -> Card:
+        return await self._deliveries_card(user, texts)
+
+    # --- views ------------------------------------------------------------------------
+
+    async def _roles_card(
+        self, user: User, texts: Texts, team_id: int, notice: str = ""
+    ) -> Card | None:
+        async with self._uow() as uow:
+            team = await uow.teams.get(team_id)
+            if team is None:
+                return None
+            admin = services.is_admin(user, self._admins)
+            if not admin and not await uow.teams.is_member(team_id, user.id):
+                return None
+            can_manage = admin or Role.COORDINATOR in await uow.teams.roles_of(team_id, user.id)
+            members = [
+                (member, await uow.teams.roles_of(team_id, member.id))
+                for member in await uow.teams.members(team_id)
+            ]
+            await uow.audit.record(
+                at=self._clock.now(),
+                actor_user_id=user.id,
+                action="roles.viewed",
+                subject_type="team",
+                subject_id=str(team_id),
+                team_id=team_id,
+            )
+            await uow.commit()
+        return cards.roles_card(texts, team, members, can_manage=can_manage, notice=notice)
+
+    async def _send_roles(self, turn_context: TurnContext, user: User, texts: Texts) -> None:
+        async with self._uow() as uow:
+            teams = (
+                await uow.teams.all()
+                if services.is_admin(user, self._admins)
+                else await uow.teams.teams_of(user.id)
+            )
+        if not teams:
+            await turn_context.send_activity(texts("roles.no_teams"))
+            return
+        for team in teams[:5]:
+            card = await self._roles_card(user, texts, team.id)
+            if card is not None:
+                await turn_context.send_activity(MessageFactory.attachment(attachment(card)))
+
+    async def _deliveries_card(self, user: User, texts: Texts) -> Card:
+        async with self._uow() as uow:
+            if services.is_admin(user, self._admins):
+                team_ids: list[int] | None = None
+            else:
+                team_ids = [
+                    team.id
+                    for team in await uow.teams.teams_of(user.id)
+                    if Role.COORDINATOR in await uow.teams.roles_of(team.id, user.id)
+                ]
+                if not team_ids:
+                    raise NotAuthorised()
+            failures = await uow.outbox.failures(team_ids)
+        return cards.deliveries_card(texts, failures)
+
+    async def _send_deliveries(self, turn_context: TurnContext, user: User, texts: Texts) -> None:
+        try:
+            card = await self._deliveries_card(user, texts)
+        except NotAuthorised:
+            await turn_context.send_activity(texts("error.deliveries_admins_only"))
+            return
+        await turn_context.send_activity(MessageFactory.attachment(attachment(card)))
+
+    # --- installation and membership --------------------------------------------------
+
+    async def on_installation_update_add(self, turn_context: TurnContext) -> None:
+        await self._installed(turn_context)
+
+    async def on_teams_members_added(
+        self, teams_members_added: list[Any], team_info: Any, turn_context: TurnContext
+    ) -> None:
+        activity = turn_context.activity
+        bot_id = activity.recipient.id if activity.recipient else None
+        if any(m.id == bot_id for m in teams_members_added):
+            await self._installed(turn_context)
+        elif team_info is not None:
+            await self._sync_team(turn_context, greet=False)
+
+    async def on_teams_members_removed(
+        self, teams_members_removed: list[Any], team_info: Any, turn_context: TurnContext
+    ) -> None:
+        if team_info is not None:
+            await self._sync_team(turn_context, greet=False)
+
+    async def _installed(self, turn_context: TurnContext) -> None:
+        activity = turn_context.activity
+        if (
+            activity.conversation is not None
+            and activity.conversation.conversation_type == "channel"
+        ):
+            await self._sync_team(turn_context, greet=True)
+            return
+        user = await self._remember_sender(turn_context)
+        if user is None or (
+            activity.conversation
+            and activity.conversation.conversation_type not in (None, "personal")
+        ):
+            return
+        # Teams may announce one installation twice (installationUpdate and
+        # conversationUpdate); greet once.
+        if turn_context.turn_state.get("greeted"):
+            return
+        turn_context.turn_state["greeted"] = True
+        texts = self._texts(turn_context, user)
+        await turn_context.send_activity(
+            MessageFactory.attachment(attachment(cards.personal_welcome_card(texts, user.name)))
+        )
+
+    async def _sync_team(self, turn_context: TurnContext, *, greet: bool) -> None:
+        activity = turn_context.activity
+        channel_data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
+        team_data = _obj(channel_data, "team")
+        teams_team_id = _str(team_data, "id")
+        if not teams_team_id:
+            return
+        roster: list[UserRef] = []
+        token: str | None = None
+        bot_id = activity.recipient.id if activity.recipient else None
+        for _page in range(100):  # 100 pages of up to 500 members is more than any team
+            page = await TeamsInfo.get_paged_team_members(turn_context, teams_team_id, token, 500)
+            roster.extend(
+                self._user_ref(turn_context, m) for m in page.members or [] if m.id != bot_id
+            )
+            token = page.continuation_token
+            if not token:
+                break
+        channels: list[tuple[str, str]] = []
+        try:
+            for channel in await TeamsInfo.get_team_channels(turn_context, teams_team_id):
+                channels.append((channel.id, channel.name or ""))
+        except Exception:  # noqa: BLE001 - the channel list is a nicety, the roster is not
+            log.info("team channels unavailable", extra={"activity_id": activity.id})
+        name = _str(team_data, "name")
+        installer = activity.from_property
+        installation = TeamInstallation(
+            teams_team_id=teams_team_id,
+            name=name or teams_team_id,
+            tenant_id=(activity.conversation.tenant_id or "") if activity.conversation else "",
+            service_url=activity.service_url or "",
+            general_channel_id=teams_team_id,
+            channels=tuple(channels),
+            roster=tuple(roster),
+        )
+        team, _installer, offer = await services.record_team_installation(
+            self._uow(),
+            installation,
+            self._user_ref(turn_context, installer)
+            if greet and installer and installer.id
+            else None,
+            self._clock.now(),
+        )
+        if not greet or turn_context.turn_state.get("greeted"):
+            return
+        turn_context.turn_state["greeted"] = True
+        texts = self._texts(turn_context)
+        await turn_context.send_activity(
+            MessageFactory.attachment(attachment(cards.team_welcome_card(texts, team, offer)))
+        )

@@ -1,0 +1,136 @@
+"""Settings read once from the environment, validated before anything starts."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///tyokykytiimi.db"
+_APP_TYPES = ("SingleTenant", "MultiTenant", "UserAssignedMSI")
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+
+
+class SettingsError(ValueError):
+    """A setting is missing or wrong; the message is one line an operator can act on."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 3978
+    database_url: str = DEFAULT_DATABASE_URL
+    app_id: str = ""
+    app_password: str = field(default="", repr=False)
+    app_type: str = "SingleTenant"
+    app_tenant_id: str = ""
+    admins: frozenset[str] = frozenset()
+    dispatch_interval_seconds: float = 2.0
+    # Teams' documented limits; an operator may lower them, a test may raise them.
+    per_conversation_per_second: float = 7.0
+    per_conversation_per_30s: int = 60
+    per_tenant_per_second: float = 50.0
+    max_delivery_attempts: int = 8
+    run_scheduler: bool = True
+    # Where the bot's own OpenID metadata comes from; only tests point it elsewhere.
+    openid_metadata_url: str = ""
+
+    @property
+    def authenticated(self) -> bool:
+        return bool(self.app_id)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        """Build settings from environment variables using the Azure names."""
+
+        def get(name: str, default: str = "") -> str:
+            return environ.get(name, default).strip()
+
+        port_text = get("PORT", "3978")
+        try:
+            port = int(port_text)
+        except ValueError:
+            raise SettingsError(f"PORT must be a number, got {port_text!r}") from None
+        if not 0 < port < 65536:
+            raise SettingsError(f"PORT must be between 1 and 65535, got {port}")
+
+        database_url = get("DATABASE_URL") or DEFAULT_DATABASE_URL
+        if not database_url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise SettingsError(
+                "DATABASE_URL must start with sqlite+aiosqlite:// or postgresql+asyncpg://"
+            )
+
+        app_id = get("MicrosoftAppId")
+        password = get("MicrosoftAppPassword")
+        app_type = get("MicrosoftAppType") or "SingleTenant"
+        tenant = get("MicrosoftAppTenantId")
+        if app_type not in _APP_TYPES:
+            raise SettingsError(f"MicrosoftAppType must be one of {', '.join(_APP_TYPES)}")
+        if app_id and not _GUID.match(app_id):
+            raise SettingsError("MicrosoftAppId must be the bot's Azure app id (a GUID)")
+        if app_id and app_type != "UserAssignedMSI" and not password:
+            raise SettingsError("MicrosoftAppPassword is required when MicrosoftAppId is set")
+        if password and not app_id:
+            raise SettingsError("MicrosoftAppPassword is set but MicrosoftAppId is not")
+        if app_id and app_type == "SingleTenant" and not _GUID.match(tenant):
+            raise SettingsError(
+                "MicrosoftAppTenantId (a GUID) is required when MicrosoftAppType is SingleTenant"
+            )
+
+        admins = frozenset(a.strip().lower() for a in get("BOT_ADMINS").split(",") if a.strip())
+        bad = sorted(a for a in admins if not _GUID.match(a))
+        if bad:
+            raise SettingsError(f"BOT_ADMINS must be AAD object ids (GUIDs); not one: {bad[0]}")
+
+        def number(name: str, default: float, minimum: float) -> float:
+            text = get(name)
+            if not text:
+                return default
+            try:
+                value = float(text)
+            except ValueError:
+                raise SettingsError(f"{name} must be a number, got {text!r}") from None
+            if value < minimum:
+                raise SettingsError(f"{name} must be at least {minimum}")
+            return value
+
+        return cls(
+            host=get("HOST") or "127.0.0.1",
+            port=port,
+            database_url=database_url,
+            app_id=app_id,
+            app_password=password,
+            app_type=app_type,
+            app_tenant_id=tenant,
+            admins=admins,
+            dispatch_interval_seconds=number("DISPATCH_INTERVAL_SECONDS", 2.0, 0.05),
+            per_conversation_per_second=number("RATE_PER_CONVERSATION_PER_SECOND", 7.0, 0.1),
+            per_conversation_per_30s=int(number("RATE_PER_CONVERSATION_PER_30S", 60, 1)),
+            per_tenant_per_second=number("RATE_PER_TENANT_PER_SECOND", 50.0, 0.1),
+            max_delivery_attempts=int(number("MAX_DELIVERY_ATTEMPTS", 8, 1)),
+        )
+
+    def check_listen_address(self) -> None:
+        """Refuse to serve unauthenticated traffic anywhere but loopback."""
+        if self.authenticated:
+            return
+        if self.host == "localhost":
+            return
+        try:
+            loopback = ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            loopback = False
+        if not loopback:
+            raise SettingsError(
+                f"refusing to listen on {self.host}: without MicrosoftAppId and "
+                "MicrosoftAppPassword the bot accepts unauthenticated requests, so it only "
+                "listens on loopback (127.0.0.1)"
+            )
+
+    def sqlite_path(self) -> Path | None:
+        prefix = "sqlite+aiosqlite:///"
+        if self.database_url.startswith(prefix):
+            return Path(self.database_url[len(prefix) :])
+        return None

@@ -1,0 +1,1 @@
+"""Framework-free domain of the work ability consultation bot."""

@@ -1,0 +1,140 @@
+"""Domain objects: plain dataclasses and enums, no framework."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+class Role(enum.StrEnum):
+    COORDINATOR = "coordinator"
+    MEMBER = "member"
+
+
+class Profession(enum.StrEnum):
+    """The professions of SPEC §1, used for invitations and coverage."""
+
+    WORK_ABILITY_COORDINATOR = "work_ability_coordinator"
+    SOCIAL_WORKER = "social_worker"
+    SOCIAL_COUNSELLOR = "social_counsellor"
+    NURSE = "nurse"
+    PHYSICIAN = "physician"
+    PSYCHOLOGIST = "psychologist"
+    MENTAL_HEALTH_NURSE = "mental_health_nurse"
+    REHABILITATION_COUNSELLOR = "rehabilitation_counsellor"
+    PHYSIOTHERAPIST = "physiotherapist"
+    OCCUPATIONAL_THERAPIST = "occupational_therapist"
+    OCCUPATIONAL_HEALTH = "occupational_health"
+    JOB_COACH = "job_coach"
+    EMPLOYMENT_SERVICES = "employment_services"
+    KELA = "kela"
+    NGO = "ngo"
+    OTHER = "other"
+
+
+@dataclass(frozen=True)
+class UserRef:
+    """Who a Teams activity came from, as far as the bot knows them."""
+
+    teams_user_id: str
+    aad_object_id: str | None
+    name: str
+    locale: str
+    tenant_id: str
+    service_url: str
+    bot_id: str = ""
+
+
+@dataclass
+class User:
+    id: int
+    teams_user_id: str
+    aad_object_id: str | None
+    name: str
+    locale: str
+    profession: Profession | None
+    tenant_id: str
+    service_url: str
+    personal_conversation_id: str | None
+    unreachable_since: datetime | None
+    bot_id: str = ""
+
+
+@dataclass
+class Team:
+    id: int
+    teams_team_id: str
+    name: str
+    tenant_id: str
+    service_url: str
+    general_channel_id: str
+
+
+@dataclass(frozen=True)
+class TeamInstallation:
+    teams_team_id: str
+    name: str
+    tenant_id: str
+    service_url: str
+    general_channel_id: str
+    channels: tuple[tuple[str, str], ...]
+    roster: tuple[UserRef, ...]
+
+
+class RecipientType(enum.StrEnum):
+    USER = "user"
+    CHANNEL = "channel"
+
+
+class DeliveryStatus(enum.StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    CANCELLED = "cancelled"
+    DEAD = "dead"
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """One message to send outside the current turn: a row of the outbox.
+
+    `payload` holds what the card needs (ids, codes, dates), not the card: the card is
+    built at send time in the recipient's language.
+    """
+
+    idempotency_key: str
+    kind: str
+    recipient_type: RecipientType
+    recipient_id: str
+    due_at: datetime
+    payload: dict[str, Any] = field(default_factory=dict)
+    subject: str = ""
+    team_id: int | None = None
+
+
+@dataclass
+class ClaimedMessage:
+    id: int
+    idempotency_key: str
+    kind: str
+    recipient_type: RecipientType
+    recipient_id: str
+    team_id: int | None
+    payload: dict[str, Any]
+    due_at: datetime
+    attempts: int
+    subject: str
+
+
+@dataclass(frozen=True)
+class FailedDelivery:
+    id: int
+    kind: str
+    recipient_type: RecipientType
+    recipient_id: str
+    recipient_name: str
+    attempts: int
+    last_error: str
+    due_at: datetime

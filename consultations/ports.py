@@ -1,0 +1,167 @@
+"""What the domain needs from the outside world, as Protocols.
+
+`storage/` implements the repositories and the unit of work, `scheduler/` drives the
+outbox, `bot/` sends. Tests use fakes of the same shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Protocol, Self
+
+from consultations.model import (
+    ClaimedMessage,
+    FailedDelivery,
+    OutgoingMessage,
+    Profession,
+    Role,
+    Team,
+    TeamInstallation,
+    User,
+    UserRef,
+)
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware."""
+        ...
+
+
+class UserRepository(Protocol):
+    async def upsert(self, ref: UserRef, now: datetime) -> User:
+        """Create or refresh a user from what Teams tells about them."""
+        ...
+
+    async def get(self, user_id: int) -> User | None: ...
+
+    async def by_teams_id(self, teams_user_id: str) -> User | None: ...
+
+    async def set_personal_conversation(
+        self, user_id: int, conversation_id: str, now: datetime
+    ) -> None: ...
+
+    async def set_profession(self, user_id: int, profession: Profession, now: datetime) -> None: ...
+
+    async def mark_unreachable(self, user_id: int, now: datetime) -> bool:
+        """Mark unreachable; True only for the call that changed it (tell coordinators once)."""
+        ...
+
+
+class TeamRepository(Protocol):
+    async def save_installation(
+        self, installation: TeamInstallation, installer_id: int | None, now: datetime
+    ) -> Team:
+        """Record the team, its channels and its roster (members not listed become inactive)."""
+        ...
+
+    async def get(self, team_id: int) -> Team | None: ...
+
+    async def by_teams_id(self, teams_team_id: str) -> Team | None: ...
+
+    async def teams_of(self, user_id: int) -> Sequence[Team]: ...
+
+    async def members(self, team_id: int) -> Sequence[User]: ...
+
+    async def is_member(self, team_id: int, user_id: int) -> bool: ...
+
+    async def installer_id(self, team_id: int) -> int | None: ...
+
+    async def holders(self, team_id: int, role: Role) -> Sequence[User]: ...
+
+    async def roles_of(self, team_id: int, user_id: int) -> frozenset[Role]: ...
+
+    async def grant(
+        self, team_id: int, user_id: int, role: Role, granted_by: int | None, now: datetime
+    ) -> bool:
+        """Grant a role; False when it was held already."""
+        ...
+
+    async def revoke(self, team_id: int, user_id: int, role: Role) -> bool: ...
+
+    async def all(self) -> Sequence[Team]: ...
+
+
+class Outbox(Protocol):
+    async def add(self, message: OutgoingMessage, now: datetime) -> bool:
+        """Queue a message in the current transaction; False if its key was queued before."""
+        ...
+
+    async def cancel(self, idempotency_key: str) -> int: ...
+
+    async def cancel_subject(self, subject: str) -> int:
+        """Cancel every pending message about `subject` (e.g. all nudges of one poll)."""
+        ...
+
+    async def failures(self, team_ids: Sequence[int] | None) -> Sequence[FailedDelivery]: ...
+
+
+class AuditLog(Protocol):
+    async def record(
+        self,
+        *,
+        at: datetime,
+        actor_user_id: int | None,
+        action: str,
+        subject_type: str,
+        subject_id: str,
+        team_id: int | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        """Record who did what to which subject. Details hold ids and codes, never free text."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    @property
+    def users(self) -> UserRepository: ...
+
+    @property
+    def teams(self) -> TeamRepository: ...
+
+    @property
+    def outbox(self) -> Outbox: ...
+
+    @property
+    def audit(self) -> AuditLog: ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Roll back whatever was not committed."""
+        ...
+
+    async def commit(self) -> None: ...
+
+
+class DeliveryQueue(Protocol):
+    """The dispatcher's view of the outbox: claim, then settle every claimed row."""
+
+    async def claim_due(
+        self, now: datetime, limit: int, lease_seconds: float
+    ) -> list[ClaimedMessage]:
+        """Atomically take due rows; no other dispatcher gets them until the lease ends."""
+        ...
+
+    async def mark_sent(
+        self, message_id: int, now: datetime, activity_id: str | None, conversation_id: str | None
+    ) -> None: ...
+
+    async def mark_retry(self, message_id: int, due_at: datetime, error: str) -> None: ...
+
+    async def mark_dead(self, message_id: int, now: datetime, error: str) -> None: ...
+
+
+class Sender(Protocol):
+    """Sends one claimed message; raises DeliveryFailure when it cannot."""
+
+    async def send(self, message: ClaimedMessage) -> tuple[str | None, str | None]:
+        """Deliver it; return (activity id, conversation id)."""
+        ...

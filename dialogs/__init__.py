@@ -1,0 +1,1 @@
+"""Conversation flows (botbuilder-dialogs) and the Adaptive Cards they show."""

@@ -1,0 +1,1 @@
+"""Pure functions: domain objects + a localizer -> Adaptive Card dicts (schema 1.5)."""

@@ -1,0 +1,75 @@
+"""Building blocks shared by every card."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Protocol
+
+Card = dict[str, Any]
+CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
+# Teams refuses cards over 28 KB; stay well below.
+MAX_CARD_BYTES = 24_000
+
+
+class Localizer(Protocol):
+    """What a card needs to speak the user's language (bot.i18n.Texts fits)."""
+
+    @property
+    def language(self) -> str: ...
+
+    def __call__(self, message_id: str, **params: object) -> str: ...
+
+    def datetime(self, value: datetime) -> str: ...
+
+    def date(self, value: date) -> str: ...
+
+
+def adaptive_card(body: list[dict[str, Any]], actions: list[dict[str, Any]] | None = None) -> Card:
+    card: Card = {
+        "type": "AdaptiveCard",
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "version": "1.5",
+        "body": body,
+    }
+    if actions:
+        card["actions"] = actions
+    return card
+
+
+def heading(text: str) -> dict[str, Any]:
+    return {"type": "TextBlock", "text": text, "weight": "Bolder", "size": "Medium", "wrap": True}
+
+
+def paragraph(text: str, *, subtle: bool = False) -> dict[str, Any]:
+    block: dict[str, Any] = {"type": "TextBlock", "text": text, "wrap": True}
+    if subtle:
+        block["isSubtle"] = True
+    return block
+
+
+def facts(pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    return {"type": "FactSet", "facts": [{"title": k, "value": v} for k, v in pairs]}
+
+
+def execute(
+    title: str, verb: str, data: dict[str, Any] | None = None, *, style: str = ""
+) -> dict[str, Any]:
+    """An Action.Execute (Universal Actions) with an Action.Submit fallback for old clients.
+
+    The verb travels in the data too, so a submitted fallback is routed the same way.
+    """
+    payload = {"verb": verb, **(data or {})}
+    action: dict[str, Any] = {
+        "type": "Action.Execute",
+        "title": title,
+        "verb": verb,
+        "data": payload,
+        "fallback": {"type": "Action.Submit", "title": title, "data": payload},
+    }
+    if style:
+        action["style"] = style
+    return action
+
+
+def attachment(card: Card) -> dict[str, Any]:
+    return {"contentType": CARD_CONTENT_TYPE, "content": card}

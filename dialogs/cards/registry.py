@@ -1,0 +1,213 @@
+"""Cards for the team registry: welcome, help, profile, roles, deliveries, notices."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from consultations.model import FailedDelivery, Profession, Role, Team, User
+from dialogs.cards.base import (
+    Card,
+    Localizer,
+    adaptive_card,
+    execute,
+    facts,
+    heading,
+    paragraph,
+)
+
+# (command key in the catalog, description key); the words users type are translated too.
+COMMANDS: tuple[tuple[str, str], ...] = (
+    ("command.help", "help.command.help"),
+    ("command.profile", "help.command.profile"),
+    ("command.roles", "help.command.roles"),
+    ("command.deliveries", "help.command.deliveries"),
+)
+
+
+def profession_name(t: Localizer, profession: Profession | None) -> str:
+    if profession is None:
+        return t("profile.not_set")
+    return t(f"profession.{profession.value}")
+
+
+def help_card(t: Localizer) -> Card:
+    body: list[dict[str, Any]] = [
+        heading(t("help.title")),
+        paragraph(t("help.intro")),
+        facts([(t(word), t(description)) for word, description in COMMANDS]),
+        paragraph(t("help.privacy"), subtle=True),
+    ]
+    return adaptive_card(body, [execute(t("profile.open"), "profile.open")])
+
+
+def personal_welcome_card(t: Localizer, name: str) -> Card:
+    body = [
+        heading(t("welcome.personal.title", name=name)),
+        paragraph(t("welcome.personal.body")),
+        paragraph(t("help.privacy"), subtle=True),
+    ]
+    return adaptive_card(
+        body,
+        [execute(t("profile.open"), "profile.open"), execute(t("help.open"), "help.open")],
+    )
+
+
+def team_welcome_card(t: Localizer, team: Team, offer_coordinator: bool) -> Card:
+    body = [
+        heading(t("welcome.team.title", team=team.name)),
+        paragraph(t("welcome.team.body")),
+    ]
+    actions = []
+    if offer_coordinator:
+        body.append(paragraph(t("welcome.team.offer")))
+        actions.append(execute(t("role.claim.button"), "role.claim", {"team_id": team.id}))
+    actions.append(execute(t("profile.open"), "profile.open"))
+    return adaptive_card(body, actions)
+
+
+def coordinator_claimed_card(t: Localizer, team: Team, name: str) -> Card:
+    return adaptive_card(
+        [
+            heading(t("welcome.team.title", team=team.name)),
+            paragraph(t("role.claim.done", name=name, team=team.name)),
+        ],
+        [execute(t("profile.open"), "profile.open")],
+    )
+
+
+def profile_card(t: Localizer, user: User, *, saved: bool = False) -> Card:
+    choices = [{"title": profession_name(t, p), "value": p.value} for p in Profession]
+    body: list[dict[str, Any]] = [
+        heading(t("profile.title")),
+        paragraph(t("profile.intro")),
+        {
+            "type": "Input.ChoiceSet",
+            "id": "profession",
+            "label": t("profile.profession"),
+            "style": "compact",
+            "isRequired": True,
+            "errorMessage": t("profile.profession.required"),
+            "choices": choices,
+            **({"value": user.profession.value} if user.profession else {}),
+        },
+    ]
+    if saved:
+        body.append(paragraph(t("profile.saved", profession=profession_name(t, user.profession))))
+    return adaptive_card(body, [execute(t("profile.save"), "profile.save", style="positive")])
+
+
+def roles_card(
+    t: Localizer,
+    team: Team,
+    members: Sequence[tuple[User, frozenset[Role]]],
+    *,
+    can_manage: bool,
+    notice: str = "",
+) -> Card:
+    body: list[dict[str, Any]] = [heading(t("roles.title", team=team.name))]
+    if notice:
+        body.append(paragraph(notice))
+    if not members:
+        body.append(paragraph(t("roles.empty")))
+    for user, roles in members:
+        is_coordinator = Role.COORDINATOR in roles
+        role_text = t("role.coordinator") if is_coordinator else t("role.member")
+        row: dict[str, Any] = {
+            "type": "ColumnSet",
+            "columns": [
+                {
+                    "type": "Column",
+                    "width": "stretch",
+                    "items": [
+                        paragraph(f"**{user.name or '—'}**"),
+                        paragraph(
+                            f"{role_text} · {profession_name(t, user.profession)}", subtle=True
+                        ),
+                    ],
+                }
+            ],
+        }
+        if can_manage:
+            verb, label = (
+                ("role.revoke", t("role.revoke.button"))
+                if is_coordinator
+                else ("role.grant", t("role.grant.button"))
+            )
+            row["columns"].append(
+                {
+                    "type": "Column",
+                    "width": "auto",
+                    "items": [
+                        {
+                            "type": "ActionSet",
+                            "actions": [
+                                execute(
+                                    label,
+                                    verb,
+                                    {"team_id": team.id, "user_id": user.id, "role": "coordinator"},
+                                )
+                            ],
+                        }
+                    ],
+                }
+            )
+        body.append(row)
+    if not can_manage:
+        body.append(paragraph(t("roles.read_only"), subtle=True))
+    return adaptive_card(body)
+
+
+def deliveries_card(t: Localizer, failures: Sequence[FailedDelivery]) -> Card:
+    body: list[dict[str, Any]] = [heading(t("deliveries.title"))]
+    if not failures:
+        body.append(paragraph(t("deliveries.none")))
+    for failure in failures:
+        who = failure.recipient_name or t(f"deliveries.recipient.{failure.recipient_type.value}")
+        body.append(
+            facts(
+                [
+                    (t("deliveries.kind"), failure.kind),
+                    (t("deliveries.recipient"), who),
+                    (t("deliveries.due"), t.datetime(failure.due_at)),
+                    (t("deliveries.attempts"), str(failure.attempts)),
+                    (t("deliveries.error"), failure.last_error),
+                ]
+            )
+        )
+    return adaptive_card(body)
+
+
+def role_granted_card(t: Localizer, team_name: str, role: Role) -> Card:
+    return adaptive_card(
+        [
+            heading(t("notice.role_granted.title")),
+            paragraph(t("notice.role_granted.body", role=t(f"role.{role.value}"), team=team_name)),
+            paragraph(t("notice.why.role_granted"), subtle=True),
+        ],
+        [execute(t("help.open"), "help.open")],
+    )
+
+
+def unreachable_card(t: Localizer, team_name: str, name: str) -> Card:
+    return adaptive_card(
+        [
+            heading(t("notice.unreachable.title")),
+            paragraph(t("notice.unreachable.body", name=name or "—", team=team_name)),
+            paragraph(t("notice.why.unreachable"), subtle=True),
+        ]
+    )
+
+
+def digest_card(t: Localizer, team_name: str, failures: int, unreachable: Sequence[str]) -> Card:
+    body: list[dict[str, Any]] = [
+        heading(t("digest.title", team=team_name)),
+        paragraph(t("notice.why.digest"), subtle=True),
+    ]
+    body.append(
+        paragraph(t("digest.failures", count=failures) if failures else t("digest.no_failures"))
+    )
+    if unreachable:
+        body.append(paragraph(t("digest.unreachable", names=", ".join(unreachable))))
+    actions = [execute(t("deliveries.open"), "deliveries.open")] if failures else []
+    return adaptive_card(body, actions)

@@ -1,0 +1,1 @@
+"""APScheduler: the outbox dispatch tick and the cron jobs."""

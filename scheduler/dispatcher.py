@@ -1,0 +1,113 @@
+"""The dispatcher: claims due outbox rows and settles each one after trying to send it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+from consultations.delivery import DeliveryFailure, FailureKind, RetryPolicy
+from consultations.model import ClaimedMessage, RecipientType
+from consultations.ports import Clock, DeliveryQueue, Sender
+
+log = logging.getLogger(__name__)
+
+
+class Dispatcher:
+    """Sends every due message once per claim; never two at a time to one recipient.
+
+    Messages for different recipients go out concurrently (up to `concurrency`) so that
+    Teams' per-tenant rate can be used even when each request takes a while; those for
+    one recipient go in due order.
+    """
+
+    def __init__(
+        self,
+        *,
+        queue: DeliveryQueue,
+        sender: Sender,
+        clock: Clock,
+        policy: RetryPolicy,
+        on_unreachable: Callable[[int], Awaitable[None]],
+        batch_size: int = 200,
+        concurrency: int = 16,
+        lease_seconds: float = 300.0,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._queue = queue
+        self._sender = sender
+        self._clock = clock
+        self._policy = policy
+        self._on_unreachable = on_unreachable
+        self._batch_size = batch_size
+        self._concurrency = concurrency
+        self._lease = lease_seconds
+        self._rng = rng or random.Random()
+        self._running = asyncio.Lock()
+
+    async def tick(self, *, max_batches: int = 50) -> int:
+        """Send what is due now; return how many messages were settled."""
+        if self._running.locked():
+            return 0  # the previous tick is still draining; it will pick these up
+        async with self._running:
+            settled = 0
+            for _ in range(max_batches):
+                batch = await self._queue.claim_due(
+                    self._clock.now(), self._batch_size, self._lease
+                )
+                if not batch:
+                    break
+                await self._send_batch(batch)
+                settled += len(batch)
+                if len(batch) < self._batch_size:
+                    break
+            return settled
+
+    async def _send_batch(self, batch: list[ClaimedMessage]) -> None:
+        by_recipient: dict[tuple[RecipientType, str], list[ClaimedMessage]] = defaultdict(list)
+        for message in batch:
+            by_recipient[(message.recipient_type, message.recipient_id)].append(message)
+        gate = asyncio.Semaphore(self._concurrency)
+
+        async def run(messages: list[ClaimedMessage]) -> None:
+            async with gate:
+                for message in messages:
+                    await self._deliver(message)
+
+        await asyncio.gather(*(run(m) for m in by_recipient.values()))
+
+    async def _deliver(self, message: ClaimedMessage) -> None:
+        try:
+            activity_id, conversation_id = await self._sender.send(message)
+        except DeliveryFailure as failure:
+            await self._failed(message, failure)
+            return
+        except Exception as error:  # a bug in rendering must not stop the other messages
+            log.exception("delivery crashed", extra={"outbox_id": message.id})
+            await self._failed(
+                message, DeliveryFailure(FailureKind.RETRY, f"internal: {type(error).__name__}")
+            )
+            return
+        await self._queue.mark_sent(message.id, self._clock.now(), activity_id, conversation_id)
+
+    async def _failed(self, message: ClaimedMessage, failure: DeliveryFailure) -> None:
+        now = self._clock.now()
+        log.info(
+            "delivery failed (%s): %s",
+            failure.kind.value,
+            failure.detail,
+            extra={"outbox_id": message.id, "attempt": message.attempts},
+        )
+        if failure.kind is FailureKind.UNREACHABLE:
+            await self._queue.mark_dead(message.id, now, failure.detail)
+            if message.recipient_type is RecipientType.USER:
+                await self._on_unreachable(int(message.recipient_id))
+            return
+        if failure.kind is FailureKind.PERMANENT or self._policy.exhausted(message.attempts):
+            await self._queue.mark_dead(message.id, now, failure.detail)
+            return
+        delay = self._policy.delay(message.attempts, failure.retry_after, self._rng)
+        await self._queue.mark_retry(message.id, now + timedelta(seconds=delay), failure.detail)

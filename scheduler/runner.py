@@ -1,0 +1,44 @@
+"""The APScheduler wiring: a dispatch tick and the weekly digest, in Europe/Helsinki."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+log = logging.getLogger(__name__)
+HELSINKI = ZoneInfo("Europe/Helsinki")
+
+
+def build_scheduler(
+    *,
+    dispatch: Callable[[], Awaitable[object]],
+    weekly_digest: Callable[[], Awaitable[object]],
+    dispatch_interval_seconds: float,
+) -> AsyncIOScheduler:
+    """Jobs are not persisted: the outbox is the durable part, and the digest's
+    idempotency key (one per team, coordinator and ISO week) makes a re-run harmless."""
+    scheduler = AsyncIOScheduler(timezone=HELSINKI)
+    scheduler.add_job(
+        dispatch,
+        IntervalTrigger(seconds=dispatch_interval_seconds, timezone=HELSINKI),
+        id="dispatch",
+        max_instances=1,
+        coalesce=True,
+        # First tick at once: whatever fell due while the bot was down goes out at start.
+        next_run_time=datetime.now(HELSINKI),
+    )
+    scheduler.add_job(
+        weekly_digest,
+        CronTrigger(day_of_week="mon", hour=8, minute=0, timezone=HELSINKI),
+        id="weekly-digest",
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=6 * 3600,
+    )
+    return scheduler

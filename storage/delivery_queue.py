@@ -1,0 +1,94 @@
+"""The consumer side of the outbox: claim due rows under a lease, settle each one."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from consultations.model import ClaimedMessage, RecipientType
+from storage.tables import outbox
+
+
+class SqlAlchemyDeliveryQueue:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def claim_due(
+        self, now: datetime, limit: int, lease_seconds: float
+    ) -> list[ClaimedMessage]:
+        """Take up to `limit` due rows for this dispatcher.
+
+        A row is due when it is pending and its time has come, or when another dispatcher
+        claimed it and its lease ran out (that dispatcher died mid-send). On PostgreSQL
+        `FOR UPDATE SKIP LOCKED` lets any number of dispatchers claim side by side without
+        waiting for or doubling each other; SQLite has a single writer, so the claiming
+        transaction (BEGIN IMMEDIATE) is atomic anyway.
+        """
+        async with self._sessions() as session, session.begin():
+            due = or_(
+                and_(outbox.c.status == "pending", outbox.c.due_at <= now),
+                and_(outbox.c.status == "sending", outbox.c.claimed_until < now),
+            )
+            query = (
+                select(outbox)
+                .where(due)
+                .order_by(outbox.c.due_at, outbox.c.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+            rows = list((await session.execute(query)).mappings())
+            if not rows:
+                return []
+            await session.execute(
+                update(outbox)
+                .where(outbox.c.id.in_([r["id"] for r in rows]))
+                .values(
+                    status="sending",
+                    attempts=outbox.c.attempts + 1,
+                    claimed_until=now + timedelta(seconds=lease_seconds),
+                )
+            )
+            return [
+                ClaimedMessage(
+                    id=r["id"],
+                    idempotency_key=r["idempotency_key"],
+                    kind=r["kind"],
+                    recipient_type=RecipientType(r["recipient_type"]),
+                    recipient_id=r["recipient_id"],
+                    team_id=r["team_id"],
+                    payload=r["payload"],
+                    due_at=r["due_at"],
+                    attempts=r["attempts"] + 1,
+                    subject=r["subject"],
+                )
+                for r in rows
+            ]
+
+    async def _settle(self, message_id: int, **values: object) -> None:
+        async with self._sessions() as session, session.begin():
+            # Only a row still in flight is settled: a cancel that raced the send wins.
+            await session.execute(
+                update(outbox)
+                .where(outbox.c.id == message_id, outbox.c.status == "sending")
+                .values(claimed_until=None, **values)
+            )
+
+    async def mark_sent(
+        self, message_id: int, now: datetime, activity_id: str | None, conversation_id: str | None
+    ) -> None:
+        await self._settle(
+            message_id,
+            status="sent",
+            sent_at=now,
+            sent_activity_id=activity_id,
+            conversation_id=conversation_id,
+            last_error=None,
+        )
+
+    async def mark_retry(self, message_id: int, due_at: datetime, error: str) -> None:
+        await self._settle(message_id, status="pending", due_at=due_at, last_error=error[:500])
+
+    async def mark_dead(self, message_id: int, now: datetime, error: str) -> None:
+        await self._settle(message_id, status="dead", last_error=error[:500], sent_at=None)

@@ -1,0 +1,443 @@
+"""Repositories over one AsyncSession; the unit of work owns the transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from consultations.model import (
+    FailedDelivery,
+    OutgoingMessage,
+    Profession,
+    RecipientType,
+    Role,
+    Team,
+    TeamInstallation,
+    User,
+    UserRef,
+)
+from storage.tables import (
+    audit_events,
+    channels,
+    outbox,
+    role_grants,
+    team_members,
+    teams,
+    users,
+)
+
+
+def _user(row: RowMapping) -> User:
+    return User(
+        id=row["id"],
+        teams_user_id=row["teams_user_id"],
+        aad_object_id=row["aad_object_id"],
+        name=row["name"],
+        locale=row["locale"],
+        profession=Profession(row["profession"]) if row["profession"] else None,
+        tenant_id=row["tenant_id"],
+        service_url=row["service_url"],
+        personal_conversation_id=row["personal_conversation_id"],
+        unreachable_since=row["unreachable_since"],
+        bot_id=row["bot_id"],
+    )
+
+
+def _team(row: RowMapping) -> Team:
+    return Team(
+        id=row["id"],
+        teams_team_id=row["teams_team_id"],
+        name=row["name"],
+        tenant_id=row["tenant_id"],
+        service_url=row["service_url"],
+        general_channel_id=row["general_channel_id"],
+    )
+
+
+class SqlAlchemyUserRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._s = session
+
+    async def upsert(self, ref: UserRef, now: datetime) -> User:
+        existing = (
+            (await self._s.execute(select(users).where(users.c.teams_user_id == ref.teams_user_id)))
+            .mappings()
+            .first()
+        )
+        values: dict[str, Any] = {"updated_at": now}
+        # Keep what we knew when Teams leaves a field out (rosters carry no locale).
+        for column, value in (
+            ("aad_object_id", (ref.aad_object_id or "").lower() or None),
+            ("name", ref.name),
+            ("locale", ref.locale),
+            ("tenant_id", ref.tenant_id),
+            ("service_url", ref.service_url),
+            ("bot_id", ref.bot_id),
+        ):
+            if value:
+                values[column] = value
+        if existing is None:
+            inserted = await self._s.execute(
+                insert(users)
+                .returning(users.c.id)
+                .values(
+                    teams_user_id=ref.teams_user_id,
+                    created_at=now,
+                    **{
+                        "name": "",
+                        "locale": "",
+                        "tenant_id": "",
+                        "service_url": "",
+                        "bot_id": "",
+                        **values,
+                    },
+                )
+            )
+            user_id = inserted.scalar_one()
+        else:
+            user_id = existing["id"]
+            await self._s.execute(update(users).where(users.c.id == user_id).values(**values))
+        user = await self.get(int(user_id))
+        assert user is not None
+        return user
+
+    async def get(self, user_id: int) -> User | None:
+        row = (await self._s.execute(select(users).where(users.c.id == user_id))).mappings().first()
+        return _user(row) if row else None
+
+    async def by_teams_id(self, teams_user_id: str) -> User | None:
+        row = (
+            (await self._s.execute(select(users).where(users.c.teams_user_id == teams_user_id)))
+            .mappings()
+            .first()
+        )
+        return _user(row) if row else None
+
+    async def set_personal_conversation(
+        self, user_id: int, conversation_id: str, now: datetime
+    ) -> None:
+        await self._s.execute(
+            update(users)
+            .where(users.c.id == user_id)
+            .values(
+                personal_conversation_id=conversation_id, unreachable_since=None, updated_at=now
+            )
+        )
+
+    async def set_profession(self, user_id: int, profession: Profession, now: datetime) -> None:
+        await self._s.execute(
+            update(users)
+            .where(users.c.id == user_id)
+            .values(profession=profession.value, updated_at=now)
+        )
+
+    async def mark_unreachable(self, user_id: int, now: datetime) -> bool:
+        result = await self._s.execute(
+            update(users)
+            .where(users.c.id == user_id, users.c.unreachable_since.is_(None))
+            .values(unreachable_since=now, updated_at=now)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def clear_unreachable(self, user_id: int, now: datetime) -> None:
+        await self._s.execute(
+            update(users)
+            .where(users.c.id == user_id)
+            .values(unreachable_since=None, updated_at=now)
+        )
+
+
+class SqlAlchemyTeamRepository:
+    def __init__(self, session: AsyncSession, users_repo: SqlAlchemyUserRepository) -> None:
+        self._s = session
+        self._users = users_repo
+
+    async def save_installation(
+        self, installation: TeamInstallation, installer_id: int | None, now: datetime
+    ) -> Team:
+        row = (
+            (
+                await self._s.execute(
+                    select(teams).where(teams.c.teams_team_id == installation.teams_team_id)
+                )
+            )
+            .mappings()
+            .first()
+        )
+        values = {
+            "name": installation.name,
+            "tenant_id": installation.tenant_id,
+            "service_url": installation.service_url,
+            "general_channel_id": installation.general_channel_id,
+            "installed": True,
+            "updated_at": now,
+        }
+        if row is None:
+            inserted = await self._s.execute(
+                insert(teams)
+                .returning(teams.c.id)
+                .values(
+                    teams_team_id=installation.teams_team_id,
+                    installed_by=installer_id,
+                    created_at=now,
+                    **values,
+                )
+            )
+            team_id = inserted.scalar_one()
+        else:
+            team_id = int(row["id"])
+            if row["installed_by"] is None and installer_id is not None:
+                values["installed_by"] = installer_id
+            await self._s.execute(update(teams).where(teams.c.id == team_id).values(**values))
+
+        await self._s.execute(delete(channels).where(channels.c.team_id == team_id))
+        if installation.channels:
+            await self._s.execute(
+                insert(channels),
+                [
+                    {"team_id": team_id, "channel_id": cid, "name": name}
+                    for cid, name in dict(installation.channels).items()
+                ],
+            )
+
+        member_ids: set[int] = set()
+        for ref in installation.roster:
+            member_ids.add((await self._users.upsert(ref, now)).id)
+        if installer_id is not None:
+            member_ids.add(installer_id)
+        known = set(
+            (
+                await self._s.execute(
+                    select(team_members.c.user_id).where(team_members.c.team_id == team_id)
+                )
+            ).scalars()
+        )
+        new = member_ids - known
+        if new:
+            await self._s.execute(
+                insert(team_members),
+                [{"team_id": team_id, "user_id": uid, "active": True} for uid in sorted(new)],
+            )
+        if installation.roster:
+            # Someone no longer in the Teams team is no longer on the roster.
+            await self._s.execute(
+                update(team_members)
+                .where(team_members.c.team_id == team_id)
+                .values(active=team_members.c.user_id.in_(member_ids))
+            )
+        team = await self.get(int(team_id))
+        assert team is not None
+        return team
+
+    async def get(self, team_id: int) -> Team | None:
+        row = (await self._s.execute(select(teams).where(teams.c.id == team_id))).mappings().first()
+        return _team(row) if row else None
+
+    async def by_teams_id(self, teams_team_id: str) -> Team | None:
+        row = (
+            (await self._s.execute(select(teams).where(teams.c.teams_team_id == teams_team_id)))
+            .mappings()
+            .first()
+        )
+        return _team(row) if row else None
+
+    async def teams_of(self, user_id: int) -> Sequence[Team]:
+        rows = (
+            await self._s.execute(
+                select(teams)
+                .join(team_members, team_members.c.team_id == teams.c.id)
+                .where(team_members.c.user_id == user_id, team_members.c.active.is_(True))
+                .order_by(teams.c.name, teams.c.id)
+            )
+        ).mappings()
+        return [_team(r) for r in rows]
+
+    async def members(self, team_id: int) -> Sequence[User]:
+        rows = (
+            await self._s.execute(
+                select(users)
+                .join(team_members, team_members.c.user_id == users.c.id)
+                .where(team_members.c.team_id == team_id, team_members.c.active.is_(True))
+                .order_by(users.c.name, users.c.id)
+            )
+        ).mappings()
+        return [_user(r) for r in rows]
+
+    async def is_member(self, team_id: int, user_id: int) -> bool:
+        found = await self._s.scalar(
+            select(func.count()).where(
+                team_members.c.team_id == team_id,
+                team_members.c.user_id == user_id,
+                team_members.c.active.is_(True),
+            )
+        )
+        return bool(found)
+
+    async def installer_id(self, team_id: int) -> int | None:
+        value = await self._s.scalar(select(teams.c.installed_by).where(teams.c.id == team_id))
+        return int(value) if value is not None else None
+
+    async def holders(self, team_id: int, role: Role) -> Sequence[User]:
+        rows = (
+            await self._s.execute(
+                select(users)
+                .join(role_grants, role_grants.c.user_id == users.c.id)
+                .where(role_grants.c.team_id == team_id, role_grants.c.role == role.value)
+                .order_by(users.c.name, users.c.id)
+            )
+        ).mappings()
+        return [_user(r) for r in rows]
+
+    async def roles_of(self, team_id: int, user_id: int) -> frozenset[Role]:
+        values = (
+            await self._s.execute(
+                select(role_grants.c.role).where(
+                    role_grants.c.team_id == team_id, role_grants.c.user_id == user_id
+                )
+            )
+        ).scalars()
+        return frozenset(Role(v) for v in values)
+
+    async def grant(
+        self, team_id: int, user_id: int, role: Role, granted_by: int | None, now: datetime
+    ) -> bool:
+        if role in await self.roles_of(team_id, user_id):
+            return False
+        await self._s.execute(
+            insert(role_grants).values(
+                team_id=team_id,
+                user_id=user_id,
+                role=role.value,
+                granted_by=granted_by,
+                granted_at=now,
+            )
+        )
+        return True
+
+    async def revoke(self, team_id: int, user_id: int, role: Role) -> bool:
+        result = await self._s.execute(
+            delete(role_grants).where(
+                role_grants.c.team_id == team_id,
+                role_grants.c.user_id == user_id,
+                role_grants.c.role == role.value,
+            )
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def all(self) -> Sequence[Team]:
+        rows = (
+            await self._s.execute(
+                select(teams).where(teams.c.installed.is_(True)).order_by(teams.c.id)
+            )
+        ).mappings()
+        return [_team(r) for r in rows]
+
+
+class SqlAlchemyOutbox:
+    """The producer side of the outbox: rows written in the caller's transaction."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._s = session
+
+    async def add(self, message: OutgoingMessage, now: datetime) -> bool:
+        exists = await self._s.scalar(
+            select(func.count()).where(outbox.c.idempotency_key == message.idempotency_key)
+        )
+        if exists:
+            return False
+        await self._s.execute(
+            insert(outbox).values(
+                idempotency_key=message.idempotency_key,
+                kind=message.kind,
+                subject=message.subject,
+                recipient_type=message.recipient_type.value,
+                recipient_id=message.recipient_id,
+                team_id=message.team_id,
+                payload=message.payload,
+                due_at=message.due_at,
+                status="pending",
+                attempts=0,
+                created_at=now,
+            )
+        )
+        return True
+
+    async def cancel(self, idempotency_key: str) -> int:
+        result = await self._s.execute(
+            update(outbox)
+            .where(outbox.c.idempotency_key == idempotency_key, outbox.c.status == "pending")
+            .values(status="cancelled")
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def cancel_subject(self, subject: str) -> int:
+        result = await self._s.execute(
+            update(outbox)
+            .where(outbox.c.subject == subject, outbox.c.status == "pending")
+            .values(status="cancelled")
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def failures(self, team_ids: Sequence[int] | None) -> Sequence[FailedDelivery]:
+        query = (
+            select(outbox, users.c.name.label("user_name"))
+            .outerjoin(
+                users,
+                and_(
+                    outbox.c.recipient_type == RecipientType.USER.value,
+                    outbox.c.recipient_id == func.cast(users.c.id, outbox.c.recipient_id.type),
+                ),
+            )
+            .where(outbox.c.status == "dead")
+            .order_by(outbox.c.due_at.desc())
+            .limit(50)
+        )
+        if team_ids is not None:
+            query = query.where(outbox.c.team_id.in_(list(team_ids)))
+        rows = (await self._s.execute(query)).mappings()
+        return [
+            FailedDelivery(
+                id=r["id"],
+                kind=r["kind"],
+                recipient_type=RecipientType(r["recipient_type"]),
+                recipient_id=r["recipient_id"],
+                recipient_name=r["user_name"] or "",
+                attempts=r["attempts"],
+                last_error=r["last_error"] or "",
+                due_at=r["due_at"],
+            )
+            for r in rows
+        ]
+
+
+class SqlAlchemyAuditLog:
+    def __init__(self, session: AsyncSession) -> None:
+        self._s = session
+
+    async def record(
+        self,
+        *,
+        at: datetime,
+        actor_user_id: int | None,
+        action: str,
+        subject_type: str,
+        subject_id: str,
+        team_id: int | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        await self._s.execute(
+            insert(audit_events).values(
+                at=at,
+                actor_user_id=actor_user_id,
+                action=action,
+                subject_type=subject_type,
+                subject_id=subject_id,
+                team_id=team_id,
+                details=details or {},
+            )
+        )

@@ -1,0 +1,152 @@
+"""The schema. Alembic migrations in `storage/migrations` create exactly this."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from storage.db import JsonText, UtcDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+teams = Table(
+    "teams",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("teams_team_id", String(256), nullable=False, unique=True),
+    Column("name", String(256), nullable=False, default=""),
+    Column("tenant_id", String(64), nullable=False, default=""),
+    Column("service_url", String(512), nullable=False, default=""),
+    Column("general_channel_id", String(256), nullable=False, default=""),
+    Column("installed", Boolean, nullable=False, default=True),
+    Column("installed_by", Integer, ForeignKey("users.id"), nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+channels = Table(
+    "channels",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("team_id", Integer, ForeignKey("teams.id", ondelete="CASCADE"), nullable=False),
+    Column("channel_id", String(256), nullable=False),
+    Column("name", String(256), nullable=False, default=""),
+    UniqueConstraint("team_id", "channel_id"),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    # The Teams user id (29:…) is per bot and always present; the AAD object id is what
+    # admins configure (BOT_ADMINS) and what the roster reports.
+    Column("teams_user_id", String(256), nullable=False, unique=True),
+    Column("aad_object_id", String(64), nullable=True, index=True),
+    Column("name", String(256), nullable=False, default=""),
+    Column("locale", String(16), nullable=False, default=""),
+    Column("profession", String(64), nullable=True),
+    Column("tenant_id", String(64), nullable=False, default=""),
+    Column("service_url", String(512), nullable=False, default=""),
+    Column("personal_conversation_id", String(512), nullable=True),
+    # The bot's own account id in this user's tenant, needed to open a 1:1 chat.
+    Column("bot_id", String(256), nullable=False, default=""),
+    Column("unreachable_since", UtcDateTime, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+team_members = Table(
+    "team_members",
+    metadata,
+    Column("team_id", Integer, ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("active", Boolean, nullable=False, default=True),
+)
+
+role_grants = Table(
+    "role_grants",
+    metadata,
+    Column("team_id", Integer, ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("role", String(32), primary_key=True),
+    Column("granted_by", Integer, ForeignKey("users.id"), nullable=True),
+    Column("granted_at", UtcDateTime, nullable=False),
+)
+
+bot_state = Table(
+    "bot_state",
+    metadata,
+    Column("key", String(512), primary_key=True),
+    Column("document", Text, nullable=False),
+    Column("etag", String(64), nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", UtcDateTime, nullable=False, index=True),
+    Column("actor_user_id", Integer, ForeignKey("users.id"), nullable=True),
+    Column("action", String(64), nullable=False),
+    Column("subject_type", String(32), nullable=False),
+    Column("subject_id", String(64), nullable=False),
+    Column("team_id", Integer, ForeignKey("teams.id"), nullable=True),
+    # Ids and codes only: free text from cards never goes here.
+    Column("details", JsonText, nullable=False, default=dict),
+    Index("ix_audit_events_subject", "subject_type", "subject_id"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("idempotency_key", String(200), nullable=False, unique=True),
+    Column("kind", String(64), nullable=False),
+    # What the message is about, so every nudge of one poll can be cancelled in one call.
+    Column("subject", String(128), nullable=False, default=""),
+    Column("recipient_type", String(16), nullable=False),
+    Column("recipient_id", String(512), nullable=False),
+    Column("team_id", Integer, ForeignKey("teams.id"), nullable=True),
+    Column("payload", JsonText, nullable=False),
+    Column("due_at", UtcDateTime, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", String(500), nullable=True),
+    Column("claimed_until", UtcDateTime, nullable=True),
+    Column("sent_activity_id", String(256), nullable=True),
+    Column("conversation_id", String(512), nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("sent_at", UtcDateTime, nullable=True),
+    Index("ix_outbox_due", "status", "due_at"),
+    Index("ix_outbox_subject", "subject"),
+)
+
+__all__ = [
+    "audit_events",
+    "bot_state",
+    "channels",
+    "metadata",
+    "outbox",
+    "role_grants",
+    "team_members",
+    "teams",
+    "users",
+]

@@ -1,0 +1,57 @@
+"""The unit of work: one session, one transaction, rolled back unless committed."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from storage.repositories import (
+    SqlAlchemyAuditLog,
+    SqlAlchemyOutbox,
+    SqlAlchemyTeamRepository,
+    SqlAlchemyUserRepository,
+)
+
+
+class SqlAlchemyUnitOfWork:
+    users: SqlAlchemyUserRepository
+    teams: SqlAlchemyTeamRepository
+    outbox: SqlAlchemyOutbox
+    audit: SqlAlchemyAuditLog
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+        self._session: AsyncSession | None = None
+        self._depth = 0
+
+    async def __aenter__(self) -> Self:
+        # Re-entrant: a use case may call another inside the same transaction.
+        self._depth += 1
+        if self._session is None:
+            self._session = self._sessions()
+            self.users = SqlAlchemyUserRepository(self._session)
+            self.teams = SqlAlchemyTeamRepository(self._session, self.users)
+            self.outbox = SqlAlchemyOutbox(self._session)
+            self.audit = SqlAlchemyAuditLog(self._session)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._depth -= 1
+        if self._depth == 0 and self._session is not None:
+            session, self._session = self._session, None
+            try:
+                await session.rollback()
+            finally:
+                await session.close()
+
+    async def commit(self) -> None:
+        assert self._session is not None, "commit outside `async with uow`"
+        if self._depth == 1:
+            await self._session.commit()

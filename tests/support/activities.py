@@ -1,0 +1,93 @@
+"""Teams-shaped activities, as Teams (and the Agents Playground) send them."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+TENANT = "11111111-2222-3333-4444-555555555555"
+BOT_ID = "28:bot-under-test"
+_ids = itertools.count(1)
+
+
+def user(n: int, name: str | None = None) -> dict[str, Any]:
+    return {
+        "id": f"29:user-{n}",
+        "name": name or f"User {n}",
+        "aadObjectId": f"00000000-0000-0000-0000-{n:012d}",
+    }
+
+
+def personal(
+    service_url: str, sender: dict[str, Any], *, locale: str = "fi-FI", **fields: Any
+) -> dict[str, Any]:
+    activity: dict[str, Any] = {
+        "type": "message",
+        "id": f"in-{next(_ids)}",
+        "channelId": "msteams",
+        "serviceUrl": service_url,
+        "from": sender,
+        "recipient": {"id": BOT_ID, "name": "Työkykytiimi"},
+        "conversation": {
+            "id": f"a:personal-{sender['id']}",
+            "conversationType": "personal",
+            "tenantId": TENANT,
+        },
+        "channelData": {"tenant": {"id": TENANT}},
+        "locale": locale,
+    }
+    activity.update(fields)
+    return activity
+
+
+def text(service_url: str, sender: dict[str, Any], words: str, locale: str = "fi-FI") -> dict[str, Any]:
+    return personal(service_url, sender, locale=locale, text=words, textFormat="plain")
+
+
+def execute(
+    service_url: str, sender: dict[str, Any], verb: str, data: dict[str, Any], locale: str = "fi-FI"
+) -> dict[str, Any]:
+    return personal(
+        service_url,
+        sender,
+        locale=locale,
+        type="invoke",
+        name="adaptiveCard/action",
+        value={"action": {"type": "Action.Execute", "verb": verb, "data": data}, "trigger": "manual"},
+    )
+
+
+def submit(
+    service_url: str, sender: dict[str, Any], value: dict[str, Any], locale: str = "fi-FI", reply_to: str | None = None
+) -> dict[str, Any]:
+    extra: dict[str, Any] = {"value": value}
+    if reply_to:
+        extra["replyToId"] = reply_to
+    return personal(service_url, sender, locale=locale, **extra)
+
+
+def team_installed(
+    service_url: str, installer: dict[str, Any], team_id: str = "19:team-general@thread.tacv2",
+    team_name: str = "Työkykytiimi Pohjoinen", locale: str = "fi-FI",
+) -> dict[str, Any]:
+    return {
+        "type": "conversationUpdate",
+        "id": f"in-{next(_ids)}",
+        "channelId": "msteams",
+        "serviceUrl": service_url,
+        "from": installer,
+        "recipient": {"id": BOT_ID, "name": "Työkykytiimi"},
+        "conversation": {
+            "id": team_id,
+            "conversationType": "channel",
+            "isGroup": True,
+            "tenantId": TENANT,
+        },
+        "membersAdded": [{"id": BOT_ID}],
+        "channelData": {
+            "team": {"id": team_id, "name": team_name},
+            "eventType": "teamMemberAdded",
+            "tenant": {"id": TENANT},
+        },
+        "locale": locale,
+    }
