@@ -243,14 +243,16 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         storage = DatabaseStorage(SqlAlchemyDocumentStore(sessions), clock.now)
         adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(_BotConfig(settings)))
         adapter.on_turn_error = _make_error_handler(adapter)
+        http = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=100, limit_per_host=50, keepalive_timeout=60)
+        )
+        connector = BotConnector(http, _token_provider(settings))
         bot = TyokykyBot(
             uow_factory=uow_factory,
             conversation_state=ConversationState(storage),
             clock=clock,
             admins=settings.admins,
-        )
-        http = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=100, limit_per_host=50, keepalive_timeout=60)
+            connector=connector,
         )
         limiter = RateLimiter(
             per_conversation_per_second=settings.per_conversation_per_second,
@@ -258,7 +260,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
             per_tenant_per_second=settings.per_tenant_per_second,
         )
         sender = ConnectorSender(
-            connector=BotConnector(http, _token_provider(settings)),
+            connector=connector,
             limiter=limiter,
             uow_factory=uow_factory,
             clock=clock,

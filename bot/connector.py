@@ -44,14 +44,20 @@ class BotConnector:
         self._token = token
         self._timeout = aiohttp.ClientTimeout(total=timeout)
 
-    async def _request(self, method: str, url: str, body: dict[str, Any]) -> dict[str, Any]:
+    async def _request(
+        self, method: str, url: str, body: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         headers = {"Content-Type": "application/json"}
         token = await self._token()
         if token:
             headers["Authorization"] = f"Bearer {token}"
         try:
             async with self._session.request(
-                method, url, json=body, headers=headers, timeout=self._timeout
+                method,
+                url,
+                json=body,
+                headers=headers,
+                timeout=self._timeout,
             ) as response:
                 if response.status < 300:
                     try:
@@ -111,3 +117,27 @@ class BotConnector:
             f"/activities/{quote(activity_id, safe='')}"
         )
         await self._request("PUT", url, {**activity, "id": activity_id})
+
+    async def paged_members(
+        self, service_url: str, conversation_id: str, continuation: str | None, page_size: int = 500
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of a team's (or chat's) roster and the token for the next page."""
+        url = (
+            f"{self._base(service_url)}/v3/conversations/{quote(conversation_id, safe='')}"
+            f"/pagedmembers?pageSize={page_size}"
+        )
+        if continuation:
+            url += f"&continuationToken={quote(continuation, safe='')}"
+        data = await self._request("GET", url)
+        members = [m for m in data.get("members") or [] if isinstance(m, dict)]
+        token = data.get("continuationToken")
+        return members, token if isinstance(token, str) and token else None
+
+    async def team_channels(self, service_url: str, team_id: str) -> list[tuple[str, str]]:
+        url = f"{self._base(service_url)}/v3/teams/{quote(team_id, safe='')}/conversations"
+        data = await self._request("GET", url)
+        return [
+            (c["id"], c.get("name") or "")
+            for c in data.get("conversations") or []
+            if isinstance(c, dict) and isinstance(c.get("id"), str)
+        ]

@@ -15,12 +15,14 @@ from botbuilder.core import (
     MessageFactory,
     TurnContext,
 )
-from botbuilder.core.teams import TeamsActivityHandler, TeamsInfo
+from botbuilder.core.teams import TeamsActivityHandler
 from botbuilder.dialogs import DialogSet, DialogTurnStatus
 from botbuilder.schema import ChannelAccount
 
+from bot.connector import BotConnector
 from bot.i18n import Texts, texts_for
 from consultations import services
+from consultations.delivery import DeliveryFailure
 from consultations.errors import DomainError, InvalidInput, NotAuthorised
 from consultations.model import Role, TeamInstallation, User, UserRef
 from consultations.ports import Clock, UnitOfWork
@@ -104,8 +106,10 @@ class TyokykyBot(TeamsActivityHandler):  # type: ignore[misc]
         conversation_state: ConversationState,
         clock: Clock,
         admins: frozenset[str],
+        connector: BotConnector,
     ) -> None:
         super().__init__()
+        self._connector = connector
         self._uow = uow_factory
         self._clock = clock
         self._admins = admins
@@ -145,6 +149,18 @@ class TyokykyBot(TeamsActivityHandler):  # type: ignore[misc]
             self._user_ref(turn_context, sender),
             self._clock.now(),
             personal_conversation_id=conversation.id if personal and conversation else None,
+        )
+
+    def _roster_ref(self, turn_context: TurnContext, member: Mapping[str, Any]) -> UserRef:
+        activity = turn_context.activity
+        return UserRef(
+            teams_user_id=_str(member, "id"),
+            aad_object_id=_str(member, "aadObjectId") or _str(member, "objectId") or None,
+            name=_str(member, "name"),
+            locale="",
+            tenant_id=(activity.conversation.tenant_id or "") if activity.conversation else "",
+            service_url=activity.service_url or "",
+            bot_id=(activity.recipient.id or "") if activity.recipient else "",
         )
 
     def _user_ref(self, turn_context: TurnContext, account: ChannelAccount) -> UserRef:
@@ -197,11 +213,14 @@ class TyokykyBot(TeamsActivityHandler):  # type: ignore[misc]
 
         if isinstance(activity.value, dict) and activity.value.get("verb"):
             # An Action.Submit from a client without Universal Actions.
-            card = await self._card_action(
-                turn_context, user, texts, self._parse_submit(activity.value)
-            )
-            if card is not None:
-                await self._replace_or_send(turn_context, card)
+            try:
+                card = await self._card_action(
+                    turn_context, user, texts, self._parse_submit(activity.value)
+                )
+            except DomainError as error:
+                await turn_context.send_activity(await self._refused(turn_context, error))
+                return
+            await self._replace_or_send(turn_context, card)
             return
 
         if command == "help":
@@ -252,9 +271,10 @@ class TyokykyBot(TeamsActivityHandler):  # type: ignore[misc]
         user = await self._remember_sender(turn_context)
         if user is None:
             return self._message_response(texts("error.invalid_input"))
-        card = await self._card_action(turn_context, user, texts, CardAction(verb, data))
-        if card is None:
-            return self._message_response(texts("error.invalid_input"))
+        try:
+            card = await self._card_action(turn_context, user, texts, CardAction(verb, data))
+        except DomainError as error:
+            return self._message_response(await self._refused(turn_context, error))
         return InvokeResponse(
             status=int(HTTPStatus.OK),
             body={"statusCode": 200, "type": CARD_RESPONSE, "value": card},
@@ -269,8 +289,11 @@ class TyokykyBot(TeamsActivityHandler):  # type: ignore[misc]
 
     async def _card_action(
         self, turn_context: TurnContext, user: User, texts: Texts, action: CardAction
-    ) -> Card | None:
-        """Run one card action; return the card that replaces the one clicked."""
+    ) -> Card:
+        """Run one card action; return the card that replaces the one clicked.
+
+        Raises DomainError (nothing changed) when the action is refused.
+        """
         handlers: dict[
             str, Callable[[TurnContext, User, Texts, Mapping[str, Any]], Awaitable[Card]]
         ] = {
@@ -284,19 +307,12 @@ class TyokykyBot(TeamsActivityHandler):  # type: ignore[misc]
         }
         handler = handlers.get(action.verb)
         if handler is None:
-            log.info("unknown card verb refused", extra={"activity_id": turn_context.activity.id})
-            await turn_context.send_activity(texts("error.invalid_input"))
-            return None
-        try:
-            return await handler(turn_context, user, texts, {**action.data, "verb": action.verb})
-        except DomainError as error:
-            log.info(
-                "card action refused: %s",
-                error.code,
-                extra={"activity_id": turn_context.activity.id},
-            )
-            await turn_context.send_activity(texts(error.code, **error.params))
-            return None
+            raise InvalidInput()
+        return await handler(turn_context, user, texts, {**action.data, "verb": action.verb})
+
+    async def _refused(self, turn_context: TurnContext, error: DomainError) -> str:
+        log.info("card action refused: %s (activity %s)", error.code, turn_context.activity.id)
+        return self._texts(turn_context)(error.code, **error.params)
 
     async def _action_help(
         self, turn_context: TurnContext, user: User, texts: Texts, data: Mapping[str, Any]
@@ -474,23 +490,23 @@ class TyokykyBot(TeamsActivityHandler):  # type: ignore[misc]
         teams_team_id = _str(team_data, "id")
         if not teams_team_id:
             return
+        bot_id = activity.recipient.id if activity.recipient else None
+        service_url = activity.service_url or ""
         roster: list[UserRef] = []
         token: str | None = None
-        bot_id = activity.recipient.id if activity.recipient else None
         for _page in range(100):  # 100 pages of up to 500 members is more than any team
-            page = await TeamsInfo.get_paged_team_members(turn_context, teams_team_id, token, 500)
+            members, token = await self._connector.paged_members(service_url, teams_team_id, token)
             roster.extend(
-                self._user_ref(turn_context, m) for m in page.members or [] if m.id != bot_id
+                self._roster_ref(turn_context, m) for m in members if m.get("id") != bot_id
             )
-            token = page.continuation_token
             if not token:
                 break
-        channels: list[tuple[str, str]] = []
         try:
-            for channel in await TeamsInfo.get_team_channels(turn_context, teams_team_id):
-                channels.append((channel.id, channel.name or ""))
-        except Exception:  # noqa: BLE001 - the channel list is a nicety, the roster is not
-            log.info("team channels unavailable", extra={"activity_id": activity.id})
+            channels = await self._connector.team_channels(service_url, teams_team_id)
+        except DeliveryFailure:
+            # The channel list is a nicety; the roster is not.
+            log.info("team channels unavailable (activity %s)", activity.id)
+            channels = []
         name = _str(team_data, "name")
         installer = activity.from_property
         installation = TeamInstallation(
