@@ -19,7 +19,7 @@ from bot.app import create_app
 from bot.settings import Settings, SettingsError
 
 ROOT = Path(__file__).resolve().parent.parent
-PLAYGROUND_DIR = ROOT / "playground"
+PLAYGROUND_DIR = ROOT / "tests" / "e2e" / "playground_npm"
 PLAYGROUND_PORT = 56150
 
 
@@ -37,7 +37,7 @@ def _start_playground(settings: Settings) -> subprocess.Popen[bytes] | None:
     binary = PLAYGROUND_DIR / "node_modules" / ".bin" / "agentsplayground"
     if shutil.which("node") is None or not binary.exists():
         print(
-            "Agents Playground not started (needs Node.js and `npm ci --prefix playground`).",
+            "Agents Playground not started (needs Node.js; scripts/run installs it).",
             file=sys.stderr,
         )
         return None

@@ -1,51 +1,61 @@
-"""Token buckets that keep proactive sends inside Teams' limits."""
+"""Sliding-window limits that keep proactive sends inside Teams' limits.
+
+Teams counts requests in sliding windows ("7 per second, 60 per 30 seconds per
+conversation; about 50 per second per app and tenant"). A token bucket sized to the same
+numbers admits a full burst plus its refill inside one window - up to twice the limit - so
+this keeps the send times of each window and admits a request only when the window has
+room: the exact rule, and all of it usable.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections import deque
+from collections.abc import Callable
+
+# Request timestamps are ours; Teams sees them a little later and not always in the same
+# spacing. Stretching each window by this much keeps jitter from tipping a window over.
+WINDOW_MARGIN = 0.03
 
 
-@dataclass
-class TokenBucket:
-    """`capacity` tokens, refilled at `rate` per second; one token per request."""
+class SlidingWindow:
+    """At most `limit` events in any `seconds`-long window."""
 
-    rate: float
-    capacity: float
-    tokens: float
-    updated: float
+    def __init__(self, limit: int, seconds: float) -> None:
+        self.limit = max(1, int(limit))
+        self.seconds = seconds * (1 + WINDOW_MARGIN)
+        self._times: deque[float] = deque()
+        self._held_until = 0.0
 
-    @classmethod
-    def full(cls, rate: float, capacity: float, now: float) -> TokenBucket:
-        return cls(rate=rate, capacity=capacity, tokens=capacity, updated=now)
-
-    def _refill(self, now: float) -> None:
-        if now > self.updated:
-            self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
-            self.updated = now
+    def _expire(self, now: float) -> None:
+        horizon = now - self.seconds
+        while self._times and self._times[0] <= horizon:
+            self._times.popleft()
 
     def wait_time(self, now: float) -> float:
-        self._refill(now)
-        return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
+        """Seconds until one more event fits (0 when it fits now)."""
+        self._expire(now)
+        wait = max(0.0, self._held_until - now)
+        if len(self._times) >= self.limit:
+            wait = max(wait, self._times[-self.limit] + self.seconds - now)
+        return wait
 
-    def take(self, now: float) -> None:
-        self._refill(now)
-        self.tokens -= 1
+    def record(self, now: float) -> None:
+        self._times.append(now)
+        while len(self._times) > self.limit:
+            self._times.popleft()
 
-    def drain(self, now: float, seconds: float) -> None:
-        """The service said slow down: spend the next `seconds` of refill in advance."""
-        self._refill(now)
-        self.tokens = min(self.tokens, 0) - seconds * self.rate
+    def hold(self, until: float) -> None:
+        self._held_until = max(self._held_until, until)
 
-    def idle_full(self, now: float) -> bool:
-        self._refill(now)
-        return self.tokens >= self.capacity
+    def idle(self, now: float) -> bool:
+        self._expire(now)
+        return not self._times and self._held_until <= now
 
 
 class RateLimiter:
-    """Per-conversation (short and long window) and per-tenant buckets, taken together."""
+    """Per-conversation (1 s and 30 s windows) and per-tenant (1 s) limits, taken together."""
 
     def __init__(
         self,
@@ -54,36 +64,28 @@ class RateLimiter:
         per_conversation_per_30s: int,
         per_tenant_per_second: float,
         clock: Callable[[], float] = time.monotonic,
+        window_scale: float = 1.0,
     ) -> None:
-        self._per_second = per_conversation_per_second
-        self._per_30s = per_conversation_per_30s
-        self._tenant_rate = per_tenant_per_second
+        self._per_second = int(per_conversation_per_second)
+        self._per_30s = int(per_conversation_per_30s)
+        self._tenant_rate = int(per_tenant_per_second)
+        self._scale = window_scale
         self._clock = clock
-        self._buckets: dict[tuple[str, str], TokenBucket] = {}
+        self._windows: dict[tuple[str, str], SlidingWindow] = {}
         self._lock = asyncio.Lock()
         self._acquired = 0
 
-    def _bucket(self, key: tuple[str, str], rate: float, capacity: float) -> TokenBucket:
-        bucket = self._buckets.get(key)
-        if bucket is None:
-            bucket = self._buckets[key] = TokenBucket.full(rate, capacity, self._clock())
-        return bucket
+    def _window(self, key: tuple[str, str], limit: int, seconds: float) -> SlidingWindow:
+        window = self._windows.get(key)
+        if window is None:
+            window = self._windows[key] = SlidingWindow(limit, seconds * self._scale)
+        return window
 
-    def _buckets_for(self, tenant: str, conversation: str) -> Sequence[TokenBucket]:
-        # Starting full at the tenant's whole rate would allow a burst of a second's
-        # worth above the limit right at start; one token keeps the rate honest.
-        tenant_bucket = self._buckets.get(("tenant", tenant))
-        if tenant_bucket is None:
-            tenant_bucket = self._buckets[("tenant", tenant)] = TokenBucket(
-                rate=self._tenant_rate,
-                capacity=max(1.0, self._tenant_rate),
-                tokens=1.0,
-                updated=self._clock(),
-            )
+    def _windows_for(self, tenant: str, conversation: str) -> tuple[SlidingWindow, ...]:
         return (
-            tenant_bucket,
-            self._bucket(("second", conversation), self._per_second, self._per_second),
-            self._bucket(("window", conversation), self._per_30s / 30.0, float(self._per_30s)),
+            self._window(("tenant", tenant), self._tenant_rate, 1.0),
+            self._window(("second", conversation), self._per_second, 1.0),
+            self._window(("window", conversation), self._per_30s, 30.0),
         )
 
     async def acquire(self, tenant: str, conversation: str) -> None:
@@ -91,11 +93,11 @@ class RateLimiter:
         while True:
             async with self._lock:
                 now = self._clock()
-                buckets = self._buckets_for(tenant, conversation)
-                wait = max(b.wait_time(now) for b in buckets)
+                windows = self._windows_for(tenant, conversation)
+                wait = max(w.wait_time(now) for w in windows)
                 if wait <= 0:
-                    for bucket in buckets:
-                        bucket.take(now)
+                    for window in windows:
+                        window.record(now)
                     self._acquired += 1
                     if self._acquired % 1000 == 0:
                         self._prune(now)
@@ -103,12 +105,11 @@ class RateLimiter:
             await asyncio.sleep(wait)
 
     def throttled(self, tenant: str, conversation: str, retry_after: float) -> None:
-        """A 429 came back: hold the conversation (and, briefly, the tenant)."""
-        now = self._clock()
-        buckets = self._buckets_for(tenant, conversation)
-        for bucket in buckets[1:]:
-            bucket.drain(now, retry_after)
+        """A 429 came back: nothing more to that conversation until Retry-After has passed."""
+        until = self._clock() + retry_after
+        for window in self._windows_for(tenant, conversation)[1:]:
+            window.hold(until)
 
     def _prune(self, now: float) -> None:
-        for key in [k for k, b in self._buckets.items() if k[0] != "tenant" and b.idle_full(now)]:
-            del self._buckets[key]
+        for key in [k for k, w in self._windows.items() if k[0] != "tenant" and w.idle(now)]:
+            del self._windows[key]

@@ -158,6 +158,10 @@ class DeliveryQueue(Protocol):
 
     async def mark_dead(self, message_id: int, now: datetime, error: str) -> None: ...
 
+    async def release(self, message_id: int, due_at: datetime) -> None:
+        """Give a claimed row back unsent, without counting an attempt."""
+        ...
+
 
 class Sender(Protocol):
     """Sends one claimed message; raises DeliveryFailure when it cannot."""

@@ -7,7 +7,7 @@ import logging
 import random
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from consultations.delivery import DeliveryFailure, FailureKind, RetryPolicy
 from consultations.model import ClaimedMessage, RecipientType
@@ -74,40 +74,48 @@ class Dispatcher:
 
         async def run(messages: list[ClaimedMessage]) -> None:
             async with gate:
-                for message in messages:
-                    await self._deliver(message)
+                for index, message in enumerate(messages):
+                    retry_at = await self._deliver(message)
+                    if retry_at is not None:
+                        # Later messages to the same recipient must not overtake this one.
+                        for later in messages[index + 1 :]:
+                            await self._queue.release(later.id, retry_at)
+                        return
 
         await asyncio.gather(*(run(m) for m in by_recipient.values()))
 
-    async def _deliver(self, message: ClaimedMessage) -> None:
+    async def _deliver(self, message: ClaimedMessage) -> datetime | None:
+        """Send and settle one message; return when it will be retried, if it will."""
         try:
             activity_id, conversation_id = await self._sender.send(message)
         except DeliveryFailure as failure:
-            await self._failed(message, failure)
-            return
+            return await self._failed(message, failure)
         except Exception as error:  # a bug in rendering must not stop the other messages
-            log.exception("delivery crashed", extra={"outbox_id": message.id})
-            await self._failed(
+            log.exception("delivery crashed (outbox %s)", message.id)
+            return await self._failed(
                 message, DeliveryFailure(FailureKind.RETRY, f"internal: {type(error).__name__}")
             )
-            return
         await self._queue.mark_sent(message.id, self._clock.now(), activity_id, conversation_id)
+        return None
 
-    async def _failed(self, message: ClaimedMessage, failure: DeliveryFailure) -> None:
+    async def _failed(self, message: ClaimedMessage, failure: DeliveryFailure) -> datetime | None:
         now = self._clock.now()
         log.info(
-            "delivery failed (%s): %s",
+            "delivery of outbox %s failed (%s, attempt %s): %s",
+            message.id,
             failure.kind.value,
+            message.attempts,
             failure.detail,
-            extra={"outbox_id": message.id, "attempt": message.attempts},
         )
         if failure.kind is FailureKind.UNREACHABLE:
             await self._queue.mark_dead(message.id, now, failure.detail)
             if message.recipient_type is RecipientType.USER:
                 await self._on_unreachable(int(message.recipient_id))
-            return
+            return None
         if failure.kind is FailureKind.PERMANENT or self._policy.exhausted(message.attempts):
             await self._queue.mark_dead(message.id, now, failure.detail)
-            return
+            return None
         delay = self._policy.delay(message.attempts, failure.retry_after, self._rng)
-        await self._queue.mark_retry(message.id, now + timedelta(seconds=delay), failure.detail)
+        retry_at = now + timedelta(seconds=delay)
+        await self._queue.mark_retry(message.id, retry_at, failure.detail)
+        return retry_at

@@ -90,5 +90,10 @@ class SqlAlchemyDeliveryQueue:
     async def mark_retry(self, message_id: int, due_at: datetime, error: str) -> None:
         await self._settle(message_id, status="pending", due_at=due_at, last_error=error[:500])
 
+    async def release(self, message_id: int, due_at: datetime) -> None:
+        await self._settle(
+            message_id, status="pending", due_at=due_at, attempts=outbox.c.attempts - 1
+        )
+
     async def mark_dead(self, message_id: int, now: datetime, error: str) -> None:
         await self._settle(message_id, status="dead", last_error=error[:500], sent_at=None)

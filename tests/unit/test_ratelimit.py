@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from bot.ratelimit import RateLimiter, TokenBucket
+from bot.ratelimit import WINDOW_MARGIN, RateLimiter, SlidingWindow
 
 TENANT = "tenant-1"
 
@@ -20,36 +20,26 @@ class FakeMonotonic:
         return self.now
 
 
-def test_a_full_bucket_allows_a_burst_of_its_capacity_and_then_the_refill_rate() -> None:
-    bucket = TokenBucket.full(rate=7, capacity=7, now=0.0)
+def test_a_window_admits_its_limit_and_then_waits_for_the_oldest_to_expire() -> None:
+    window = SlidingWindow(limit=7, seconds=1.0)
     for _ in range(7):
-        assert bucket.wait_time(0.0) == 0.0
-        bucket.take(0.0)
+        assert window.wait_time(0.0) == 0.0
+        window.record(0.0)
 
-    assert bucket.wait_time(0.0) == pytest.approx(1 / 7)
-    assert bucket.wait_time(1 / 14) == pytest.approx(1 / 14)
-    assert bucket.wait_time(1 / 7) == pytest.approx(0.0, abs=1e-9)
-
-
-def test_a_bucket_never_saves_up_more_than_its_capacity() -> None:
-    bucket = TokenBucket.full(rate=2, capacity=4, now=0.0)
-    for _ in range(4):
-        bucket.take(0.0)
-
-    assert bucket.idle_full(3600.0)
-    for _ in range(4):
-        bucket.take(3600.0)
-    assert bucket.wait_time(3600.0) == pytest.approx(0.5)
+    assert window.wait_time(0.0) == pytest.approx(1.0 * (1 + WINDOW_MARGIN))
+    assert window.wait_time(0.5) == pytest.approx(0.5 + WINDOW_MARGIN)
+    assert window.wait_time(1.0 + WINDOW_MARGIN + 1e-9) == 0.0
 
 
-def test_a_drained_bucket_waits_out_the_retry_after() -> None:
-    bucket = TokenBucket.full(rate=7, capacity=7, now=0.0)
+def test_a_held_window_waits_out_the_retry_after() -> None:
+    window = SlidingWindow(limit=7, seconds=1.0)
+    window.record(0.0)
 
-    bucket.drain(0.0, seconds=2.0)
+    window.hold(until=2.0)
 
-    assert bucket.wait_time(0.0) == pytest.approx(2 + 1 / 7)
-    assert bucket.wait_time(2.0) == pytest.approx(1 / 7)
-    assert bucket.wait_time(2 + 1 / 7) == pytest.approx(0.0, abs=1e-9)
+    assert window.wait_time(0.0) == pytest.approx(2.0)
+    assert window.wait_time(1.5) == pytest.approx(0.5)
+    assert window.wait_time(2.0) == 0.0
 
 
 async def acquired_at_once(limiter: RateLimiter, conversation: str, count: int = 1) -> bool:
@@ -64,10 +54,9 @@ async def acquired_at_once(limiter: RateLimiter, conversation: str, count: int =
 
 
 async def warmed_up(rate: RateLimiter, clock: FakeMonotonic) -> RateLimiter:
-    """The tenant bucket starts with one token (no burst at start); a second later it is
-    full, so only the per-chat limits are in play."""
+    """A first message long ago; only the per-chat limits are in play afterwards."""
     assert await acquired_at_once(rate, "a:warm-up")
-    clock.now += 1
+    clock.now += 60
     return rate
 
 
@@ -96,7 +85,7 @@ async def test_the_eighth_message_to_one_chat_in_the_same_second_waits() -> None
     assert not eighth.done()
     assert await acquired_at_once(rate, "a:chat-2"), "another chat is not held up"
 
-    clock.now += 1 / 7 + 1e-9
+    clock.now += 1 + WINDOW_MARGIN + 1e-9
     await asyncio.wait_for(eighth, timeout=2)
 
 
@@ -106,9 +95,9 @@ async def test_one_chat_gets_at_most_sixty_messages_in_thirty_seconds() -> None:
 
     assert await acquired_at_once(rate, "a:chat-1", 60)
     assert not await acquired_at_once(rate, "a:chat-1")
-    clock.now += 0.25  # the 30 s window refills one message every 0.5 s
+    clock.now += 29.9
     assert not await acquired_at_once(rate, "a:chat-1")
-    clock.now += 0.25 + 1e-9
+    clock.now += 0.1 + 30 * WINDOW_MARGIN + 1e-6  # the first of the sixty left the window
     assert await acquired_at_once(rate, "a:chat-1")
 
 
@@ -116,10 +105,10 @@ async def test_the_tenant_limit_holds_from_the_first_message() -> None:
     clock = FakeMonotonic()
     rate = limiter(clock, per_tenant_per_second=5)
 
-    assert await acquired_at_once(rate, "a:chat-1")
-    # No burst at start: a second message, even to someone else, waits its turn.
+    assert await acquired_at_once(rate, "a:chat-1", 5)
+    # The sixth message in the same second, even to someone else, waits its turn.
     assert not await acquired_at_once(rate, "a:chat-2")
-    clock.now += 0.2
+    clock.now += 1 + WINDOW_MARGIN + 1e-9
     assert await acquired_at_once(rate, "a:chat-2")
 
 
@@ -134,8 +123,7 @@ async def test_a_429_holds_that_chat_for_the_retry_after_and_no_other() -> None:
     assert not await acquired_at_once(rate, "a:chat-1")
     clock.now += 2.9
     assert not await acquired_at_once(rate, "a:chat-1")
-    # Held for Retry-After plus one refill of its slowest bucket (the 30 s window's 0.5 s).
-    clock.now += 0.7
+    clock.now += 0.1
     assert await acquired_at_once(rate, "a:chat-1")
 
 
@@ -148,17 +136,17 @@ async def test_twenty_messages_at_ten_a_second_take_a_second_in_real_time() -> N
         await rate.acquire(TENANT, "a:chat-1")
     elapsed = time.monotonic() - started
 
-    # Ten at once (a full bucket), then one every 100 ms.
-    assert 0.95 <= elapsed < 2.0
+    # Ten at once, the next ten when the first ten have left the one-second window.
+    assert 1.0 <= elapsed < 2.0
 
 
-def greedy_send_times(bucket: TokenBucket, count: int) -> list[float]:
-    """When a sender that sends as soon as the bucket allows would send `count` messages
+def greedy_send_times(window: SlidingWindow, count: int) -> list[float]:
+    """When a sender that sends as soon as the window allows would send `count` messages
     (what RateLimiter.acquire does in a loop)."""
     now, times = 0.0, []
     for _ in range(count):
-        now += bucket.wait_time(now)
-        bucket.take(now)
+        now += window.wait_time(now)
+        window.record(now)
         times.append(now)
     return times
 
@@ -167,11 +155,6 @@ def most_in_any_window(times: list[float], window: float) -> int:
     return max(sum(1 for t in times if start <= t < start + window) for start in times)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: a bucket of capacity N refilled at N per window admits up to 2N in "
-    "a sliding window (a full burst plus the refill); Teams counts sliding windows",
-)
 @pytest.mark.parametrize(
     ("limit", "window"),
     [(7, 1.0), (60, 30.0), (50, 1.0)],
@@ -180,6 +163,7 @@ def most_in_any_window(times: list[float], window: float) -> int:
 def test_a_greedy_sender_stays_within_the_limit_in_every_sliding_window(
     limit: int, window: float
 ) -> None:
-    # The buckets RateLimiter builds: capacity = limit, rate = limit / window.
-    times = greedy_send_times(TokenBucket.full(limit / window, float(limit), 0.0), 4 * limit)
+    times = greedy_send_times(SlidingWindow(limit, window), 4 * limit)
     assert most_in_any_window(times, window) <= limit
+    # ...and uses nearly all of it: four windows' worth goes out in about four windows.
+    assert times[-1] <= 3 * window * (1 + WINDOW_MARGIN) + 1e-9
