@@ -108,6 +108,7 @@ async def make_bot(tmp_path: Path) -> AsyncIterator[BotFactory]:
     started: list[RunningBot] = []
 
     async def factory(database_url: str | None = None, **overrides: Any) -> RunningBot:
+        clock = overrides.pop("clock", None)
         settings = replace(
             Settings(
                 database_url=database_url or f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
@@ -115,7 +116,6 @@ async def make_bot(tmp_path: Path) -> AsyncIterator[BotFactory]:
             ),
             **overrides,
         )
-        clock = overrides.pop("clock", None) if "clock" in overrides else None
         app = create_app(settings, clock=clock)
         client = TestClient(TestServer(app, host="127.0.0.1"))
         await client.start_server()

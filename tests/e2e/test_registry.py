@@ -13,9 +13,7 @@ from tests.conftest import BotFactory, RunningBot
 from tests.support import activities as a
 from tests.support.connector import LoopbackConnector
 
-ROSTER = [
-    {**a.user(n), "userPrincipalName": f"user{n}@example.invalid"} for n in range(1, 6)
-]
+ROSTER = [{**a.user(n), "userPrincipalName": f"user{n}@example.invalid"} for n in range(1, 6)]
 
 
 async def _install_team(bot: RunningBot, fake: LoopbackConnector, url: str) -> dict[str, Any]:
@@ -69,7 +67,9 @@ async def test_the_installer_takes_the_coordinator_role_and_nobody_else_can(
     assert other["type"] == "application/vnd.microsoft.activity.message"
     assert other["value"].startswith("Sinulla ei ole oikeutta tähän")
 
-    mine = await bot.invoke(a.execute(url, a.user(1, "Outi Koordinaattori"), "role.claim", claim["data"]))
+    mine = await bot.invoke(
+        a.execute(url, a.user(1, "Outi Koordinaattori"), "role.claim", claim["data"])
+    )
     assert mine["type"] == "application/vnd.microsoft.card.adaptive"
     assert "Outi Koordinaattori on nyt tiimin" in mine["value"]["body"][1]["text"]
 
@@ -104,10 +104,12 @@ async def test_profile_card_saves_the_profession_and_comes_back_refreshed(
 async def test_a_forged_profession_is_refused_and_changes_nothing(
     make_bot: BotFactory, connector: tuple[LoopbackConnector, str]
 ) -> None:
-    fake, url = connector
+    _fake, url = connector
     bot = await make_bot()
     body = await bot.invoke(
-        a.execute(url, a.user(3), "profile.save", {"profession": "surgeon'; DROP TABLE"}, locale="en-US")
+        a.execute(
+            url, a.user(3), "profile.save", {"profession": "surgeon'; DROP TABLE"}, locale="en-US"
+        )
     )
     assert body == {
         "statusCode": 200,
@@ -158,12 +160,22 @@ async def test_a_coordinator_grants_a_role_and_the_member_is_told_later(
 
     # A member who is not a coordinator cannot grant, whatever the card says.
     refused = await bot.invoke(
-        a.execute(url, a.user(3), "role.grant", {"team_id": team_id, "user_id": member, "role": "coordinator"})
+        a.execute(
+            url,
+            a.user(3),
+            "role.grant",
+            {"team_id": team_id, "user_id": member, "role": "coordinator"},
+        )
     )
     assert refused["type"] == "application/vnd.microsoft.activity.message"
 
     granted = await bot.invoke(
-        a.execute(url, a.user(1), "role.grant", {"team_id": team_id, "user_id": member, "role": "coordinator"})
+        a.execute(
+            url,
+            a.user(1),
+            "role.grant",
+            {"team_id": team_id, "user_id": member, "role": "coordinator"},
+        )
     )
     assert granted["value"]["body"][1]["text"] == "Rooli päivitetty."
 
@@ -184,12 +196,12 @@ async def test_an_identity_code_in_a_message_is_refused_and_stored_nowhere(
     bot = await make_bot(f"sqlite+aiosqlite:///{database}")
     await bot.post(a.text(url, a.user(5), "asiakas 131052-308T tarvitsee apua"))
     assert fake.texts()[-1].startswith("Viestissä näyttää olevan henkilötunnus")
-    await bot.post(
-        a.submit(url, a.user(5), {"verb": "profile.save", "profession": "131052-308T"})
-    )
+    await bot.post(a.submit(url, a.user(5), {"verb": "profile.save", "profession": "131052-308T"}))
     await bot.close()
     for path in tmp_path.iterdir():
         if path.name.startswith("privacy.db"):
             assert b"131052-308T" not in path.read_bytes()
     async with (await make_bot(f"sqlite+aiosqlite:///{database}")).components.engine.connect() as c:
-        assert (await c.execute(select(users).where(users.c.teams_user_id == a.user(5)["id"]))).first() is None
+        assert (
+            await c.execute(select(users).where(users.c.teams_user_id == a.user(5)["id"]))
+        ).first() is None

@@ -40,7 +40,9 @@ def personal(
     return activity
 
 
-def text(service_url: str, sender: dict[str, Any], words: str, locale: str = "fi-FI") -> dict[str, Any]:
+def text(
+    service_url: str, sender: dict[str, Any], words: str, locale: str = "fi-FI"
+) -> dict[str, Any]:
     return personal(service_url, sender, locale=locale, text=words, textFormat="plain")
 
 
@@ -53,12 +55,19 @@ def execute(
         locale=locale,
         type="invoke",
         name="adaptiveCard/action",
-        value={"action": {"type": "Action.Execute", "verb": verb, "data": data}, "trigger": "manual"},
+        value={
+            "action": {"type": "Action.Execute", "verb": verb, "data": data},
+            "trigger": "manual",
+        },
     )
 
 
 def submit(
-    service_url: str, sender: dict[str, Any], value: dict[str, Any], locale: str = "fi-FI", reply_to: str | None = None
+    service_url: str,
+    sender: dict[str, Any],
+    value: dict[str, Any],
+    locale: str = "fi-FI",
+    reply_to: str | None = None,
 ) -> dict[str, Any]:
     extra: dict[str, Any] = {"value": value}
     if reply_to:
@@ -67,8 +76,11 @@ def submit(
 
 
 def team_installed(
-    service_url: str, installer: dict[str, Any], team_id: str = "19:team-general@thread.tacv2",
-    team_name: str = "Työkykytiimi Pohjoinen", locale: str = "fi-FI",
+    service_url: str,
+    installer: dict[str, Any],
+    team_id: str = "19:team-general@thread.tacv2",
+    team_name: str = "Työkykytiimi Pohjoinen",
+    locale: str = "fi-FI",
 ) -> dict[str, Any]:
     return {
         "type": "conversationUpdate",

@@ -94,7 +94,9 @@ class LoopbackConnector:
             )
         if self.faults:
             status, headers = self.faults.popleft()
-            return web.json_response({"error": {"code": "Injected"}}, status=status, headers=headers)
+            return web.json_response(
+                {"error": {"code": "Injected"}}, status=status, headers=headers
+            )
         if self._over_limit(conversation):
             self.throttled += 1
             return web.json_response(
@@ -119,7 +121,13 @@ class LoopbackConnector:
             return fault
         activity_id = f"act-{next(self._ids)}"
         self.sent.append(
-            Sent(conversation, body, activity_id, time.monotonic(), reply_to=request.match_info.get("aid"))
+            Sent(
+                conversation,
+                body,
+                activity_id,
+                time.monotonic(),
+                reply_to=request.match_info.get("aid"),
+            )
         )
         if self.on_send is not None:
             self.on_send(self.sent[-1])
@@ -128,7 +136,9 @@ class LoopbackConnector:
     async def _update(self, request: web.Request) -> web.Response:
         body = await request.json()
         self.updates.append(
-            Sent(request.match_info["cid"], body, request.match_info["aid"], time.monotonic(), "PUT")
+            Sent(
+                request.match_info["cid"], body, request.match_info["aid"], time.monotonic(), "PUT"
+            )
         )
         return web.json_response({"id": request.match_info["aid"]})
 
