@@ -4,43 +4,48 @@ through the Bot Connector, inside Teams' rate limits."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from bot.connector import BotConnector
 from bot.i18n import Texts, texts_for
 from bot.ratelimit import RateLimiter
 from consultations.delivery import DeliveryFailure, FailureKind
-from consultations.model import ClaimedMessage, RecipientType, Role
+from consultations.model import ClaimedMessage, RecipientType, Role, User
 from consultations.ports import Clock, UnitOfWork
 from dialogs.cards import registry as cards
 from dialogs.cards.base import Card, attachment
 
 log = logging.getLogger(__name__)
 
-Renderer = Callable[[UnitOfWork, Texts, dict[str, Any]], Awaitable[Card]]
+UowFactory = Callable[[], UnitOfWork]
+# A renderer opens a unit of work only when its card needs more than the payload.
+Renderer = Callable[[UowFactory, Texts, dict[str, Any]], Awaitable[Card]]
 
 
-async def _render_role_granted(uow: UnitOfWork, t: Texts, payload: dict[str, Any]) -> Card:
-    team = await uow.teams.get(int(payload["team_id"]))
+async def _render_role_granted(uows: UowFactory, t: Texts, payload: dict[str, Any]) -> Card:
+    async with uows() as uow:
+        team = await uow.teams.get(int(payload["team_id"]))
     return cards.role_granted_card(t, team.name if team else "", Role(payload["role"]))
 
 
-async def _render_unreachable(uow: UnitOfWork, t: Texts, payload: dict[str, Any]) -> Card:
-    team = await uow.teams.get(int(payload["team_id"]))
-    user = await uow.users.get(int(payload["user_id"]))
+async def _render_unreachable(uows: UowFactory, t: Texts, payload: dict[str, Any]) -> Card:
+    async with uows() as uow:
+        team = await uow.teams.get(int(payload["team_id"]))
+        user = await uow.users.get(int(payload["user_id"]))
     return cards.unreachable_card(t, team.name if team else "", user.name if user else "")
 
 
-async def _render_digest(uow: UnitOfWork, t: Texts, payload: dict[str, Any]) -> Card:
+async def _render_digest(uows: UowFactory, t: Texts, payload: dict[str, Any]) -> Card:
     team_id = int(payload["team_id"])
-    team = await uow.teams.get(team_id)
-    failures = await uow.outbox.failures([team_id])
-    unreachable = [m.name for m in await uow.teams.members(team_id) if m.unreachable_since]
+    async with uows() as uow:
+        team = await uow.teams.get(team_id)
+        failures = await uow.outbox.failures([team_id])
+        unreachable = [m.name for m in await uow.teams.members(team_id) if m.unreachable_since]
     return cards.digest_card(t, team.name if team else "", len(failures), unreachable)
 
 
-async def _render_text(uow: UnitOfWork, t: Texts, payload: dict[str, Any]) -> Card:
+async def _render_text(uows: UowFactory, t: Texts, payload: dict[str, Any]) -> Card:
     # Used by tests and operators: a plain message whose text is a catalog id.
     return {"text": t(str(payload["message_id"]))}
 
@@ -68,35 +73,53 @@ class ConnectorSender:
         self._limiter = limiter
         self._uow = uow_factory
         self._clock = clock
+        self._users: dict[int, User] = {}
+
+    async def prepare(self, messages: Sequence[ClaimedMessage]) -> None:
+        """Load every recipient of a batch in one query instead of one per message."""
+        ids = {
+            int(m.recipient_id)
+            for m in messages
+            if m.recipient_type is RecipientType.USER and m.recipient_id.isdigit()
+        }
+        async with self._uow() as uow:
+            self._users = dict(await uow.users.get_many(sorted(ids))) if ids else {}
+
+    async def _recipient(self, user_id: int) -> User | None:
+        user = self._users.get(user_id)
+        if user is None:
+            async with self._uow() as uow:
+                user = await uow.users.get(user_id)
+        return user
 
     async def send(self, message: ClaimedMessage) -> tuple[str | None, str | None]:
         renderer = RENDERERS.get(message.kind)
         if renderer is None:
             raise DeliveryFailure(FailureKind.PERMANENT, f"unknown kind {message.kind}")
         user = None
-        async with self._uow() as uow:
-            if message.recipient_type is RecipientType.USER:
-                user = await uow.users.get(int(message.recipient_id))
-                if user is None:
-                    raise DeliveryFailure(FailureKind.PERMANENT, "recipient not found")
-                if user.unreachable_since is not None:
-                    raise DeliveryFailure(FailureKind.UNREACHABLE, "recipient unreachable")
-                service_url, tenant = user.service_url, user.tenant_id
-                conversation_id = user.personal_conversation_id
-                texts = texts_for(user.locale)
-            else:
+        if message.recipient_type is RecipientType.USER:
+            if not message.recipient_id.isdigit():
+                raise DeliveryFailure(FailureKind.PERMANENT, "recipient not found")
+            user = await self._recipient(int(message.recipient_id))
+            if user is None:
+                raise DeliveryFailure(FailureKind.PERMANENT, "recipient not found")
+            if user.unreachable_since is not None:
+                raise DeliveryFailure(FailureKind.UNREACHABLE, "recipient unreachable")
+            service_url, tenant = user.service_url, user.tenant_id
+            conversation_id = user.personal_conversation_id
+            texts = texts_for(user.locale)
+        else:
+            async with self._uow() as uow:
                 team = await uow.teams.get(message.team_id) if message.team_id else None
-                if team is None:
-                    raise DeliveryFailure(FailureKind.PERMANENT, "team not found")
-                service_url, tenant = team.service_url, team.tenant_id
-                conversation_id = message.recipient_id
-                texts = texts_for(None)
-            try:
-                rendered = await renderer(uow, texts, message.payload)
-            except (KeyError, ValueError, TypeError):
-                raise DeliveryFailure(
-                    FailureKind.PERMANENT, "payload does not fit its kind"
-                ) from None
+            if team is None:
+                raise DeliveryFailure(FailureKind.PERMANENT, "team not found")
+            service_url, tenant = team.service_url, team.tenant_id
+            conversation_id = message.recipient_id
+            texts = texts_for(None)
+        try:
+            rendered = await renderer(self._uow, texts, message.payload)
+        except (KeyError, ValueError, TypeError):
+            raise DeliveryFailure(FailureKind.PERMANENT, "payload does not fit its kind") from None
 
         if not service_url:
             raise DeliveryFailure(FailureKind.PERMANENT, "no service url known")
@@ -111,6 +134,7 @@ class ConnectorSender:
                     user.id, conversation_id, self._clock.now()
                 )
                 await uow.commit()
+            user.personal_conversation_id = conversation_id
 
         if conversation_id is None:
             raise DeliveryFailure(FailureKind.PERMANENT, "no conversation to send to")

@@ -6,7 +6,7 @@ outbox, `bot/` sends. Tests use fakes of the same shape.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol, Self
@@ -36,6 +36,8 @@ class UserRepository(Protocol):
         ...
 
     async def get(self, user_id: int) -> User | None: ...
+
+    async def get_many(self, user_ids: Sequence[int]) -> Mapping[int, User]: ...
 
     async def by_teams_id(self, teams_user_id: str) -> User | None: ...
 
@@ -165,6 +167,10 @@ class DeliveryQueue(Protocol):
 
 class Sender(Protocol):
     """Sends one claimed message; raises DeliveryFailure when it cannot."""
+
+    async def prepare(self, messages: Sequence[ClaimedMessage]) -> None:
+        """Called once per claimed batch before its messages are sent."""
+        ...
 
     async def send(self, message: ClaimedMessage) -> tuple[str | None, str | None]:
         """Deliver it; return (activity id, conversation id)."""

@@ -60,6 +60,10 @@ class Dispatcher:
                 )
                 if not batch:
                     break
+                try:
+                    await self._sender.prepare(batch)
+                except Exception:  # a failed preload only costs speed: send looks up itself
+                    log.exception("preparing a batch failed")
                 await self._send_batch(batch)
                 settled += len(batch)
                 if len(batch) < self._batch_size:

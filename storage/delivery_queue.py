@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from consultations.model import ClaimedMessage, RecipientType
 from storage.tables import outbox
@@ -14,6 +14,7 @@ from storage.tables import outbox
 class SqlAlchemyDeliveryQueue:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
+        self._engine: AsyncEngine = sessions.kw["bind"]
 
     async def claim_due(
         self, now: datetime, limit: int, lease_seconds: float
@@ -67,9 +68,10 @@ class SqlAlchemyDeliveryQueue:
             ]
 
     async def _settle(self, message_id: int, **values: object) -> None:
-        async with self._sessions() as session, session.begin():
+        # One short statement on a pooled connection: settling is the hot path of a fan-out.
+        async with self._engine.begin() as connection:
             # Only a row still in flight is settled: a cancel that raced the send wins.
-            await session.execute(
+            await connection.execute(
                 update(outbox)
                 .where(outbox.c.id == message_id, outbox.c.status == "sending")
                 .values(claimed_until=None, **values)

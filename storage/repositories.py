@@ -110,6 +110,12 @@ class SqlAlchemyUserRepository:
         row = (await self._s.execute(select(users).where(users.c.id == user_id))).mappings().first()
         return _user(row) if row else None
 
+    async def get_many(self, user_ids: Sequence[int]) -> dict[int, User]:
+        rows = (
+            await self._s.execute(select(users).where(users.c.id.in_(list(user_ids))))
+        ).mappings()
+        return {row["id"]: _user(row) for row in rows}
+
     async def by_teams_id(self, teams_user_id: str) -> User | None:
         row = (
             (await self._s.execute(select(users).where(users.c.teams_user_id == teams_user_id)))

@@ -172,6 +172,10 @@ class RecordingSender:
         self.keys: list[str] = []
         self.in_flight: set[str] = set()
         self.overlaps = 0
+        self.prepared: list[int] = []
+
+    async def prepare(self, messages: Sequence[ClaimedMessage]) -> None:
+        self.prepared.append(len(messages))
 
     async def send(self, message: ClaimedMessage) -> tuple[str | None, str | None]:
         if message.recipient_id in self.in_flight:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -119,6 +120,10 @@ class ScriptedSender:
     in_flight: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     most_per_recipient: int = 0
     most_overall: int = 0
+    prepared: list[int] = field(default_factory=list)
+
+    async def prepare(self, messages: Sequence[ClaimedMessage]) -> None:
+        self.prepared.append(len(messages))
 
     async def send(self, message: ClaimedMessage) -> tuple[str | None, str | None]:
         self.calls.append(message.idempotency_key)
