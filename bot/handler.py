@@ -441,7 +441,9 @@ class TyokykyBot(TeamsActivityHandler):  # type: ignore[misc]
     # --- installation and membership --------------------------------------------------
 
     async def on_installation_update_add(self, turn_context: TurnContext) -> None:
-        await self._installed(turn_context)
+        # Teams announces an installation twice: installationUpdate, then conversationUpdate
+        # with the bot among the members added. The first one greets; both record.
+        await self._installed(turn_context, greet=True)
 
     async def on_teams_members_added(
         self, teams_members_added: list[Any], team_info: Any, turn_context: TurnContext
@@ -449,7 +451,7 @@ class TyokykyBot(TeamsActivityHandler):  # type: ignore[misc]
         activity = turn_context.activity
         bot_id = activity.recipient.id if activity.recipient else None
         if any(m.id == bot_id for m in teams_members_added):
-            await self._installed(turn_context)
+            await self._installed(turn_context, greet=False)
         elif team_info is not None:
             await self._sync_team(turn_context, greet=False)
 
@@ -459,25 +461,17 @@ class TyokykyBot(TeamsActivityHandler):  # type: ignore[misc]
         if team_info is not None:
             await self._sync_team(turn_context, greet=False)
 
-    async def _installed(self, turn_context: TurnContext) -> None:
+    async def _installed(self, turn_context: TurnContext, *, greet: bool) -> None:
         activity = turn_context.activity
-        if (
-            activity.conversation is not None
-            and activity.conversation.conversation_type == "channel"
-        ):
-            await self._sync_team(turn_context, greet=True)
+        conversation_type = (
+            activity.conversation.conversation_type if activity.conversation else None
+        )
+        if conversation_type == "channel":
+            await self._sync_team(turn_context, greet=greet)
             return
         user = await self._remember_sender(turn_context)
-        if user is None or (
-            activity.conversation
-            and activity.conversation.conversation_type not in (None, "personal")
-        ):
+        if user is None or not greet or conversation_type not in (None, "personal"):
             return
-        # Teams may announce one installation twice (installationUpdate and
-        # conversationUpdate); greet once.
-        if turn_context.turn_state.get("greeted"):
-            return
-        turn_context.turn_state["greeted"] = True
         texts = self._texts(turn_context, user)
         await turn_context.send_activity(
             MessageFactory.attachment(attachment(cards.personal_welcome_card(texts, user.name)))
@@ -526,9 +520,8 @@ class TyokykyBot(TeamsActivityHandler):  # type: ignore[misc]
             else None,
             self._clock.now(),
         )
-        if not greet or turn_context.turn_state.get("greeted"):
+        if not greet:
             return
-        turn_context.turn_state["greeted"] = True
         texts = self._texts(turn_context)
         await turn_context.send_activity(
             MessageFactory.attachment(attachment(cards.team_welcome_card(texts, team, offer)))

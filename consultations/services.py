@@ -33,9 +33,13 @@ async def record_user(
     """Remember who wrote to the bot, and their 1:1 conversation so the bot can write back."""
     async with uow:
         user = await uow.users.upsert(ref, now)
-        if personal_conversation_id and personal_conversation_id != user.personal_conversation_id:
+        if personal_conversation_id and (
+            personal_conversation_id != user.personal_conversation_id or user.unreachable_since
+        ):
+            # Writing to the bot again also makes a once-unreachable user reachable.
             await uow.users.set_personal_conversation(user.id, personal_conversation_id, now)
             user.personal_conversation_id = personal_conversation_id
+            user.unreachable_since = None
         await uow.commit()
         return user
 

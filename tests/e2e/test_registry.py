@@ -46,6 +46,9 @@ async def test_installing_in_a_team_records_the_paged_roster_and_greets_the_chan
     fake, url = connector
     bot = await make_bot()
     greeting = await _install_team(bot, fake, url)
+    # Teams follows the installation with a conversationUpdate: recorded, not greeted twice.
+    await bot.post(a.bot_added_to_team(url, a.user(1), "19:team-general@thread.tacv2"))
+    assert len(fake.cards("19:team-general@thread.tacv2")) == 1
 
     assert greeting["body"][0]["text"] == "Työkykytiimi on nyt tiimissä Työkykytiimi Pohjoinen"
     assert "Ryhdyn koordinaattoriksi" in _buttons(greeting)

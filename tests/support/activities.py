@@ -75,6 +75,16 @@ def submit(
     return personal(service_url, sender, locale=locale, **extra)
 
 
+def bot_added_to_team(service_url: str, installer: dict[str, Any], team_id: str) -> dict[str, Any]:
+    """The conversationUpdate Teams sends after the installationUpdate."""
+    activity = team_installed(service_url, installer, team_id)
+    activity.update(type="conversationUpdate", membersAdded=[{"id": BOT_ID}])
+    activity.pop("action")
+    activity.pop("locale")
+    activity["channelData"]["eventType"] = "teamMemberAdded"
+    return activity
+
+
 def team_installed(
     service_url: str,
     installer: dict[str, Any],
@@ -83,7 +93,8 @@ def team_installed(
     locale: str = "fi-FI",
 ) -> dict[str, Any]:
     return {
-        "type": "conversationUpdate",
+        "type": "installationUpdate",
+        "action": "add",
         "id": f"in-{next(_ids)}",
         "channelId": "msteams",
         "serviceUrl": service_url,
@@ -95,10 +106,9 @@ def team_installed(
             "isGroup": True,
             "tenantId": TENANT,
         },
-        "membersAdded": [{"id": BOT_ID}],
         "channelData": {
             "team": {"id": team_id, "name": team_name},
-            "eventType": "teamMemberAdded",
+            "channel": {"id": team_id},
             "tenant": {"id": TENANT},
         },
         "locale": locale,
