@@ -12,6 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import aiohttp
+import holidays
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from botbuilder.core import ConversationState, TurnContext, serializer_helper
@@ -31,6 +32,7 @@ from bot.ratelimit import RateLimiter
 from bot.settings import Settings
 from bot.state import DatabaseStorage
 from consultations import services
+from consultations.calendar import BusinessCalendar
 from consultations.delivery import RetryPolicy
 from consultations.ports import Clock
 from scheduler.dispatcher import Dispatcher
@@ -44,6 +46,14 @@ from storage.uow import SqlAlchemyUnitOfWork
 log = logging.getLogger(__name__)
 HELSINKI = ZoneInfo("Europe/Helsinki")
 MAX_BODY_BYTES = 256 * 1024
+
+
+def finnish_calendar() -> BusinessCalendar:
+    """Working days and hours in Finland, with the public holidays of the `holidays` package
+    (Midsummer Eve and Christmas Eve included) for the years a case can span."""
+    this_year = datetime.now(UTC).year
+    years = range(this_year - 1, this_year + 6)
+    return BusinessCalendar(holidays=frozenset(holidays.country_holidays("FI", years=years)))
 
 
 class SystemClock:
@@ -233,6 +243,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app[SETTINGS] = settings
 
     async def start(app: web.Application) -> None:
+        calendar = finnish_calendar()
         engine = create_engine(settings.database_url)
         await upgrade(engine)
         sessions = session_factory(engine)
@@ -288,13 +299,15 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         if settings.run_scheduler:
             scheduler = build_scheduler(
                 dispatch=dispatcher.tick,
-                weekly_digest=lambda: services.queue_weekly_digest(uow_factory(), clock.now()),
+                weekly_digest=lambda: services.queue_weekly_digest(
+                    uow_factory(), clock.now(), calendar
+                ),
                 dispatch_interval_seconds=settings.dispatch_interval_seconds,
             )
             scheduler.start()
             app[_SCHEDULER] = scheduler
             if _digest_missed(clock.now()):
-                await services.queue_weekly_digest(uow_factory(), clock.now())
+                await services.queue_weekly_digest(uow_factory(), clock.now(), calendar)
 
     async def stop(app: web.Application) -> None:
         scheduler = app.get(_SCHEDULER)

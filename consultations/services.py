@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 
+from consultations.calendar import BusinessCalendar
 from consultations.errors import DomainError, IdentityCodeRefused, NotAuthorised, NotFound
 from consultations.model import (
     OutgoingMessage,
@@ -279,12 +280,14 @@ def digest_week(now: datetime) -> str:
     return f"{year}-W{week:02d}"
 
 
-async def queue_weekly_digest(uow: UnitOfWork, now: datetime) -> int:
+async def queue_weekly_digest(uow: UnitOfWork, now: datetime, calendar: BusinessCalendar) -> int:
     """Queue this week's digest for every coordinator of every team, once per week.
 
-    Safe to call again (at start, after a missed Monday): the key is per ISO week.
+    Safe to call again (at start, after a missed Monday): the key is per ISO week. On a
+    public holiday Monday (Easter Monday) it waits for the next working morning.
     """
     week = digest_week(now)
+    due_at = calendar.next_working_moment(now)
     queued = 0
     async with uow:
         for team in await uow.teams.all():
@@ -295,7 +298,7 @@ async def queue_weekly_digest(uow: UnitOfWork, now: datetime) -> int:
                         kind="digest",
                         recipient_type=RecipientType.USER,
                         recipient_id=str(coordinator.id),
-                        due_at=now,
+                        due_at=due_at,
                         payload={"team_id": team.id, "week": week},
                         subject=f"digest:{week}",
                         team_id=team.id,
