@@ -19,7 +19,11 @@ from botbuilder.core import ConversationState, TurnContext, serializer_helper
 from botbuilder.core.invoke_response import InvokeResponse
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
 from botbuilder.schema import Activity
-from botframework.connector.auth import MicrosoftAppCredentials
+from botframework.connector.auth import (
+    AuthenticationConstants,
+    CallerIdConstants,
+    MicrosoftAppCredentials,
+)
 from msrest.serialization import Model
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -88,7 +92,25 @@ class _BotConfig:
         self.APP_TYPE = settings.app_type if settings.authenticated else "MultiTenant"
         self.APP_TENANTID = settings.app_tenant_id
         if settings.openid_metadata_url:
+            # Setting any endpoint makes the SDK use its parameterized authentication, which
+            # then needs every public-cloud value spelled out (an issuer of None refuses
+            # every valid token).
             self.TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL = settings.openid_metadata_url
+            self.TO_BOT_FROM_CHANNEL_TOKEN_ISSUER = (
+                AuthenticationConstants.TO_BOT_FROM_CHANNEL_TOKEN_ISSUER
+            )
+            self.TO_CHANNEL_FROM_BOT_OAUTH_SCOPE = (
+                AuthenticationConstants.TO_CHANNEL_FROM_BOT_OAUTH_SCOPE
+            )
+            self.TO_CHANNEL_FROM_BOT_LOGIN_URL = (
+                AuthenticationConstants.TO_CHANNEL_FROM_BOT_LOGIN_URL_PREFIX
+                + (settings.app_tenant_id or "botframework.com")
+            )
+            self.OAUTH_URL = AuthenticationConstants.OAUTH_URL
+            self.TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL = (
+                AuthenticationConstants.TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL
+            )
+            self.CALLER_ID = CallerIdConstants.public_azure_channel
 
 
 def _token_provider(settings: Settings) -> Callable[[], Any]:
@@ -160,13 +182,18 @@ async def _messages(request: web.Request) -> web.StreamResponse:
     activity = _validate_activity(data)
     if isinstance(activity, str):
         return _bad_request(activity)
-    auth_header = request.headers.get("Authorization", "")
+    # The SDK treats only None as "no header"; "" would crash its validation.
+    auth_header = request.headers.get("Authorization")
     try:
-        invoke_response = await components.adapter.process_activity(
-            auth_header, activity, components.bot.on_turn
+        authenticated = await components.adapter.bot_framework_authentication.authenticate_request(
+            activity, auth_header
         )
-    except PermissionError:
+    except Exception as error:  # noqa: BLE001 - the SDK raises many kinds for a bad token
+        log.info("request refused: %s (activity %s)", type(error).__name__, activity.id)
         return _bad_request("unauthorized", 401)
+    invoke_response = await components.adapter.process_activity(
+        authenticated, activity, components.bot.on_turn
+    )
     return _http_response(invoke_response)
 
 
