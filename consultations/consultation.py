@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
-from consultations.errors import DomainError, InvalidInput
+from consultations.errors import DomainError, IdentityCodeRefused, InvalidInput
 from consultations.model import Profession
 from consultations.privacy import contains_identity_code
 
@@ -240,8 +240,6 @@ def parse_fields(values: dict[str, Any], today: date) -> dict[str, Any]:
     personal identity code in any text is refused (IdentityCodeRefused) before anything
     is stored.
     """
-    from consultations.errors import IdentityCodeRefused
-
     changes: dict[str, Any] = {}
     for name in TEXT_FIELDS:
         if name not in values:

@@ -11,6 +11,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol, Self
 
+from consultations.consultation import Consultation
 from consultations.model import (
     ClaimedMessage,
     FailedDelivery,
@@ -116,7 +117,40 @@ class AuditLog(Protocol):
         ...
 
 
+class ConsultationRepository(Protocol):
+    async def add(self, consultation: Consultation, now: datetime) -> Consultation:
+        """Store a new consultation (a draft) and its first transition; sets its id."""
+        ...
+
+    async def get(self, consultation_id: int) -> Consultation | None: ...
+
+    async def save(self, consultation: Consultation, now: datetime) -> None:
+        """Write the changes and the new transitions; Conflict when someone else saved first."""
+        ...
+
+    async def next_case_number(self, year: int) -> str:
+        """The next `TK-<year>-<seq>`; unique even when many submit at once."""
+        ...
+
+    async def of_requester(self, user_id: int, *, drafts: bool) -> Sequence[Consultation]: ...
+
+    async def open_for_triage(self, team_ids: Sequence[int]) -> Sequence[Consultation]:
+        """Submitted and waiting-for-answer requests, oldest submission first."""
+        ...
+
+    async def add_note(
+        self, consultation_id: int, author_user_id: int, kind: str, text: str, at: datetime
+    ) -> None: ...
+
+    async def notes(self, consultation_id: int) -> Sequence[tuple[str, str, datetime]]:
+        """(kind, text, at) of the questions and answers, oldest first."""
+        ...
+
+
 class UnitOfWork(Protocol):
+    @property
+    def consultations(self) -> ConsultationRepository: ...
+
     @property
     def users(self) -> UserRepository: ...
 

@@ -8,8 +8,19 @@ from typing import Any
 
 from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.engine import RowMapping
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from consultations.consultation import (
+    OPEN_FOR_TRIAGE,
+    CaseStatus,
+    Consultation,
+    DeclineRoute,
+    RequestDetails,
+    Transition,
+    format_case_number,
+)
+from consultations.errors import Conflict
 from consultations.model import (
     FailedDelivery,
     OutgoingMessage,
@@ -23,7 +34,11 @@ from consultations.model import (
 )
 from storage.tables import (
     audit_events,
+    case_counters,
+    case_notes,
+    case_transitions,
     channels,
+    consultations,
     outbox,
     role_grants,
     team_members,
@@ -447,3 +462,200 @@ class SqlAlchemyAuditLog:
                 details=details or {},
             )
         )
+
+
+def _consultation(row: RowMapping, history: list[Transition]) -> Consultation:
+    return Consultation(
+        id=row["id"],
+        requester_id=row["requester_id"],
+        details=RequestDetails.from_json(row["details"]),
+        status=CaseStatus(row["status"]),
+        case_number=row["case_number"],
+        created_at=row["created_at"],
+        submitted_at=row["submitted_at"],
+        pending_question=row["pending_question"],
+        decline_reason=row["decline_reason"],
+        decline_route=DeclineRoute(row["decline_route"]) if row["decline_route"] else None,
+        draft_page=row["draft_page"],
+        version=row["version"],
+        history=history,
+    )
+
+
+class SqlAlchemyConsultationRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._s = session
+        # How many transitions each loaded case had, so `save` writes only the new ones.
+        self._persisted: dict[int, int] = {}
+
+    def _values(self, case: Consultation, now: datetime) -> dict[str, Any]:
+        return {
+            "case_number": case.case_number,
+            "requester_id": case.requester_id,
+            "team_id": case.details.team_id,
+            "status": case.status.value,
+            "details": case.details.to_json(),
+            "draft_page": case.draft_page,
+            "pending_question": case.pending_question,
+            "decline_reason": case.decline_reason,
+            "decline_route": case.decline_route.value if case.decline_route else None,
+            "submitted_at": case.submitted_at,
+            "updated_at": now,
+        }
+
+    async def _write_transitions(self, case: Consultation) -> None:
+        assert case.id is not None
+        new = case.history[self._persisted.get(case.id, 0) :]
+        if new:
+            await self._s.execute(
+                insert(case_transitions),
+                [
+                    {
+                        "consultation_id": case.id,
+                        "from_status": t.from_status.value if t.from_status else None,
+                        "to_status": t.to_status.value,
+                        "actor_user_id": t.actor_user_id,
+                        "at": t.at,
+                        "reason": t.reason[:64],
+                    }
+                    for t in new
+                ],
+            )
+        self._persisted[case.id] = len(case.history)
+
+    async def add(self, consultation: Consultation, now: datetime) -> Consultation:
+        inserted = await self._s.execute(
+            insert(consultations)
+            .returning(consultations.c.id)
+            .values(created_at=now, version=0, **self._values(consultation, now))
+        )
+        consultation.id = int(inserted.scalar_one())
+        consultation.created_at = now
+        if not consultation.history:
+            consultation.history.append(
+                Transition(None, consultation.status, consultation.requester_id, now, "created")
+            )
+        await self._write_transitions(consultation)
+        return consultation
+
+    async def get(self, consultation_id: int) -> Consultation | None:
+        row = (
+            (
+                await self._s.execute(
+                    select(consultations).where(consultations.c.id == consultation_id)
+                )
+            )
+            .mappings()
+            .first()
+        )
+        if row is None:
+            return None
+        steps = (
+            await self._s.execute(
+                select(case_transitions)
+                .where(case_transitions.c.consultation_id == consultation_id)
+                .order_by(case_transitions.c.id)
+            )
+        ).mappings()
+        history = [
+            Transition(
+                CaseStatus(t["from_status"]) if t["from_status"] else None,
+                CaseStatus(t["to_status"]),
+                t["actor_user_id"],
+                t["at"],
+                t["reason"],
+            )
+            for t in steps
+        ]
+        self._persisted[consultation_id] = len(history)
+        return _consultation(row, history)
+
+    async def save(self, consultation: Consultation, now: datetime) -> None:
+        assert consultation.id is not None
+        result = await self._s.execute(
+            update(consultations)
+            .where(
+                consultations.c.id == consultation.id,
+                consultations.c.version == consultation.version,
+            )
+            .values(version=consultation.version + 1, **self._values(consultation, now))
+        )
+        if not result.rowcount:  # type: ignore[attr-defined]
+            raise Conflict()
+        consultation.version += 1
+        await self._write_transitions(consultation)
+
+    async def next_case_number(self, year: int) -> str:
+        # One row per year, incremented in place: the row lock serialises concurrent
+        # submits on PostgreSQL, SQLite's single writer does the same.
+        bumped = await self._s.execute(
+            update(case_counters)
+            .where(case_counters.c.year == year)
+            .values(last_value=case_counters.c.last_value + 1)
+            .returning(case_counters.c.last_value)
+        )
+        value = bumped.scalar_one_or_none()
+        if value is None:
+            try:
+                async with self._s.begin_nested():
+                    await self._s.execute(insert(case_counters).values(year=year, last_value=1))
+                value = 1
+            except IntegrityError:
+                # Someone created this year's row between our update and insert.
+                bumped = await self._s.execute(
+                    update(case_counters)
+                    .where(case_counters.c.year == year)
+                    .values(last_value=case_counters.c.last_value + 1)
+                    .returning(case_counters.c.last_value)
+                )
+                value = bumped.scalar_one()
+        return format_case_number(year, int(value))
+
+    async def _many(self, query: Any) -> list[Consultation]:
+        rows = list((await self._s.execute(query)).mappings())
+        return [_consultation(row, []) for row in rows]
+
+    async def of_requester(self, user_id: int, *, drafts: bool) -> Sequence[Consultation]:
+        status = consultations.c.status
+        query = select(consultations).where(consultations.c.requester_id == user_id)
+        if drafts:
+            query = query.where(status == CaseStatus.DRAFT.value)
+        else:
+            query = query.where(
+                status.not_in([CaseStatus.DRAFT.value])
+                & ~((status == CaseStatus.WITHDRAWN.value) & consultations.c.case_number.is_(None))
+            )
+        return await self._many(query.order_by(consultations.c.created_at.desc()).limit(20))
+
+    async def open_for_triage(self, team_ids: Sequence[int]) -> Sequence[Consultation]:
+        query = (
+            select(consultations)
+            .where(
+                consultations.c.team_id.in_(list(team_ids)),
+                consultations.c.status.in_([s.value for s in OPEN_FOR_TRIAGE]),
+            )
+            .order_by(consultations.c.submitted_at, consultations.c.id)
+            .limit(50)
+        )
+        return await self._many(query)
+
+    async def add_note(
+        self, consultation_id: int, author_user_id: int, kind: str, text: str, at: datetime
+    ) -> None:
+        await self._s.execute(
+            insert(case_notes).values(
+                consultation_id=consultation_id,
+                author_user_id=author_user_id,
+                kind=kind,
+                text=text,
+                at=at,
+            )
+        )
+
+    async def notes(self, consultation_id: int) -> Sequence[tuple[str, str, datetime]]:
+        rows = await self._s.execute(
+            select(case_notes.c.kind, case_notes.c.text, case_notes.c.at)
+            .where(case_notes.c.consultation_id == consultation_id)
+            .order_by(case_notes.c.id)
+        )
+        return [(kind, text, at) for kind, text, at in rows]

@@ -139,10 +139,77 @@ outbox = Table(
     Index("ix_outbox_subject", "subject"),
 )
 
+consultations = Table(
+    "consultations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_number", String(32), nullable=True, unique=True),
+    Column("requester_id", Integer, ForeignKey("users.id"), nullable=False, index=True),
+    Column("team_id", Integer, ForeignKey("teams.id"), nullable=True, index=True),
+    Column("status", String(16), nullable=False, index=True),
+    # The request's fields (SPEC §2.1) as JSON: pseudonymous, checked for identity codes.
+    Column("details", JsonText, nullable=False),
+    Column("draft_page", String(32), nullable=False, default=""),
+    Column("pending_question", Text, nullable=False, default=""),
+    Column("decline_reason", Text, nullable=False, default=""),
+    Column("decline_route", String(32), nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("submitted_at", UtcDateTime, nullable=True),
+    Column("updated_at", UtcDateTime, nullable=False),
+    # Optimistic concurrency: two coordinators triaging at once cannot both win.
+    Column("version", Integer, nullable=False, default=0),
+)
+
+case_transitions = Table(
+    "case_transitions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "consultation_id",
+        Integer,
+        ForeignKey("consultations.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("from_status", String(16), nullable=True),
+    Column("to_status", String(16), nullable=False),
+    Column("actor_user_id", Integer, ForeignKey("users.id"), nullable=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("reason", String(64), nullable=False, default=""),
+)
+
+case_notes = Table(
+    "case_notes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "consultation_id",
+        Integer,
+        ForeignKey("consultations.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("at", UtcDateTime, nullable=False),
+    Column("author_user_id", Integer, ForeignKey("users.id"), nullable=True),
+    Column("kind", String(16), nullable=False),
+    Column("text", Text, nullable=False),
+)
+
+case_counters = Table(
+    "case_counters",
+    metadata,
+    Column("year", Integer, primary_key=True, autoincrement=False),
+    Column("last_value", Integer, nullable=False),
+)
+
 __all__ = [
     "audit_events",
     "bot_state",
+    "case_counters",
+    "case_notes",
+    "case_transitions",
     "channels",
+    "consultations",
     "metadata",
     "outbox",
     "role_grants",

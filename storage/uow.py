@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.repositories import (
     SqlAlchemyAuditLog,
+    SqlAlchemyConsultationRepository,
     SqlAlchemyOutbox,
     SqlAlchemyTeamRepository,
     SqlAlchemyUserRepository,
@@ -20,6 +21,7 @@ class SqlAlchemyUnitOfWork:
     teams: SqlAlchemyTeamRepository
     outbox: SqlAlchemyOutbox
     audit: SqlAlchemyAuditLog
+    consultations: SqlAlchemyConsultationRepository
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
@@ -35,6 +37,7 @@ class SqlAlchemyUnitOfWork:
             self.teams = SqlAlchemyTeamRepository(self._session, self.users)
             self.outbox = SqlAlchemyOutbox(self._session)
             self.audit = SqlAlchemyAuditLog(self._session)
+            self.consultations = SqlAlchemyConsultationRepository(self._session)
         return self
 
     async def __aexit__(

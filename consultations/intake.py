@@ -1,0 +1,512 @@
+"""Use cases of a consultation request and its triage (SPEC §2.1–§2.2, §2.6).
+
+Each takes a unit of work, checks who is acting against the case (card payloads are
+untrusted), changes the case, records the audit trail and queues every message and
+reminder in the same commit. Refusals raise DomainError before anything changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from consultations.calendar import BusinessCalendar
+from consultations.consultation import (
+    FINISHED,
+    CaseStatus,
+    Consultation,
+    DeclineRoute,
+    RequestDetails,
+    Urgency,
+    parse_fields,
+)
+from consultations.errors import DomainError, IdentityCodeRefused, InvalidInput, NotFound
+from consultations.model import OutgoingMessage, RecipientType, Role
+from consultations.ports import UnitOfWork
+from consultations.privacy import contains_identity_code
+
+# SPEC §2.6 defaults, in working days.
+TRIAGE_REMINDER_DAYS = 2
+TRIAGE_ESCALATION_DAYS = 5
+QUESTION_REMINDER_DAYS = 3
+MAX_NOTE = 2000
+WITHDRAWABLE = frozenset(
+    {
+        CaseStatus.SUBMITTED,
+        CaseStatus.NEEDS_INFO,
+        CaseStatus.ACCEPTED,
+        CaseStatus.SCHEDULING,
+        CaseStatus.SCHEDULED,
+    }
+)
+
+
+def triage_subject(case_id: int) -> str:
+    return f"case:{case_id}:triage"
+
+
+def question_subject(case_id: int) -> str:
+    return f"case:{case_id}:question"
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    case: Consultation
+    working_days_waiting: int
+    overdue: bool
+    requester_name: str
+
+
+def _note_text(value: Any, missing_code: str) -> str:
+    text = value.strip() if isinstance(value, str) else ""
+    if not text:
+        raise DomainError(missing_code)
+    if len(text) > MAX_NOTE:
+        raise DomainError("error.field_too_long", limit=MAX_NOTE)
+    if contains_identity_code(text):
+        raise IdentityCodeRefused()
+    return text
+
+
+async def _case(uow: UnitOfWork, case_id: int) -> Consultation:
+    case = await uow.consultations.get(case_id)
+    if case is None:
+        raise NotFound()
+    return case
+
+
+def _require_requester(case: Consultation, actor_id: int) -> None:
+    if case.requester_id != actor_id:
+        raise DomainError("error.not_requester")
+
+
+async def _require_coordinator(uow: UnitOfWork, case: Consultation, actor_id: int) -> None:
+    if case.team_id is None or Role.COORDINATOR not in await uow.teams.roles_of(
+        case.team_id, actor_id
+    ):
+        raise DomainError("error.not_coordinator")
+
+
+async def _audit(
+    uow: UnitOfWork, actor_id: int, action: str, case: Consultation, now: datetime, **details: Any
+) -> None:
+    await uow.audit.record(
+        at=now,
+        actor_user_id=actor_id,
+        action=action,
+        subject_type="consultation",
+        subject_id=str(case.id),
+        team_id=case.team_id,
+        details={"status": case.status.value, **details},
+    )
+
+
+async def _message(
+    uow: UnitOfWork,
+    *,
+    key: str,
+    kind: str,
+    user_id: int,
+    case: Consultation,
+    due_at: datetime,
+    now: datetime,
+    subject: str = "",
+    **payload: Any,
+) -> None:
+    assert case.id is not None
+    await uow.outbox.add(
+        OutgoingMessage(
+            idempotency_key=key,
+            kind=kind,
+            recipient_type=RecipientType.USER,
+            recipient_id=str(user_id),
+            due_at=due_at,
+            payload={"case_id": case.id, **payload},
+            subject=subject,
+            team_id=case.team_id,
+        ),
+        now,
+    )
+
+
+def _round(case: Consultation) -> int:
+    """How many times the case has gone to triage: keys of each round stay distinct."""
+    return sum(1 for t in case.history if t.to_status is CaseStatus.SUBMITTED)
+
+
+async def _send_to_triage(
+    uow: UnitOfWork, case: Consultation, now: datetime, calendar: BusinessCalendar
+) -> None:
+    """Triage cards to the team's coordinators now, reminders later (SPEC §2.6)."""
+    assert case.id is not None and case.team_id is not None
+    coordinators = await uow.teams.holders(case.team_id, Role.COORDINATOR)
+    round_ = _round(case)
+    reminder_at = calendar.add_working_days(now, TRIAGE_REMINDER_DAYS)
+    escalation_at = calendar.add_working_days(now, TRIAGE_ESCALATION_DAYS)
+    for coordinator in coordinators:
+        base = f"case:{case.id}:r{round_}:c{coordinator.id}"
+        await _message(
+            uow,
+            key=f"{base}:triage",
+            kind="triage.request",
+            user_id=coordinator.id,
+            case=case,
+            due_at=now,
+            now=now,
+        )
+        await _message(
+            uow,
+            key=f"{base}:triage-reminder",
+            kind="triage.reminder",
+            user_id=coordinator.id,
+            case=case,
+            due_at=reminder_at,
+            now=now,
+            subject=triage_subject(case.id),
+        )
+        # Still untriaged after a week: an escalation, worded as one, to every coordinator
+        # of the team (the triage card went to all of them at once).
+        await _message(
+            uow,
+            key=f"{base}:escalation",
+            kind="triage.escalation",
+            user_id=coordinator.id,
+            case=case,
+            due_at=escalation_at,
+            now=now,
+            subject=triage_subject(case.id),
+        )
+
+
+async def start_request(uow: UnitOfWork, requester_id: int, now: datetime) -> Consultation:
+    """A new draft; the team defaults to the requester's own team when there is one."""
+    async with uow:
+        teams = await uow.teams.teams_of(requester_id)
+        case = Consultation(
+            id=None,
+            requester_id=requester_id,
+            details=RequestDetails(team_id=teams[0].id if teams else None),
+            draft_page="basics",
+        )
+        await uow.consultations.add(case, now)
+        await _audit(uow, requester_id, "consultation.draft_started", case, now)
+        await uow.commit()
+        return case
+
+
+async def open_draft(uow: UnitOfWork, actor_id: int, case_id: int, now: datetime) -> Consultation:
+    async with uow:
+        case = await _case(uow, case_id)
+        _require_requester(case, actor_id)
+        if case.status is not CaseStatus.DRAFT:
+            raise DomainError("error.case_not_editable")
+        await _audit(uow, actor_id, "consultation.viewed", case, now)
+        await uow.commit()
+        return case
+
+
+async def update_draft(
+    uow: UnitOfWork,
+    actor_id: int,
+    case_id: int,
+    values: dict[str, Any],
+    page: str,
+    now: datetime,
+) -> Consultation:
+    """Save a page of the request form into the draft (only the requester, only a draft)."""
+    changes = parse_fields(values, now.date())
+    async with uow:
+        case = await _case(uow, case_id)
+        _require_requester(case, actor_id)
+        if case.status is not CaseStatus.DRAFT:
+            raise DomainError("error.case_not_editable")
+        new_team = changes.get("team_id")
+        if new_team is not None and await uow.teams.get(new_team) is None:
+            raise InvalidInput()
+        case.details = case.details.merged(changes)
+        if changes.get("urgency") is Urgency.NORMAL:
+            case.details = case.details.merged({"urgent_timeframe": ""})
+        case.draft_page = page
+        await uow.consultations.save(case, now)
+        await _audit(uow, actor_id, "consultation.draft_saved", case, now, fields=sorted(changes))
+        await uow.commit()
+        return case
+
+
+async def submit_request(
+    uow: UnitOfWork, actor_id: int, case_id: int, now: datetime, calendar: BusinessCalendar
+) -> Consultation:
+    """Submit a complete draft: a case number, and the team's coordinators are told."""
+    async with uow:
+        case = await _case(uow, case_id)
+        _require_requester(case, actor_id)
+        if case.status is not CaseStatus.DRAFT:
+            raise DomainError("error.case_not_editable")
+        if not case.details.can_submit():
+            raise DomainError("error.request_incomplete")
+        assert case.team_id is not None
+        if await uow.teams.get(case.team_id) is None:
+            raise InvalidInput()
+        case.transition(CaseStatus.SUBMITTED, actor_id, now, "submitted")
+        case.case_number = await uow.consultations.next_case_number(
+            now.astimezone(calendar.tz).year
+        )
+        case.submitted_at = now
+        case.draft_page = ""
+        await uow.consultations.save(case, now)
+        await _send_to_triage(uow, case, now, calendar)
+        await _audit(uow, actor_id, "consultation.submitted", case, now)
+        await uow.commit()
+        return case
+
+
+async def discard_draft(uow: UnitOfWork, actor_id: int, case_id: int, now: datetime) -> None:
+    async with uow:
+        case = await _case(uow, case_id)
+        _require_requester(case, actor_id)
+        if case.status is not CaseStatus.DRAFT:
+            raise DomainError("error.case_not_editable")
+        case.transition(CaseStatus.WITHDRAWN, actor_id, now, "draft_discarded")
+        await uow.consultations.save(case, now)
+        await _audit(uow, actor_id, "consultation.draft_discarded", case, now)
+        await uow.commit()
+
+
+async def withdraw_request(
+    uow: UnitOfWork, actor_id: int, case_id: int, now: datetime
+) -> Consultation:
+    """The requester takes the request back; coordinators are told, reminders stop."""
+    async with uow:
+        case = await _case(uow, case_id)
+        _require_requester(case, actor_id)
+        if case.status not in WITHDRAWABLE:
+            raise DomainError("error.case_not_editable")
+        case.transition(CaseStatus.WITHDRAWN, actor_id, now, "withdrawn")
+        case.pending_question = ""
+        await uow.consultations.save(case, now)
+        assert case.id is not None
+        await uow.outbox.cancel_subject(triage_subject(case.id))
+        await uow.outbox.cancel_subject(question_subject(case.id))
+        if case.team_id is not None:
+            for coordinator in await uow.teams.holders(case.team_id, Role.COORDINATOR):
+                await _message(
+                    uow,
+                    key=f"case:{case.id}:withdrawn:c{coordinator.id}",
+                    kind="case.withdrawn",
+                    user_id=coordinator.id,
+                    case=case,
+                    due_at=now,
+                    now=now,
+                )
+        await _audit(uow, actor_id, "consultation.withdrawn", case, now)
+        await uow.commit()
+        return case
+
+
+async def view_for_triage(
+    uow: UnitOfWork, actor_id: int, case_id: int, now: datetime
+) -> tuple[Consultation, str, str, Sequence[tuple[str, str, datetime]]]:
+    """A coordinator opens a case: (case, requester name, team name, notes)."""
+    async with uow:
+        case = await _case(uow, case_id)
+        await _require_coordinator(uow, case, actor_id)
+        requester = await uow.users.get(case.requester_id)
+        team = await uow.teams.get(case.team_id) if case.team_id else None
+        notes = await uow.consultations.notes(case_id)
+        await _audit(uow, actor_id, "consultation.viewed", case, now)
+        await uow.commit()
+        return case, requester.name if requester else "", team.name if team else "", notes
+
+
+async def accept_request(
+    uow: UnitOfWork, actor_id: int, case_id: int, now: datetime
+) -> Consultation:
+    async with uow:
+        case = await _case(uow, case_id)
+        await _require_coordinator(uow, case, actor_id)
+        case.transition(CaseStatus.ACCEPTED, actor_id, now, "accepted")
+        await uow.consultations.save(case, now)
+        assert case.id is not None
+        await uow.outbox.cancel_subject(triage_subject(case.id))
+        await _message(
+            uow,
+            key=f"case:{case.id}:accepted",
+            kind="case.accepted",
+            user_id=case.requester_id,
+            case=case,
+            due_at=now,
+            now=now,
+        )
+        await _audit(uow, actor_id, "consultation.accepted", case, now)
+        await uow.commit()
+        return case
+
+
+async def ask_for_information(
+    uow: UnitOfWork,
+    actor_id: int,
+    case_id: int,
+    question: Any,
+    now: datetime,
+    calendar: BusinessCalendar,
+) -> Consultation:
+    """The coordinator's question goes to the requester; the case waits for the answer."""
+    text = _note_text(question, "error.question_required")
+    async with uow:
+        case = await _case(uow, case_id)
+        await _require_coordinator(uow, case, actor_id)
+        case.transition(CaseStatus.NEEDS_INFO, actor_id, now, "asked")
+        case.pending_question = text
+        await uow.consultations.save(case, now)
+        assert case.id is not None
+        await uow.consultations.add_note(case.id, actor_id, "question", text, now)
+        await uow.outbox.cancel_subject(triage_subject(case.id))
+        asked = len(await uow.consultations.notes(case.id))
+        await _message(
+            uow,
+            key=f"case:{case.id}:q{asked}",
+            kind="case.question",
+            user_id=case.requester_id,
+            case=case,
+            due_at=now,
+            now=now,
+        )
+        await _message(
+            uow,
+            key=f"case:{case.id}:q{asked}:reminder",
+            kind="question.reminder",
+            user_id=case.requester_id,
+            case=case,
+            due_at=calendar.add_working_days(now, QUESTION_REMINDER_DAYS),
+            now=now,
+            subject=question_subject(case.id),
+        )
+        await _audit(uow, actor_id, "consultation.asked", case, now)
+        await uow.commit()
+        return case
+
+
+async def answer_question(
+    uow: UnitOfWork,
+    actor_id: int,
+    case_id: int,
+    answer: Any,
+    now: datetime,
+    calendar: BusinessCalendar,
+) -> Consultation:
+    """The requester answers; the case returns to the coordinators for triage."""
+    text = _note_text(answer, "error.answer_required")
+    async with uow:
+        case = await _case(uow, case_id)
+        _require_requester(case, actor_id)
+        case.transition(CaseStatus.SUBMITTED, actor_id, now, "answered")
+        case.pending_question = ""
+        await uow.consultations.save(case, now)
+        assert case.id is not None
+        await uow.consultations.add_note(case.id, actor_id, "answer", text, now)
+        await uow.outbox.cancel_subject(question_subject(case.id))
+        await _send_to_triage(uow, case, now, calendar)
+        await _audit(uow, actor_id, "consultation.answered", case, now)
+        await uow.commit()
+        return case
+
+
+async def decline_request(
+    uow: UnitOfWork,
+    actor_id: int,
+    case_id: int,
+    reason: Any,
+    route: Any,
+    now: datetime,
+) -> Consultation:
+    """Decline with a reason and a suggested route; the requester is told both."""
+    text = _note_text(reason, "error.reason_required")
+    try:
+        suggested = DeclineRoute(route) if route else None
+    except ValueError:
+        raise InvalidInput() from None
+    async with uow:
+        case = await _case(uow, case_id)
+        await _require_coordinator(uow, case, actor_id)
+        case.transition(CaseStatus.DECLINED, actor_id, now, "declined")
+        case.decline_reason = text
+        case.decline_route = suggested
+        case.pending_question = ""
+        await uow.consultations.save(case, now)
+        assert case.id is not None
+        await uow.outbox.cancel_subject(triage_subject(case.id))
+        await uow.outbox.cancel_subject(question_subject(case.id))
+        await _message(
+            uow,
+            key=f"case:{case.id}:declined",
+            kind="case.declined",
+            user_id=case.requester_id,
+            case=case,
+            due_at=now,
+            now=now,
+        )
+        await _audit(uow, actor_id, "consultation.declined", case, now)
+        await uow.commit()
+        return case
+
+
+async def my_requests(
+    uow: UnitOfWork, actor_id: int, now: datetime, *, drafts: bool
+) -> Sequence[Consultation]:
+    async with uow:
+        cases = await uow.consultations.of_requester(actor_id, drafts=drafts)
+        await uow.audit.record(
+            at=now,
+            actor_user_id=actor_id,
+            action="consultation.listed_own",
+            subject_type="user",
+            subject_id=str(actor_id),
+        )
+        await uow.commit()
+        return cases
+
+
+async def triage_queue(
+    uow: UnitOfWork, actor_id: int, now: datetime, calendar: BusinessCalendar
+) -> Sequence[QueueItem]:
+    """Open requests of the teams the actor coordinates, oldest first, with days waiting."""
+    async with uow:
+        team_ids = [
+            team.id
+            for team in await uow.teams.teams_of(actor_id)
+            if Role.COORDINATOR in await uow.teams.roles_of(team.id, actor_id)
+        ]
+        if not team_ids:
+            raise DomainError("error.not_coordinator")
+        items = []
+        for case in await uow.consultations.open_for_triage(team_ids):
+            waiting_since = case.submitted_at or case.created_at or now
+            days = calendar.working_days_between(waiting_since, now)
+            requester = await uow.users.get(case.requester_id)
+            items.append(
+                QueueItem(
+                    case, days, days >= TRIAGE_REMINDER_DAYS, requester.name if requester else ""
+                )
+            )
+        for team_id in team_ids:
+            await uow.audit.record(
+                at=now,
+                actor_user_id=actor_id,
+                action="consultation.queue_viewed",
+                subject_type="team",
+                subject_id=str(team_id),
+                team_id=team_id,
+            )
+        await uow.commit()
+        return items
+
+
+def still_relevant(kind: str, case: Consultation) -> bool:
+    """A reminder whose reason has passed is not sent (belt and braces for cancellation)."""
+    if kind in ("triage.reminder", "triage.escalation"):
+        return case.status is CaseStatus.SUBMITTED
+    if kind == "question.reminder":
+        return case.status is CaseStatus.NEEDS_INFO
+    return case.status not in FINISHED or kind.startswith("case.")
