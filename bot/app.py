@@ -39,6 +39,7 @@ from consultations import services
 from consultations.calendar import BusinessCalendar
 from consultations.delivery import RetryPolicy
 from consultations.ports import Clock
+from dialogs.request import RequestFlow
 from scheduler.dispatcher import Dispatcher
 from scheduler.runner import build_scheduler
 from storage.db import create_engine, session_factory
@@ -291,6 +292,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
             clock=clock,
             admins=settings.admins,
             connector=connector,
+            requests=RequestFlow(uow_factory=uow_factory, clock=clock, calendar=calendar),
         )
         limiter = RateLimiter(
             per_conversation_per_second=settings.per_conversation_per_second,

@@ -7,6 +7,7 @@ exactly what went wrong.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -47,7 +48,7 @@ class BotConnector:
     async def _request(
         self, method: str, url: str, body: dict[str, Any] | None = None
     ) -> dict[str, Any]:
-        headers = {"Content-Type": "application/json"}
+        headers = {"Content-Type": "application/json; charset=utf-8"}
         token = await self._token()
         if token:
             headers["Authorization"] = f"Bearer {token}"
@@ -55,7 +56,9 @@ class BotConnector:
             async with self._session.request(
                 method,
                 url,
-                json=body,
+                # UTF-8 rather than \u escapes: a Finnish card is a third smaller on the wire,
+                # which keeps the largest cards well under Teams' 28 KB.
+                data=None if body is None else json.dumps(body, ensure_ascii=False).encode(),
                 headers=headers,
                 timeout=self._timeout,
             ) as response:

@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 from bot.connector import BotConnector
 from bot.i18n import Texts, texts_for
 from bot.ratelimit import RateLimiter
+from consultations.consultation import CaseStatus, Consultation
 from consultations.delivery import DeliveryFailure, FailureKind
 from consultations.model import ClaimedMessage, RecipientType, Role, User
 from consultations.ports import Clock, UnitOfWork
 from dialogs.cards import registry as cards
+from dialogs.cards import request as request_cards
 from dialogs.cards.base import Card, attachment
+from dialogs.request import DECIDED
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +49,58 @@ async def _render_digest(uows: UowFactory, t: Texts, payload: dict[str, Any]) ->
     return cards.digest_card(t, team.name if team else "", len(failures), unreachable)
 
 
+async def _case_parts(
+    uows: UowFactory, case_id: int
+) -> tuple[Consultation, str, str, Sequence[tuple[str, str, datetime]]]:
+    async with uows() as uow:
+        case = await uow.consultations.get(case_id)
+        if case is None:
+            raise KeyError(case_id)
+        requester = await uow.users.get(case.requester_id)
+        team = await uow.teams.get(case.team_id) if case.team_id else None
+        notes = await uow.consultations.notes(case_id)
+    return case, requester.name if requester else "", team.name if team else "", notes
+
+
+def _triage_renderer(reminder: str) -> Renderer:
+    async def render(uows: UowFactory, t: Texts, payload: dict[str, Any]) -> Card:
+        case, requester, team, notes = await _case_parts(uows, int(payload["case_id"]))
+        decided = (
+            "" if case.is_open_for_triage() else DECIDED.get(case.status, "triage.decided.accepted")
+        )
+        return request_cards.triage_card(
+            t,
+            case,
+            requester_name=requester,
+            team_name=team,
+            notes=notes,
+            decided=decided,
+            # A reminder for a request someone already decided says so instead of nagging.
+            reminder=reminder if not decided else "",
+        )
+
+    return render
+
+
+def _question_renderer(reminder: bool) -> Renderer:
+    async def render(uows: UowFactory, t: Texts, payload: dict[str, Any]) -> Card:
+        case, _requester, _team, _notes = await _case_parts(uows, int(payload["case_id"]))
+        answered = case.status is not CaseStatus.NEEDS_INFO
+        return request_cards.question_card(
+            t, case, case.pending_question, answered=answered, reminder=reminder and not answered
+        )
+
+    return render
+
+
+def _decision_renderer(decision: str) -> Renderer:
+    async def render(uows: UowFactory, t: Texts, payload: dict[str, Any]) -> Card:
+        case, _requester, _team, _notes = await _case_parts(uows, int(payload["case_id"]))
+        return request_cards.decision_card(t, case, decision)
+
+    return render
+
+
 async def _render_text(uows: UowFactory, t: Texts, payload: dict[str, Any]) -> Card:
     # Used by tests and operators: a plain message whose text is a catalog id.
     return {"text": t(str(payload["message_id"]))}
@@ -55,6 +111,14 @@ RENDERERS: dict[str, Renderer] = {
     "delivery.unreachable": _render_unreachable,
     "digest": _render_digest,
     "text": _render_text,
+    "triage.request": _triage_renderer(""),
+    "triage.reminder": _triage_renderer("reminder.triage"),
+    "triage.escalation": _triage_renderer("reminder.triage_escalation"),
+    "case.question": _question_renderer(False),
+    "question.reminder": _question_renderer(True),
+    "case.accepted": _decision_renderer("accepted"),
+    "case.declined": _decision_renderer("declined"),
+    "case.withdrawn": _decision_renderer("withdrawn"),
 }
 
 

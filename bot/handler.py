@@ -30,6 +30,7 @@ from consultations.privacy import contains_identity_code
 from dialogs.cards import registry as cards
 from dialogs.cards.base import Card, attachment
 from dialogs.profile import HANDLED, PROFILE_DIALOG, ProfileDialog
+from dialogs.request import RequestFlow
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,19 @@ COMMAND_WORDS: Mapping[str, str] = {
     "deliveries": "deliveries",
     "toimitukset": "deliveries",
     "leveranser": "deliveries",
+    "new": "new",
+    "uusi": "new",
+    "ny": "new",
+    "my": "my",
+    "omat": "my",
+    "mina": "my",
+    "drafts": "drafts",
+    "luonnokset": "drafts",
+    "utkast": "drafts",
+    "queue": "queue",
+    "jono": "queue",
+    "kö": "queue",
+    "ko": "queue",
 }
 _MENTION = re.compile(r"<at>[^<]*</at>", re.IGNORECASE)
 
@@ -107,9 +121,11 @@ class TyokykyBot(TeamsActivityHandler):  # type: ignore[misc]
         clock: Clock,
         admins: frozenset[str],
         connector: BotConnector,
+        requests: RequestFlow,
     ) -> None:
         super().__init__()
         self._connector = connector
+        self._requests = requests
         self._uow = uow_factory
         self._clock = clock
         self._admins = admins
@@ -233,6 +249,13 @@ class TyokykyBot(TeamsActivityHandler):  # type: ignore[misc]
             await self._send_roles(turn_context, user, texts)
         elif command == "deliveries":
             await self._send_deliveries(turn_context, user, texts)
+        elif command in ("new", "my", "drafts", "queue"):
+            try:
+                card = await self._request_command(command, user, texts)
+            except DomainError as error:
+                await turn_context.send_activity(await self._refused(turn_context, error))
+                return
+            await turn_context.send_activity(MessageFactory.attachment(attachment(card)))
         else:
             await turn_context.send_activity(texts("help.unknown"))
 
@@ -307,12 +330,24 @@ class TyokykyBot(TeamsActivityHandler):  # type: ignore[misc]
         }
         handler = handlers.get(action.verb)
         if handler is None:
-            raise InvalidInput()
+            card = await self._requests.handle(action.verb, user.id, texts, action.data)
+            if card is None:
+                raise InvalidInput()
+            return card
         return await handler(turn_context, user, texts, {**action.data, "verb": action.verb})
 
     async def _refused(self, turn_context: TurnContext, error: DomainError) -> str:
         log.info("card action refused: %s (activity %s)", error.code, turn_context.activity.id)
         return self._texts(turn_context)(error.code, **error.params)
+
+    async def _request_command(self, command: str, user: User, texts: Texts) -> Card:
+        if command == "new":
+            return await self._requests.start(user.id, texts)
+        if command == "my":
+            return await self._requests.my_requests(user.id, texts)
+        if command == "drafts":
+            return await self._requests.drafts(user.id, texts)
+        return await self._requests.queue(user.id, texts)
 
     async def _action_help(
         self, turn_context: TurnContext, user: User, texts: Texts, data: Mapping[str, Any]

@@ -18,6 +18,10 @@ from dialogs.cards.base import (
 
 # (command key in the catalog, description key); the words users type are translated too.
 COMMANDS: tuple[tuple[str, str], ...] = (
+    ("command.new", "help.command.new"),
+    ("command.my", "help.command.my"),
+    ("command.drafts", "help.command.drafts"),
+    ("command.queue", "help.command.queue"),
     ("command.help", "help.command.help"),
     ("command.profile", "help.command.profile"),
     ("command.roles", "help.command.roles"),
@@ -38,7 +42,13 @@ def help_card(t: Localizer) -> Card:
         facts([(t(word), t(description)) for word, description in COMMANDS]),
         paragraph(t("help.privacy"), subtle=True),
     ]
-    return adaptive_card(body, [execute(t("profile.open"), "profile.open")])
+    return adaptive_card(
+        body,
+        [
+            execute(t("request.new.button"), "request.new"),
+            execute(t("profile.open"), "profile.open"),
+        ],
+    )
 
 
 def personal_welcome_card(t: Localizer, name: str) -> Card:
@@ -49,7 +59,11 @@ def personal_welcome_card(t: Localizer, name: str) -> Card:
     ]
     return adaptive_card(
         body,
-        [execute(t("profile.open"), "profile.open"), execute(t("help.open"), "help.open")],
+        [
+            execute(t("request.new.button"), "request.new"),
+            execute(t("profile.open"), "profile.open"),
+            execute(t("help.open"), "help.open"),
+        ],
     )
 
 

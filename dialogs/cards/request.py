@@ -1,0 +1,835 @@
+"""Cards for a consultation request and its triage (SPEC §2.1–2.2).
+
+Pure functions: domain objects + a localizer -> Adaptive Card dicts (schema 1.5). Every
+user-visible text comes from the catalog; free text written by users is shown as is, but
+long texts are shortened when a card would otherwise grow past `MAX_CARD_BYTES`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from consultations.consultation import (
+    DEFAULT_MAX_TEXT,
+    MAX_TEXT,
+    Barrier,
+    CaseStatus,
+    Consent,
+    Consultation,
+    DeclineRoute,
+    RequestDetails,
+    Service,
+    Urgency,
+)
+from consultations.model import Profession
+from dialogs.cards.base import (
+    MAX_CARD_BYTES,
+    Card,
+    Localizer,
+    adaptive_card,
+    execute,
+    facts,
+    heading,
+    paragraph,
+)
+from dialogs.cards.registry import profession_name
+
+PAGES = ("basics", "urgent", "consent", "question", "capacity", "services", "meeting", "review")
+# Which RequestDetails fields each input page asks for ("consent" and "review" have none).
+PAGE_FIELDS: dict[str, tuple[str, ...]] = {
+    "basics": ("team_id", "client_reference", "consent", "consent_date", "urgency"),
+    "urgent": ("urgent_timeframe",),
+    "consent": (),
+    "question": ("question", "situation", "history"),
+    "capacity": ("work_capacity", "self_rating", "strengths", "goals"),
+    "services": ("services", "barriers"),
+    "meeting": ("professions", "client_attends"),
+    "review": (),
+}
+# Every RequestDetails field, in the order the request is read.
+FIELDS = (
+    "team_id",
+    "client_reference",
+    "consent",
+    "consent_date",
+    "urgency",
+    "urgent_timeframe",
+    "question",
+    "situation",
+    "history",
+    "work_capacity",
+    "self_rating",
+    "strengths",
+    "goals",
+    "services",
+    "barriers",
+    "professions",
+    "client_attends",
+)
+DECISIONS = ("accepted", "declined", "withdrawn", "submitted_again")
+WITHDRAWABLE = frozenset(
+    {
+        CaseStatus.SUBMITTED,
+        CaseStatus.NEEDS_INFO,
+        CaseStatus.ACCEPTED,
+        CaseStatus.SCHEDULING,
+        CaseStatus.SCHEDULED,
+    }
+)
+BARRIER_GROUPS = ("person", "skills", "environment", "other")
+# Lists are cut so a card stays small; the card says how many were left out.
+MAX_LIST = 25
+MAX_NOTES = 6
+NOTE_CLIP = 600
+EXCERPT = 120
+EMPTY = "—"
+_HELSINKI = ZoneInfo("Europe/Helsinki")
+_LONG_FIELDS = ("question", "situation", "history", "work_capacity", "strengths", "goals")
+# Shortening steps for long free texts when a card would be too big (None: full text).
+_CLIPS: tuple[int | None, ...] = (None, 1500, 1000, 700, 400, 200)
+
+
+def card_bytes(card: Card) -> int:
+    """The card's size as JSON with non-ASCII escaped: the most conservative measure."""
+    return len(json.dumps(card).encode("utf-8"))
+
+
+def _fit(build: Callable[[int | None], Card]) -> Card:
+    """Build with full texts, or with ever shorter long texts until the card fits."""
+    card = build(None)
+    for clip in _CLIPS[1:]:
+        if card_bytes(card) <= MAX_CARD_BYTES:
+            break
+        card = build(clip)
+    return card
+
+
+def _clip(text: str, limit: int | None) -> str:
+    if limit is None or len(text) <= limit:
+        return text
+    return text[: max(limit - 1, 0)].rstrip() + "…"
+
+
+def _or_empty(text: str) -> str:
+    return text.strip() or EMPTY
+
+
+def _local_date(value: datetime | date) -> date:
+    if isinstance(value, datetime):
+        return value.astimezone(_HELSINKI).date() if value.tzinfo else value.date()
+    return value
+
+
+def _attention(text: str) -> dict[str, Any]:
+    return {"type": "TextBlock", "text": text, "wrap": True, "color": "Attention"}
+
+
+def _no_inputs(action: dict[str, Any]) -> dict[str, Any]:
+    """An action that neither validates nor sends the card's inputs (cancel)."""
+    action["associatedInputs"] = "none"
+    action["fallback"]["associatedInputs"] = "none"
+    return action
+
+
+def _label(t: Localizer, name: str) -> str:
+    return t(f"request.field.{name}")
+
+
+def _case_label(t: Localizer, case: Consultation) -> str:
+    return case.case_number or t("request.draft_label")
+
+
+def _team_name(teams: Sequence[tuple[int, str]], team_id: int | None) -> str:
+    for tid, name in teams:
+        if tid == team_id:
+            return name
+    return EMPTY
+
+
+def _join(values: Iterable[str]) -> str:
+    return ", ".join(values) or EMPTY
+
+
+# --- localized values ------------------------------------------------------------------
+
+
+def consent_text(t: Localizer, consent: Consent | None) -> str:
+    return t(f"consent.{consent.value}") if consent else EMPTY
+
+
+def urgency_text(t: Localizer, urgency: Urgency) -> str:
+    return t(f"urgency.{urgency.value}")
+
+
+def service_text(t: Localizer, service: Service) -> str:
+    return t(f"service.{service.value}")
+
+
+def barrier_text(t: Localizer, barrier: Barrier) -> str:
+    return t(f"barrier.{barrier.value}")
+
+
+def barrier_group(t: Localizer, barrier: Barrier) -> str:
+    group = barrier.value.split(".", 1)[0]
+    return t(f"barrier_group.{group}")
+
+
+def route_text(t: Localizer, route: DeclineRoute | None) -> str:
+    return t(f"route.{route.value}") if route else EMPTY
+
+
+def status_text(t: Localizer, status: CaseStatus) -> str:
+    return t(f"status.{status.value}")
+
+
+def attends_text(t: Localizer, attends: bool | None) -> str:
+    key = {True: "yes", False: "no", None: "unknown"}[attends]
+    return t(f"attends.{key}")
+
+
+def _services(t: Localizer, values: frozenset[Service]) -> str:
+    return _join(service_text(t, s) for s in Service if s in values)
+
+
+def _barriers(t: Localizer, values: frozenset[Barrier]) -> str:
+    return _join(barrier_text(t, b) for b in Barrier if b in values)
+
+
+def _professions(t: Localizer, values: frozenset[Profession]) -> str:
+    return _join(profession_name(t, p) for p in Profession if p in values)
+
+
+# --- inputs ------------------------------------------------------------------------------
+
+
+def _text_input(
+    t: Localizer,
+    name: str,
+    value: str,
+    *,
+    multiline: bool = False,
+    max_length: int | None = None,
+) -> dict[str, Any]:
+    block: dict[str, Any] = {
+        "type": "Input.Text",
+        "id": name,
+        "label": _label(t, name),
+        "value": value,
+        "placeholder": t(f"request.placeholder.{name}"),
+    }
+    if multiline:
+        block["isMultiline"] = True
+    if max_length:
+        block["maxLength"] = max_length
+    return block
+
+
+def _choice_set(
+    name: str,
+    label: str,
+    choices: list[tuple[str, str]],
+    value: str | None,
+    *,
+    multi: bool = False,
+    expanded: bool = False,
+) -> dict[str, Any]:
+    block: dict[str, Any] = {
+        "type": "Input.ChoiceSet",
+        "id": name,
+        "label": label,
+        "style": "expanded" if expanded or multi else "compact",
+        "choices": [{"title": title, "value": v} for v, title in choices],
+    }
+    if multi:
+        block["isMultiSelect"] = True
+    if value is not None:
+        block["value"] = value
+    return block
+
+
+def _field_inputs(
+    t: Localizer, name: str, d: RequestDetails, teams: Sequence[tuple[int, str]]
+) -> list[dict[str, Any]]:
+    limit = MAX_TEXT.get(name, DEFAULT_MAX_TEXT)
+    if name == "team_id":
+        choices = [(str(tid), team) for tid, team in teams]
+        return [
+            _choice_set(
+                name,
+                _label(t, name),
+                choices,
+                str(d.team_id) if d.team_id is not None else None,
+            )
+        ]
+    if name == "client_reference":
+        return [
+            _text_input(t, name, d.client_reference, max_length=limit),
+            paragraph(t("request.help.client_reference"), subtle=True),
+        ]
+    if name == "consent":
+        return [
+            _choice_set(
+                name,
+                _label(t, name),
+                [(c.value, consent_text(t, c)) for c in Consent],
+                d.consent.value if d.consent else None,
+                expanded=True,
+            ),
+            paragraph(t("request.help.consent"), subtle=True),
+        ]
+    if name == "consent_date":
+        block: dict[str, Any] = {"type": "Input.Date", "id": name, "label": _label(t, name)}
+        if d.consent_date:
+            block["value"] = d.consent_date.isoformat()
+        return [block]
+    if name == "urgency":
+        return [
+            _choice_set(
+                name,
+                _label(t, name),
+                [(u.value, urgency_text(t, u)) for u in Urgency],
+                d.urgency.value,
+                expanded=True,
+            )
+        ]
+    if name == "question":
+        # Not isRequired: the client would then block Back and Save draft while it is
+        # empty. Next checks it on the server and shows the page again with the error.
+        return [_text_input(t, name, d.question, multiline=True, max_length=limit)]
+    if name == "self_rating":
+        number: dict[str, Any] = {
+            "type": "Input.Number",
+            "id": name,
+            "label": _label(t, name),
+            "min": 0,
+            "max": 10,
+            "errorMessage": t("request.error.self_rating"),
+        }
+        if d.self_rating is not None:
+            number["value"] = d.self_rating
+        return [number]
+    if name == "services":
+        return [
+            _choice_set(
+                name,
+                _label(t, name),
+                [(s.value, service_text(t, s)) for s in Service],
+                ",".join(s.value for s in Service if s in d.services),
+                multi=True,
+            )
+        ]
+    if name == "barriers":
+        choices = [(b.value, f"{barrier_group(t, b)}: {barrier_text(t, b)}") for b in Barrier]
+        return [
+            _choice_set(
+                name,
+                _label(t, name),
+                choices,
+                ",".join(b.value for b in Barrier if b in d.barriers),
+                multi=True,
+            )
+        ]
+    if name == "professions":
+        return [
+            _choice_set(
+                name,
+                _label(t, name),
+                [(p.value, profession_name(t, p)) for p in Profession],
+                ",".join(p.value for p in Profession if p in d.professions),
+                multi=True,
+            )
+        ]
+    if name == "client_attends":
+        current = {True: "yes", False: "no", None: ""}[d.client_attends]
+        return [
+            _choice_set(
+                name,
+                _label(t, name),
+                [("yes", t("attends.yes")), ("no", t("attends.no")), ("", t("attends.unknown"))],
+                current,
+                expanded=True,
+            )
+        ]
+    value = getattr(d, name)
+    assert isinstance(value, str)
+    return [_text_input(t, name, value, multiline=name in _LONG_FIELDS, max_length=limit)]
+
+
+# --- the request dialog ----------------------------------------------------------------
+
+
+def _error_blocks(t: Localizer, errors: Sequence[str]) -> list[dict[str, Any]]:
+    blocks = []
+    for error in errors:
+        # A field name, or (for anything else) a catalog key of its own.
+        text = t(f"request.error.{error}") if error in FIELDS else t(error)
+        blocks.append(_attention(text))
+    return blocks
+
+
+def _details_sections(
+    t: Localizer, d: RequestDetails, team_name: str, clip: int | None
+) -> list[dict[str, Any]]:
+    """The whole request as FactSets, one per part of the dialog."""
+
+    def long(name: str) -> str:
+        return _or_empty(_clip(str(getattr(d, name)), clip))
+
+    consent = consent_text(t, d.consent)
+    rating = str(d.self_rating) if d.self_rating is not None else EMPTY
+    sections: list[tuple[str, list[tuple[str, str]]]] = [
+        (
+            "basics",
+            [
+                (_label(t, "team_id"), team_name or EMPTY),
+                (_label(t, "client_reference"), _or_empty(d.client_reference)),
+                (_label(t, "consent"), consent),
+                (
+                    _label(t, "consent_date"),
+                    t.date(d.consent_date) if d.consent_date else EMPTY,
+                ),
+                (_label(t, "urgency"), urgency_text(t, d.urgency)),
+                (_label(t, "urgent_timeframe"), _or_empty(d.urgent_timeframe)),
+            ],
+        ),
+        (
+            "question",
+            [(_label(t, n), long(n)) for n in ("question", "situation", "history")],
+        ),
+        (
+            "capacity",
+            [
+                (_label(t, "work_capacity"), long("work_capacity")),
+                (_label(t, "self_rating"), rating),
+                (_label(t, "strengths"), long("strengths")),
+                (_label(t, "goals"), long("goals")),
+            ],
+        ),
+        (
+            "services",
+            [
+                (_label(t, "services"), _services(t, d.services)),
+                (_label(t, "barriers"), _barriers(t, d.barriers)),
+            ],
+        ),
+        (
+            "meeting",
+            [
+                (_label(t, "professions"), _professions(t, d.professions)),
+                (_label(t, "client_attends"), attends_text(t, d.client_attends)),
+            ],
+        ),
+    ]
+    body: list[dict[str, Any]] = []
+    for page, pairs in sections:
+        title = paragraph(f"**{t(f'request.page.{page}')}**")
+        title["separator"] = True
+        body.extend([title, facts(pairs)])
+    if clip is not None:
+        body.append(paragraph(t("card.shortened"), subtle=True))
+    return body
+
+
+def request_page_card(
+    t: Localizer,
+    page: str,
+    details: RequestDetails,
+    *,
+    case_id: int,
+    teams: Sequence[tuple[int, str]],
+    errors: Sequence[str] = (),
+    first: bool = False,
+) -> Card:
+    """One page of the request dialog, pre-filled with what the draft holds."""
+    if page not in PAGES:
+        raise ValueError(f"unknown request page {page!r}")
+    data = {"case_id": case_id, "page": page}
+
+    def build(clip: int | None) -> Card:
+        body: list[dict[str, Any]] = [heading(t("request.title"))]
+        if first:
+            body.append(paragraph(t("request.intro")))
+            body.append(paragraph(t("help.privacy"), subtle=True))
+        body.append(paragraph(f"**{t(f'request.page.{page}')}**"))
+        body.append(paragraph(t(f"request.page.{page}.intro"), subtle=True))
+        body.extend(_error_blocks(t, errors))
+        back = execute(t("request.button.back"), "request.back", data)
+        save = execute(t("request.button.save"), "request.save", data)
+        cancel = _no_inputs(execute(t("request.button.cancel"), "request.cancel", data))
+        if page == "consent":
+            body.append(paragraph(t("request.consent.explain")))
+            body.append(paragraph(t("request.consent.how")))
+            body.append(paragraph(t("request.consent.typ")))
+            body.append(paragraph(t("request.consent.save", command=t("command.drafts"))))
+            return adaptive_card(body, [back, save])
+        if page == "review":
+            team_name = _team_name(teams, details.team_id)
+            body.extend(_details_sections(t, details, team_name, clip))
+            submit = execute(
+                t("request.button.submit"), "request.submit", {"case_id": case_id}, style="positive"
+            )
+            return adaptive_card(body, [submit, back, save, cancel])
+        for name in PAGE_FIELDS[page]:
+            body.extend(_field_inputs(t, name, details, teams))
+        next_ = execute(t("request.button.next"), "request.next", data, style="positive")
+        actions = (
+            [next_, save, cancel] if first or page == PAGES[0] else [back, next_, save, cancel]
+        )
+        return adaptive_card(body, actions)
+
+    return _fit(build)
+
+
+def request_submitted_card(t: Localizer, case_number: str, team_name: str) -> Card:
+    return adaptive_card(
+        [
+            heading(t("request.submitted.title", case_number=case_number)),
+            paragraph(t("request.submitted.body", case_number=case_number, team=team_name)),
+            paragraph(t("status.submitted.next")),
+            paragraph(t("request.submitted.follow", command=t("command.my")), subtle=True),
+        ]
+    )
+
+
+def draft_saved_card(t: Localizer, case_id: int) -> Card:
+    return adaptive_card(
+        [
+            heading(t("request.draft_saved.title")),
+            paragraph(t("request.draft_saved.body", command=t("command.drafts"))),
+        ],
+        [execute(t("request.button.resume"), "request.resume", {"case_id": case_id})],
+    )
+
+
+def request_discarded_card(t: Localizer) -> Card:
+    return adaptive_card(
+        [heading(t("request.discarded.title")), paragraph(t("request.discarded.body"))],
+        [execute(t("request.new.button"), "request.new")],
+    )
+
+
+def confirm_card(
+    t: Localizer,
+    title_id: str,
+    body_id: str,
+    *,
+    yes_verb: str,
+    no_verb: str,
+    data: dict[str, Any],
+    **params: object,
+) -> Card:
+    """Are you sure? `title_id` and `body_id` are catalog keys formatted with `params`."""
+    return adaptive_card(
+        [heading(t(title_id, **params)), paragraph(t(body_id, **params))],
+        [
+            execute(t("confirm.yes"), yes_verb, data, style="destructive"),
+            execute(t("confirm.no"), no_verb, data),
+        ],
+    )
+
+
+def _more(t: Localizer, shown: int, total: int) -> list[dict[str, Any]]:
+    if total <= shown:
+        return []
+    return [paragraph(t("list.more", shown=shown, total=total), subtle=True)]
+
+
+def _list_card(
+    t: Localizer,
+    head: list[dict[str, Any]],
+    rows: list[dict[str, Any]],
+    total: int,
+    actions: list[dict[str, Any]] | None = None,
+) -> Card:
+    """Head + as many rows as fit (at most MAX_LIST) + "showing n of total"."""
+    shown = min(len(rows), MAX_LIST)
+    while True:
+        card = adaptive_card([*head, *rows[:shown], *_more(t, shown, total)], actions)
+        if shown == 0 or card_bytes(card) <= MAX_CARD_BYTES:
+            return card
+        shown -= 1
+
+
+def my_requests_card(t: Localizer, cases: Sequence[Consultation], *, notice: str = "") -> Card:
+    """The requester's own requests with status, the next step and a Withdraw button."""
+    body: list[dict[str, Any]] = [heading(t("my.title"))]
+    if notice:
+        # A catalog key or an already localized text (an unknown id comes back as is).
+        body.append(paragraph(t(notice)))
+    if not cases:
+        body.append(paragraph(t("my.empty")))
+    rows: list[dict[str, Any]] = []
+    for case in cases[:MAX_LIST]:
+        items: list[dict[str, Any]] = [
+            paragraph(f"**{_case_label(t, case)}** · {status_text(t, case.status)}"),
+        ]
+        reference = case.details.client_reference.strip()
+        if reference:
+            items.append(paragraph(f"{_label(t, 'client_reference')}: {reference}", subtle=True))
+        if case.submitted_at:
+            submitted = t.date(_local_date(case.submitted_at))
+            items.append(paragraph(t("my.submitted", date=submitted), subtle=True))
+        items.append(paragraph(t(f"status.{case.status.value}.next")))
+        if case.status in WITHDRAWABLE:
+            items.append(
+                {
+                    "type": "ActionSet",
+                    "actions": [
+                        execute(
+                            t("request.button.withdraw"),
+                            "request.withdraw",
+                            {"case_id": case.id},
+                        )
+                    ],
+                }
+            )
+        rows.append({"type": "Container", "separator": True, "items": items})
+    new = execute(t("request.new.button"), "request.new")
+    return _list_card(t, body, rows, len(cases), [new])
+
+
+def drafts_card(t: Localizer, drafts: Sequence[Consultation]) -> Card:
+    body: list[dict[str, Any]] = [heading(t("drafts.title"))]
+    if not drafts:
+        body.append(paragraph(t("drafts.empty")))
+    rows: list[dict[str, Any]] = []
+    for draft in drafts[:MAX_LIST]:
+        d = draft.details
+        title = d.client_reference.strip() or t("request.draft_label")
+        items: list[dict[str, Any]] = [paragraph(f"**{title}**")]
+        if d.question.strip():
+            items.append(paragraph(_clip(d.question.strip(), EXCERPT), subtle=True))
+        if draft.created_at:
+            created = t.date(_local_date(draft.created_at))
+            items.append(paragraph(t("drafts.created", date=created), subtle=True))
+        items.append(
+            {
+                "type": "ActionSet",
+                "actions": [
+                    execute(t("request.button.resume"), "request.resume", {"case_id": draft.id})
+                ],
+            }
+        )
+        rows.append({"type": "Container", "separator": True, "items": items})
+    new = execute(t("request.new.button"), "request.new")
+    return _list_card(t, body, rows, len(drafts), [new])
+
+
+# --- triage ------------------------------------------------------------------------------
+
+
+def triage_card(
+    t: Localizer,
+    case: Consultation,
+    *,
+    requester_name: str,
+    team_name: str,
+    notes: Sequence[tuple[str, str, datetime]],
+    decided: str = "",
+    reminder: str = "",
+) -> Card:
+    """The coordinator's card: the pseudonymous request, the Q&A so far, and the decision."""
+    d = case.details
+    data = {"case_id": case.id}
+    shown_notes = list(notes)[-MAX_NOTES:]
+
+    def build(clip: int | None) -> Card:
+        body: list[dict[str, Any]] = []
+        if reminder:
+            body.append(_attention(t(reminder)))
+        number = _case_label(t, case)
+        body.append(heading(t("triage.title", case_number=number)))
+        intro = t("triage.from", requester=requester_name or EMPTY, team=team_name or EMPTY)
+        body.append(paragraph(intro))
+        status = [
+            (t("triage.case_number"), number),
+            (t("triage.status"), status_text(t, case.status)),
+        ]
+        if case.submitted_at:
+            status.append((t("triage.submitted"), t.datetime(case.submitted_at)))
+        body.append(facts(status))
+        if d.urgency is Urgency.URGENT:
+            body.append(_attention(t("triage.urgent", timeframe=_or_empty(d.urgent_timeframe))))
+        body.extend(_details_sections(t, d, team_name, clip))
+        if notes:
+            title = paragraph(f"**{t('triage.notes')}**")
+            title["separator"] = True
+            body.append(title)
+            body.extend(_more(t, len(shown_notes), len(notes)))
+            for kind, text, at in shown_notes:
+                label = t("triage.note.answer") if kind == "answer" else t("triage.note.question")
+                body.append(paragraph(f"**{label}** ({t.datetime(at)})", subtle=True))
+                body.append(paragraph(_clip(text, min(clip or NOTE_CLIP, NOTE_CLIP))))
+        if case.status is CaseStatus.NEEDS_INFO and not decided:
+            body.append(paragraph(t("triage.waiting_answer"), subtle=True))
+        if decided:
+            block = paragraph(f"**{t(decided)}**")
+            block["separator"] = True
+            body.append(block)
+            return adaptive_card(body)
+        decision = paragraph(f"**{t('triage.decide')}**")
+        decision["separator"] = True
+        body.extend(
+            [
+                decision,
+                {
+                    "type": "Input.Text",
+                    "id": "question",
+                    "label": t("triage.question.label"),
+                    "placeholder": t("triage.question.placeholder"),
+                    "isMultiline": True,
+                    "maxLength": 2000,
+                },
+                {
+                    "type": "Input.Text",
+                    "id": "reason",
+                    "label": t("triage.reason.label"),
+                    "placeholder": t("triage.reason.placeholder"),
+                    "isMultiline": True,
+                    "maxLength": 2000,
+                },
+                _choice_set(
+                    "route",
+                    t("triage.route.label"),
+                    [(r.value, route_text(t, r)) for r in DeclineRoute],
+                    None,
+                ),
+                paragraph(t("triage.hint"), subtle=True),
+            ]
+        )
+        actions = [
+            execute(t("triage.accept.button"), "triage.accept", data, style="positive"),
+            execute(t("triage.ask.button"), "triage.ask", data),
+            execute(t("triage.decline.button"), "triage.decline", data, style="destructive"),
+        ]
+        return adaptive_card(body, actions)
+
+    return _fit(build)
+
+
+def question_card(
+    t: Localizer,
+    case: Consultation,
+    question: str,
+    *,
+    answered: bool = False,
+    reminder: bool = False,
+) -> Card:
+    """The coordinator's question to the requester, with a field for the answer."""
+    number = _case_label(t, case)
+    body: list[dict[str, Any]] = []
+    if reminder and not answered:
+        body.append(_attention(t("reminder.question")))
+    body.extend(
+        [
+            heading(t("question.title", case_number=number)),
+            paragraph(t("question.intro", case_number=number)),
+            paragraph(f"**{t('question.asked')}**"),
+            paragraph(question or EMPTY),
+        ]
+    )
+    if answered:
+        body.append(paragraph(f"**{t('question.answered')}**"))
+        return adaptive_card(body)
+    body.append(
+        {
+            "type": "Input.Text",
+            "id": "answer",
+            "label": t("question.answer.label"),
+            "isMultiline": True,
+            "isRequired": True,
+            "errorMessage": t("question.answer.required"),
+            "maxLength": 2000,
+        }
+    )
+    body.append(paragraph(t("help.privacy"), subtle=True))
+    return adaptive_card(
+        body,
+        [
+            execute(
+                t("question.answer.button"),
+                "request.answer",
+                {"case_id": case.id},
+                style="positive",
+            )
+        ],
+    )
+
+
+def decision_card(t: Localizer, case: Consultation, decision: str) -> Card:
+    """Tell the requester what happened to their request."""
+    if decision not in DECISIONS:
+        raise ValueError(f"unknown decision {decision!r}")
+    number = _case_label(t, case)
+    body: list[dict[str, Any]] = [
+        heading(t(f"decision.{decision}.title", case_number=number)),
+        paragraph(t(f"decision.{decision}.body", case_number=number)),
+    ]
+    actions: list[dict[str, Any]] = []
+    if decision == "declined":
+        body.append(
+            facts(
+                [
+                    (t("decision.reason"), _or_empty(case.decline_reason)),
+                    (t("decision.route"), route_text(t, case.decline_route)),
+                ]
+            )
+        )
+        actions.append(execute(t("request.new.button"), "request.new"))
+    body.append(paragraph(t(f"status.{case.status.value}.next"), subtle=True))
+    return adaptive_card(body, actions)
+
+
+def queue_card(t: Localizer, items: Sequence[tuple[Consultation, int, bool, str]]) -> Card:
+    """Open requests of the coordinator's teams, oldest first, with overdue flags."""
+    body: list[dict[str, Any]] = [heading(t("queue.title"))]
+    if not items:
+        body.append(paragraph(t("queue.empty")))
+    overdue_count = sum(1 for _, _, overdue, _ in items if overdue)
+    if overdue_count:
+        body.append(_attention(t("queue.overdue_count", count=overdue_count)))
+    rows: list[dict[str, Any]] = []
+    for case, days, overdue, requester in items[:MAX_LIST]:
+        waiting = t("queue.waiting_one") if days == 1 else t("queue.waiting", days=days)
+        lines: list[dict[str, Any]] = [
+            paragraph(f"**{_case_label(t, case)}** · {status_text(t, case.status)}"),
+            paragraph(f"{requester or EMPTY} · {waiting}", subtle=True),
+        ]
+        markers = []
+        if overdue:
+            markers.append(t("queue.overdue"))
+        if case.details.urgency is Urgency.URGENT:
+            markers.append(urgency_text(t, Urgency.URGENT))
+        if markers:
+            lines.append(_attention(" · ".join(markers)))
+        rows.append(
+            {
+                "type": "ColumnSet",
+                "separator": True,
+                "columns": [
+                    {"type": "Column", "width": "stretch", "items": lines},
+                    {
+                        "type": "Column",
+                        "width": "auto",
+                        "verticalContentAlignment": "Center",
+                        "items": [
+                            {
+                                "type": "ActionSet",
+                                "actions": [
+                                    execute(
+                                        t("queue.open.button"),
+                                        "triage.open",
+                                        {"case_id": case.id},
+                                    )
+                                ],
+                            }
+                        ],
+                    },
+                ],
+            }
+        )
+    return _list_card(t, body, rows, len(items))

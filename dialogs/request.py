@@ -1,0 +1,353 @@
+"""The consultation request and triage flows, driven by Adaptive Card actions.
+
+Each card action is one turn: the flow reads the inputs, calls one use case, and returns
+the card that replaces the one clicked (Action.Execute) - the next page, the same page
+with what is missing, or a confirmation. The dialog's state is the draft itself, saved
+in the database on every page, so a restart loses nothing and `luonnokset` resumes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from consultations import intake
+from consultations.calendar import BusinessCalendar
+from consultations.consultation import (
+    CaseStatus,
+    Consent,
+    Consultation,
+    RequestDetails,
+    Urgency,
+)
+from consultations.errors import DomainError, InvalidInput
+from consultations.ports import Clock, UnitOfWork
+from dialogs.cards import request as cards
+from dialogs.cards.base import Card, Localizer
+
+PAGE_FIELDS: dict[str, tuple[str, ...]] = {
+    "basics": ("team_id", "client_reference", "consent", "consent_date", "urgency"),
+    "urgent": ("urgent_timeframe",),
+    "consent": (),
+    "question": ("question", "situation", "history"),
+    "capacity": ("work_capacity", "self_rating", "strengths", "goals"),
+    "services": ("services", "barriers"),
+    "meeting": ("professions", "client_attends"),
+    "review": (),
+}
+# What must be right before leaving a page forward.
+REQUIRED_ON_PAGE: dict[str, tuple[str, ...]] = {
+    "basics": ("team_id", "client_reference", "consent", "consent_date"),
+    "urgent": ("urgent_timeframe",),
+    "question": ("question",),
+}
+DECIDED = {
+    CaseStatus.NEEDS_INFO: "triage.decided.asked",
+    CaseStatus.DECLINED: "triage.decided.declined",
+    CaseStatus.WITHDRAWN: "triage.decided.withdrawn",
+}
+MAIN_LINE = ("basics", "urgent", "question", "capacity", "services", "meeting", "review")
+
+
+def _applies(page: str, details: RequestDetails) -> bool:
+    return page != "urgent" or details.urgency is Urgency.URGENT
+
+
+def next_page(page: str, details: RequestDetails) -> str:
+    """Where Next leads: the form adapts to the answers (SPEC §2.1)."""
+    if page == "basics" and details.consent is Consent.NOT_YET:
+        # Without consent the team cannot be asked: explain, and allow a draft only.
+        return "consent"
+    if page not in MAIN_LINE:
+        return "basics"
+    for candidate in MAIN_LINE[MAIN_LINE.index(page) + 1 :]:
+        if _applies(candidate, details):
+            return candidate
+    return "review"
+
+
+def previous_page(page: str, details: RequestDetails) -> str:
+    if page == "consent" or page not in MAIN_LINE:
+        return "basics"
+    for candidate in reversed(MAIN_LINE[: MAIN_LINE.index(page)]):
+        if _applies(candidate, details):
+            return candidate
+    return "basics"
+
+
+def _missing(page: str, details: RequestDetails) -> list[str]:
+    missing = set(details.missing_for_submit())
+    return [name for name in REQUIRED_ON_PAGE.get(page, ()) if name in missing]
+
+
+def _case_id(data: Mapping[str, Any]) -> int:
+    value = data.get("case_id")
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise InvalidInput()
+    try:
+        number = int(value)
+    except ValueError:
+        raise InvalidInput() from None
+    if not 0 < number < 2**31:
+        raise InvalidInput()
+    return number
+
+
+def _page(data: Mapping[str, Any]) -> str:
+    page = data.get("page")
+    if not isinstance(page, str) or page not in PAGE_FIELDS:
+        raise InvalidInput()
+    return page
+
+
+class RequestFlow:
+    def __init__(
+        self,
+        *,
+        uow_factory: Callable[[], UnitOfWork],
+        clock: Clock,
+        calendar: BusinessCalendar,
+    ) -> None:
+        self._uow = uow_factory
+        self._clock = clock
+        self._calendar = calendar
+        self.verbs: dict[str, Callable[[int, Localizer, Mapping[str, Any]], Any]] = {
+            "request.new": self._new,
+            "request.resume": self._resume,
+            "request.next": self._next,
+            "request.back": self._back,
+            "request.save": self._save,
+            "request.cancel": self._cancel,
+            "request.discard": self._discard,
+            "request.submit": self._submit,
+            "request.my": self._my,
+            "request.drafts": self._drafts,
+            "request.withdraw": self._withdraw_confirm,
+            "request.withdraw.confirm": self._withdraw,
+            "request.answer": self._answer,
+            "triage.open": self._triage_open,
+            "triage.accept": self._accept,
+            "triage.ask": self._ask,
+            "triage.decline": self._decline,
+        }
+
+    async def handle(
+        self, verb: str, user_id: int, t: Localizer, data: Mapping[str, Any]
+    ) -> Card | None:
+        """Run a card action of these flows; None when the verb is not theirs."""
+        action = self.verbs.get(verb)
+        if action is None:
+            return None
+        card: Card = await action(user_id, t, data)
+        return card
+
+    # --- the request form -------------------------------------------------------------
+
+    async def _teams(self) -> list[tuple[int, str]]:
+        async with self._uow() as uow:
+            return [(team.id, team.name) for team in await uow.teams.all()]
+
+    async def _show(
+        self, t: Localizer, case: Consultation, page: str, errors: list[str] | None = None
+    ) -> Card:
+        assert case.id is not None
+        return cards.request_page_card(
+            t,
+            page,
+            case.details,
+            case_id=case.id,
+            teams=await self._teams(),
+            errors=errors or [],
+            first=page == "basics",
+        )
+
+    async def start(self, user_id: int, t: Localizer) -> Card:
+        case = await intake.start_request(self._uow(), user_id, self._clock.now())
+        return await self._show(t, case, "basics")
+
+    async def _new(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
+        return await self.start(user_id, t)
+
+    async def _resume(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
+        case = await intake.open_draft(self._uow(), user_id, _case_id(data), self._clock.now())
+        page = case.draft_page if case.draft_page in PAGE_FIELDS else "basics"
+        if page == "consent":
+            # Back where consent is asked: the likely reason to come back is to give it.
+            page = "basics"
+        return await self._show(t, case, page)
+
+    async def _store(self, user_id: int, data: Mapping[str, Any], page: str) -> Consultation:
+        values = {name: data[name] for name in PAGE_FIELDS[page] if name in data}
+        return await intake.update_draft(
+            self._uow(), user_id, _case_id(data), values, page, self._clock.now()
+        )
+
+    async def _next(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
+        page = _page(data)
+        case = await self._store(user_id, data, page)
+        missing = _missing(page, case.details)
+        if missing and not (page == "basics" and case.details.consent is Consent.NOT_YET):
+            return await self._show(t, case, page, missing)
+        target = next_page(page, case.details)
+        if target == "review":
+            still_missing = case.details.missing_for_submit()
+            if still_missing:
+                return await self._show(t, case, "review", still_missing)
+        case = await intake.update_draft(
+            self._uow(), user_id, _case_id(data), {}, target, self._clock.now()
+        )
+        return await self._show(t, case, target)
+
+    async def _back(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
+        page = _page(data)
+        case = await self._store(user_id, data, page)
+        target = previous_page(page, case.details)
+        case = await intake.update_draft(
+            self._uow(), user_id, _case_id(data), {}, target, self._clock.now()
+        )
+        return await self._show(t, case, target)
+
+    async def _save(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
+        page = _page(data)
+        case = await self._store(user_id, data, page)
+        assert case.id is not None
+        return cards.draft_saved_card(t, case.id)
+
+    async def _cancel(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
+        case_id = _case_id(data)
+        async with self._uow() as uow:
+            case = await uow.consultations.get(case_id)
+        if case is None or case.requester_id != user_id:
+            raise DomainError("error.not_requester")
+        return cards.confirm_card(
+            t,
+            "request.discard.confirm.title",
+            "request.discard.confirm.body",
+            yes_verb="request.discard",
+            no_verb="request.resume",
+            data={"case_id": case_id},
+        )
+
+    async def _discard(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
+        await intake.discard_draft(self._uow(), user_id, _case_id(data), self._clock.now())
+        return cards.request_discarded_card(t)
+
+    async def _submit(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
+        case_id = _case_id(data)
+        try:
+            case = await intake.submit_request(
+                self._uow(), user_id, case_id, self._clock.now(), self._calendar
+            )
+        except DomainError as error:
+            if error.code != "error.request_incomplete":
+                raise
+            draft = await intake.open_draft(self._uow(), user_id, case_id, self._clock.now())
+            return await self._show(t, draft, "review", draft.details.missing_for_submit())
+        assert case.case_number is not None
+        team_name = dict(await self._teams()).get(case.team_id or 0, "")
+        return cards.request_submitted_card(t, case.case_number, team_name)
+
+    # --- the requester's own requests -------------------------------------------------
+
+    async def my_requests(self, user_id: int, t: Localizer, notice: str = "") -> Card:
+        cases = await intake.my_requests(self._uow(), user_id, self._clock.now(), drafts=False)
+        return cards.my_requests_card(t, cases, notice=notice)
+
+    async def drafts(self, user_id: int, t: Localizer) -> Card:
+        drafts = await intake.my_requests(self._uow(), user_id, self._clock.now(), drafts=True)
+        return cards.drafts_card(t, drafts)
+
+    async def _my(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
+        return await self.my_requests(user_id, t)
+
+    async def _drafts(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
+        return await self.drafts(user_id, t)
+
+    async def _withdraw_confirm(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
+        case_id = _case_id(data)
+        async with self._uow() as uow:
+            case = await uow.consultations.get(case_id)
+        if case is None or case.requester_id != user_id:
+            raise DomainError("error.not_requester")
+        return cards.confirm_card(
+            t,
+            "request.withdraw.confirm.title",
+            "request.withdraw.confirm.body",
+            yes_verb="request.withdraw.confirm",
+            no_verb="request.my",
+            data={"case_id": case_id},
+            case_number=case.case_number or "",
+        )
+
+    async def _withdraw(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
+        await intake.withdraw_request(self._uow(), user_id, _case_id(data), self._clock.now())
+        return await self.my_requests(user_id, t, notice=t("notice.request.withdrawn"))
+
+    async def _answer(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
+        case = await intake.answer_question(
+            self._uow(),
+            user_id,
+            _case_id(data),
+            data.get("answer"),
+            self._clock.now(),
+            self._calendar,
+        )
+        return cards.question_card(t, case, "", answered=True)
+
+    # --- triage -----------------------------------------------------------------------
+
+    async def triage_card(
+        self, user_id: int, t: Localizer, case_id: int, *, decided: str = "", reminder: str = ""
+    ) -> Card:
+        case, requester, team, notes = await intake.view_for_triage(
+            self._uow(), user_id, case_id, self._clock.now()
+        )
+        if not decided and not case.is_open_for_triage():
+            decided = DECIDED.get(case.status, "triage.decided.accepted")
+        return cards.triage_card(
+            t,
+            case,
+            requester_name=requester,
+            team_name=team,
+            notes=notes,
+            decided=decided,
+            reminder=reminder,
+        )
+
+    async def queue(self, user_id: int, t: Localizer) -> Card:
+        items = await intake.triage_queue(self._uow(), user_id, self._clock.now(), self._calendar)
+        return cards.queue_card(
+            t, [(i.case, i.working_days_waiting, i.overdue, i.requester_name) for i in items]
+        )
+
+    async def _triage_open(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
+        return await self.triage_card(user_id, t, _case_id(data))
+
+    async def _accept(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
+        case = await intake.accept_request(self._uow(), user_id, _case_id(data), self._clock.now())
+        assert case.id is not None
+        return await self.triage_card(user_id, t, case.id, decided="triage.decided.accepted")
+
+    async def _ask(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
+        case = await intake.ask_for_information(
+            self._uow(),
+            user_id,
+            _case_id(data),
+            data.get("question"),
+            self._clock.now(),
+            self._calendar,
+        )
+        assert case.id is not None
+        return await self.triage_card(user_id, t, case.id, decided="triage.decided.asked")
+
+    async def _decline(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
+        case = await intake.decline_request(
+            self._uow(),
+            user_id,
+            _case_id(data),
+            data.get("reason"),
+            data.get("route"),
+            self._clock.now(),
+        )
+        assert case.id is not None
+        return await self.triage_card(user_id, t, case.id, decided="triage.decided.declined")
