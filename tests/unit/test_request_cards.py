@@ -206,11 +206,16 @@ def test_pseudonym_hint_says_never_the_identity_code() -> None:
     assert "identity code" in texts_for("en")("request.help.client_reference")
 
 
-def test_the_question_is_mandatory_and_multiline(t: Texts) -> None:
+def test_the_question_is_multiline_and_checked_by_the_server_not_the_client(t: Texts) -> None:
     card = request_page_card(t, "question", RequestDetails(), case_id=1, teams=TEAMS)
     question = inputs(card)["question"]
-    assert question["isRequired"] is True and question["isMultiline"] is True
+    # A client-side isRequired would block Back and Save draft while it is empty.
+    assert "isRequired" not in question and question["isMultiline"] is True
     assert question["value"] == ""
+    missing = request_page_card(
+        t, "question", RequestDetails(), case_id=1, teams=TEAMS, errors=["question"]
+    )
+    assert t("request.error.question") in str(missing)
     # Cancel must work even with an empty mandatory question.
     assert buttons(card)["request.cancel"]["associatedInputs"] == "none"
 
