@@ -265,8 +265,11 @@ def parse_fields(values: dict[str, Any], today: date) -> dict[str, Any]:
         except ValueError:
             raise InvalidInput() from None
     if "consent" in values:
+        raw = values["consent"]
+        if raw is not None and not isinstance(raw, str):
+            raise InvalidInput()
         try:
-            changes["consent"] = Consent(values["consent"]) if values["consent"] else None
+            changes["consent"] = Consent(raw) if raw else None
         except ValueError:
             raise InvalidInput() from None
     if "consent_date" in values:
@@ -311,8 +314,11 @@ def parse_fields(values: dict[str, Any], today: date) -> dict[str, Any]:
         else:
             raise InvalidInput()
     if "urgency" in values:
+        raw = values["urgency"]
+        if raw is not None and not isinstance(raw, str):
+            raise InvalidInput()
         try:
-            changes["urgency"] = Urgency(values["urgency"] or Urgency.NORMAL.value)
+            changes["urgency"] = Urgency(raw or Urgency.NORMAL.value)
         except ValueError:
             raise InvalidInput() from None
     return changes

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from consultations.calendar import BusinessCalendar
 from consultations.consultation import (
@@ -27,6 +28,7 @@ from consultations.model import OutgoingMessage, RecipientType, Role
 from consultations.ports import UnitOfWork
 from consultations.privacy import contains_identity_code
 
+HELSINKI = ZoneInfo("Europe/Helsinki")
 # SPEC §2.6 defaults, in working days.
 TRIAGE_REMINDER_DAYS = 2
 TRIAGE_ESCALATION_DAYS = 5
@@ -216,7 +218,8 @@ async def update_draft(
     now: datetime,
 ) -> Consultation:
     """Save a page of the request form into the draft (only the requester, only a draft)."""
-    changes = parse_fields(values, now.date())
+    # "Today" for a consent date is the Finnish date, not UTC's (00-02 h differ).
+    changes = parse_fields(values, now.astimezone(HELSINKI).date())
     async with uow:
         case = await _case(uow, case_id)
         _require_requester(case, actor_id)
@@ -311,6 +314,9 @@ async def view_for_triage(
     """A coordinator opens a case: (case, requester name, team name, notes)."""
     async with uow:
         case = await _case(uow, case_id)
+        if case.status is CaseStatus.DRAFT:
+            # A draft is the requester's alone until it is sent; not even its existence shows.
+            raise NotFound()
         await _require_coordinator(uow, case, actor_id)
         requester = await uow.users.get(case.requester_id)
         team = await uow.teams.get(case.team_id) if case.team_id else None
@@ -401,6 +407,10 @@ async def answer_question(
     async with uow:
         case = await _case(uow, case_id)
         _require_requester(case, actor_id)
+        if case.status is not CaseStatus.NEEDS_INFO:
+            # Without this, an "answer" would bring a case in follow-up back to the team,
+            # which is the case manager's decision (SPEC §2.5).
+            raise DomainError("error.no_question_pending")
         case.transition(CaseStatus.SUBMITTED, actor_id, now, "answered")
         case.pending_question = ""
         await uow.consultations.save(case, now)

@@ -30,7 +30,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -118,7 +118,8 @@ class BotMessage:
         return [
             a["content"]
             for a in self.attachments
-            if a.get("contentType") == ADAPTIVE_CARD_CONTENT_TYPE and isinstance(a.get("content"), dict)
+            if a.get("contentType") == ADAPTIVE_CARD_CONTENT_TYPE
+            and isinstance(a.get("content"), dict)
         ]
 
     @property
@@ -138,7 +139,7 @@ def _free_port() -> int:
 
 
 def _now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class Playground:
@@ -289,7 +290,9 @@ class Playground:
         """General channel (== team id) first, then the extra channel if configured."""
         return [str(c["id"]) for c in self.team["channels"]]
 
-    async def install(self, conversation_id: str, direct_line_conversation_id: str | None = None) -> None:
+    async def install(
+        self, conversation_id: str, direct_line_conversation_id: str | None = None
+    ) -> None:
         """``POST /_debug/conversation/{id}/installation``.
 
         The bot receives ``installationUpdate`` (action "add", only with channel-id
@@ -299,7 +302,9 @@ class Playground:
         body: JSON = {}
         if direct_line_conversation_id is not None:
             body["directLineConversationId"] = direct_line_conversation_id
-        await self._request("POST", f"/_debug/conversation/{quote(conversation_id, safe='')}/installation", body)
+        await self._request(
+            "POST", f"/_debug/conversation/{quote(conversation_id, safe='')}/installation", body
+        )
 
     async def send_text(
         self,
@@ -333,14 +338,26 @@ class Playground:
             at = f"<at>{self.bot['name']}</at>"
             if at not in text:
                 text = f"{at} {text}"
-            mention_list.append({"mentioned": {"id": self.bot["id"], "name": self.bot["name"]}, "text": at})
+            mention_list.append(
+                {"mentioned": {"id": self.bot["id"], "name": self.bot["name"]}, "text": at}
+            )
         sender = from_id or self.current_user["id"]
         if locale is None and sender == self.current_user["id"]:
-            body: JSON = {"type": "text", "text": text, "textFormat": text_format, "from": {"id": sender}}
+            body: JSON = {
+                "type": "text",
+                "text": text,
+                "textFormat": text_format,
+                "from": {"id": sender},
+            }
             if mention_list:
-                body["mentions"] = [{"mentioned": {"id": m["mentioned"]["id"]}, "text": m["text"]} for m in mention_list]
+                body["mentions"] = [
+                    {"mentioned": {"id": m["mentioned"]["id"]}, "text": m["text"]}
+                    for m in mention_list
+                ]
             data = await self._request_json(
-                "POST", f"/_conversation/v1/conversations/{quote(conversation_id, safe='')}/messages", body
+                "POST",
+                f"/_conversation/v1/conversations/{quote(conversation_id, safe='')}/messages",
+                body,
             )
             return data if isinstance(data, dict) else {}
         activity = self.build_activity(
@@ -353,7 +370,10 @@ class Playground:
             entities_extra=[
                 {
                     "type": "mention",
-                    "mentioned": {"id": m["mentioned"]["id"], "name": m["mentioned"].get("name", "")},
+                    "mentioned": {
+                        "id": m["mentioned"]["id"],
+                        "name": m["mentioned"].get("name", ""),
+                    },
                     "text": m["text"],
                 }
                 for m in mention_list
@@ -363,7 +383,11 @@ class Playground:
         return {"activityId": activity["id"], "custom": True}
 
     async def submit(
-        self, conversation_id: str, reply_to_id: str, value: Mapping[str, Any], from_id: str | None = None
+        self,
+        conversation_id: str,
+        reply_to_id: str,
+        value: Mapping[str, Any],
+        from_id: str | None = None,
     ) -> None:
         """``POST /_conversation/v1/submit`` — an Adaptive Card ``Action.Submit``.
 
@@ -420,11 +444,14 @@ class Playground:
         """
         await self._request("POST", "/_internal/v1/customActivities", dict(activity))
 
-    async def custom_activity_template(self, conversation_id: str, template_type: str | None = None) -> JSON:
+    async def custom_activity_template(
+        self, conversation_id: str, template_type: str | None = None
+    ) -> JSON:
         """``GET /_internal/v1/customActivities/template`` (types: install, uninstall,
         userAdded, userRemoved, botAdded, botRemoved, channelCreated, channelRenamed,
         channelDeleted, teamRenamed, teamDeleted, ...)."""
-        path = f"/_internal/v1/customActivities/template?conversationId={quote(conversation_id, safe='')}"
+        conversation = quote(conversation_id, safe="")
+        path = f"/_internal/v1/customActivities/template?conversationId={conversation}"
         if template_type:
             path += f"&type={quote(template_type, safe='')}"
         data = await self._request_json("GET", path)
@@ -458,7 +485,11 @@ class Playground:
         user = self.user(from_id or self.current_user["id"])
         kind = self._conversation_kind(conversation_id)
         loc = locale or "en-US"
-        conversation: JSON = {"conversationType": kind, "tenantId": self.tenant_id, "id": conversation_id}
+        conversation: JSON = {
+            "conversationType": kind,
+            "tenantId": self.tenant_id,
+            "id": conversation_id,
+        }
         channel_data: JSON = {"tenant": {"id": self.tenant_id}}
         if kind != "personal":
             conversation["isGroup"] = True
@@ -487,7 +518,13 @@ class Playground:
             "locale": loc,
             "entities": [
                 *(entities_extra or []),
-                {"type": "clientInfo", "locale": loc, "country": loc.split("-")[-1], "platform": "Web", "timezone": "UTC"},
+                {
+                    "type": "clientInfo",
+                    "locale": loc,
+                    "country": loc.split("-")[-1],
+                    "platform": "Web",
+                    "timezone": "UTC",
+                },
             ],
             "channelData": channel_data,
         }
@@ -514,7 +551,10 @@ class Playground:
                     frame = json.loads(msg.data)
                 except ValueError:
                     continue
-                if not isinstance(frame, dict) or frame.get("action") not in ("createMessage", "updateMessage"):
+                if not isinstance(frame, dict) or frame.get("action") not in (
+                    "createMessage",
+                    "updateMessage",
+                ):
                     continue
                 message = frame.get("message") or {}
                 ts = int(message.get("timestamp") or 0)
@@ -715,17 +755,22 @@ async def start_playground(
         raise
 
 
-def _startup_failure(process: asyncio.subprocess.Process, stdout_path: Path, workdir: Path, why: str) -> PlaygroundError:
+def _startup_failure(
+    process: asyncio.subprocess.Process, stdout_path: Path, workdir: Path, why: str
+) -> PlaygroundError:
     out = stdout_path.read_text(errors="replace") if stdout_path.exists() else ""
     log_path = workdir / LOG_FILE_RELATIVE
     log = log_path.read_text(errors="replace") if log_path.exists() else ""
     errors = "\n".join(line for line in log.splitlines() if line.startswith("error "))
     return PlaygroundError(
-        f"Playground {why} (exit code {process.returncode}).\nstdout:\n{out[-3000:]}\nlog errors:\n{errors[-3000:]}"
+        f"Playground {why} (exit code {process.returncode}).\n"
+        f"stdout:\n{out[-3000:]}\nlog errors:\n{errors[-3000:]}"
     )
 
 
-async def _wait_listening(process: asyncio.subprocess.Process, stdout_path: Path, timeout: float) -> int:
+async def _wait_listening(
+    process: asyncio.subprocess.Process, stdout_path: Path, timeout: float
+) -> int:
     deadline = time.monotonic() + timeout
     while True:
         text = stdout_path.read_text(errors="replace") if stdout_path.exists() else ""
@@ -733,9 +778,13 @@ async def _wait_listening(process: asyncio.subprocess.Process, stdout_path: Path
             if line.startswith("Listening on "):
                 return int(line.split()[2])
         if process.returncode is not None:
-            raise _startup_failure(process, stdout_path, stdout_path.parent, "exited before listening")
+            raise _startup_failure(
+                process, stdout_path, stdout_path.parent, "exited before listening"
+            )
         if time.monotonic() > deadline:
-            raise _startup_failure(process, stdout_path, stdout_path.parent, f"not listening after {timeout}s")
+            raise _startup_failure(
+                process, stdout_path, stdout_path.parent, f"not listening after {timeout}s"
+            )
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(process.wait(), 0.1)
 
@@ -747,7 +796,9 @@ async def _wait_ready(pg: Playground, timeout: float) -> None:
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as s:
         while True:
             if pg.process.returncode is not None:
-                raise _startup_failure(pg.process, pg.stdout_file, pg.workdir, "exited during startup")
+                raise _startup_failure(
+                    pg.process, pg.stdout_file, pg.workdir, "exited during startup"
+                )
             with contextlib.suppress(aiohttp.ClientError, TimeoutError):
                 async with s.get(pg.base_url + "/_debug/ping") as resp:
                     if resp.status == 200:
@@ -755,6 +806,8 @@ async def _wait_ready(pg: Playground, timeout: float) -> None:
                         if pg.process.returncode is None:
                             return
             if time.monotonic() > deadline:
-                raise _startup_failure(pg.process, pg.stdout_file, pg.workdir, f"not ready after {timeout}s")
+                raise _startup_failure(
+                    pg.process, pg.stdout_file, pg.workdir, f"not ready after {timeout}s"
+                )
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(pg.process.wait(), 0.1)
