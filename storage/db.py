@@ -66,6 +66,9 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
             cursor = dbapi_connection.cursor()
             # WAL lets the scheduler read while a turn writes; foreign keys are off by default.
             cursor.execute("PRAGMA journal_mode=WAL")
+            # With WAL, NORMAL loses nothing when the process dies, only on a power cut of
+            # the host, and makes each commit an order of magnitude cheaper.
+            cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, or_, select, update
@@ -15,6 +16,8 @@ class SqlAlchemyDeliveryQueue:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
         self._engine: AsyncEngine = sessions.kw["bind"]
+        self._pending: list[tuple[int, dict[str, object], asyncio.Future[None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
 
     async def claim_due(
         self, now: datetime, limit: int, lease_seconds: float
@@ -68,14 +71,38 @@ class SqlAlchemyDeliveryQueue:
             ]
 
     async def _settle(self, message_id: int, **values: object) -> None:
-        # One short statement on a pooled connection: settling is the hot path of a fan-out.
-        async with self._engine.begin() as connection:
-            # Only a row still in flight is settled: a cancel that raced the send wins.
-            await connection.execute(
-                update(outbox)
-                .where(outbox.c.id == message_id, outbox.c.status == "sending")
-                .values(claimed_until=None, **values)
-            )
+        """Settle one row; returns once its commit is durable.
+
+        Settles that arrive while a commit is under way wait for the next one and share
+        it (group commit): one transaction per burst instead of one per message, which is
+        what a single-writer SQLite needs to keep up with a fan-out.
+        """
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((message_id, values, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+        await future
+
+    async def _flush(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                async with self._engine.begin() as connection:
+                    for message_id, values, _future in batch:
+                        # Only a row still in flight is settled: a cancel that raced wins.
+                        await connection.execute(
+                            update(outbox)
+                            .where(outbox.c.id == message_id, outbox.c.status == "sending")
+                            .values(claimed_until=None, **values)
+                        )
+            except Exception as error:  # noqa: BLE001 - every waiter hears of it
+                for _id, _values, future in batch:
+                    if not future.done():
+                        future.set_exception(error)
+            else:
+                for _id, _values, future in batch:
+                    if not future.done():
+                        future.set_result(None)
 
     async def mark_sent(
         self, message_id: int, now: datetime, activity_id: str | None, conversation_id: str | None

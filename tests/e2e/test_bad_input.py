@@ -234,6 +234,7 @@ async def test_a_tampered_card_action_changes_nothing(
 class Served:
     port: int
     service_url: str
+    database: str
 
     def post(self, body: bytes, content_type: str = "application/json") -> tuple[int, bytes]:
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
@@ -272,7 +273,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 
     runners, bot_port, connector_port = asyncio.run_coroutine_threadsafe(start(), loop).result(60)
     try:
-        yield Served(bot_port, f"http://127.0.0.1:{connector_port}")
+        yield Served(bot_port, f"http://127.0.0.1:{connector_port}", str(database))
     finally:
 
         async def stop() -> None:
