@@ -237,9 +237,9 @@ async def test_help_card_speaks_the_users_language(stack: Stack) -> None:
     ):
         mark = pg.mark()
         await pg.send_text(chat, word, locale=locale)
-        reply = await pg.wait_for_message(lambda m: m.conversation_id == chat, start=mark)
-        assert reply.card is not None, (locale, reply.raw)
-        assert _title(reply.card) == title, locale
+        # Wait for this very card: a late frame of an earlier turn must not be taken for it.
+        reply = await pg.wait_for_message(_card_titled(chat, title), start=mark)
+        assert reply.card is not None and _title(reply.card) == title, locale
 
 
 async def test_profile_card_saves_the_profession(stack: Stack) -> None:
