@@ -46,7 +46,14 @@ async def _render_digest(uows: UowFactory, t: Texts, payload: dict[str, Any]) ->
         team = await uow.teams.get(team_id)
         failures = await uow.outbox.failures([team_id])
         unreachable = [m.name for m in await uow.teams.members(team_id) if m.unreachable_since]
-    return cards.digest_card(t, team.name if team else "", len(failures), unreachable)
+    return cards.digest_card(
+        t,
+        team.name if team else "",
+        len(failures),
+        unreachable,
+        waiting=int(payload.get("open", 0)),
+        overdue=int(payload.get("overdue", 0)),
+    )
 
 
 async def _case_parts(

@@ -369,6 +369,15 @@ class Consultation:
         return self.status in OPEN_FOR_TRIAGE
 
 
+# SPEC §2.6: a request untriaged for this many working days is overdue.
+TRIAGE_REMINDER_DAYS = 2
+
+
+def triage_overdue(case: Consultation, working_days_waiting: int) -> bool:
+    """Overdue only while the coordinators hold it, not while the requester answers."""
+    return case.status is CaseStatus.SUBMITTED and working_days_waiting >= TRIAGE_REMINDER_DAYS
+
+
 def format_case_number(year: int, sequence: int) -> str:
     return f"TK-{year}-{sequence:04d}"
 

@@ -16,12 +16,14 @@ from zoneinfo import ZoneInfo
 from consultations.calendar import BusinessCalendar
 from consultations.consultation import (
     FINISHED,
+    TRIAGE_REMINDER_DAYS,
     CaseStatus,
     Consultation,
     DeclineRoute,
     RequestDetails,
     Urgency,
     parse_fields,
+    triage_overdue,
 )
 from consultations.errors import DomainError, IdentityCodeRefused, InvalidInput, NotFound
 from consultations.model import OutgoingMessage, RecipientType, Role
@@ -29,8 +31,7 @@ from consultations.ports import UnitOfWork
 from consultations.privacy import contains_identity_code
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
-# SPEC §2.6 defaults, in working days.
-TRIAGE_REMINDER_DAYS = 2
+# SPEC §2.6 defaults, in working days (the first reminder's lives with the aggregate).
 TRIAGE_ESCALATION_DAYS = 5
 QUESTION_REMINDER_DAYS = 3
 MAX_NOTE = 2000
@@ -497,7 +498,7 @@ async def triage_queue(
             requester = await uow.users.get(case.requester_id)
             items.append(
                 QueueItem(
-                    case, days, days >= TRIAGE_REMINDER_DAYS, requester.name if requester else ""
+                    case, days, triage_overdue(case, days), requester.name if requester else ""
                 )
             )
         for team_id in team_ids:

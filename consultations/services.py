@@ -6,6 +6,7 @@ from collections.abc import Collection
 from datetime import datetime
 
 from consultations.calendar import BusinessCalendar
+from consultations.consultation import triage_overdue
 from consultations.errors import DomainError, IdentityCodeRefused, NotAuthorised, NotFound
 from consultations.model import (
     OutgoingMessage,
@@ -291,6 +292,14 @@ async def queue_weekly_digest(uow: UnitOfWork, now: datetime, calendar: Business
     queued = 0
     async with uow:
         for team in await uow.teams.all():
+            waiting = await uow.consultations.open_for_triage([team.id])
+            overdue = sum(
+                1
+                for case in waiting
+                if triage_overdue(
+                    case, calendar.working_days_between(case.submitted_at or now, now)
+                )
+            )
             for coordinator in await uow.teams.holders(team.id, Role.COORDINATOR):
                 added = await uow.outbox.add(
                     OutgoingMessage(
@@ -299,7 +308,13 @@ async def queue_weekly_digest(uow: UnitOfWork, now: datetime, calendar: Business
                         recipient_type=RecipientType.USER,
                         recipient_id=str(coordinator.id),
                         due_at=due_at,
-                        payload={"team_id": team.id, "week": week},
+                        # Counts only: the digest names no client and quotes no text.
+                        payload={
+                            "team_id": team.id,
+                            "week": week,
+                            "open": len(waiting),
+                            "overdue": overdue,
+                        },
                         subject=f"digest:{week}",
                         team_id=team.id,
                     ),

@@ -125,6 +125,7 @@ class RequestFlow:
             "request.withdraw": self._withdraw_confirm,
             "request.withdraw.confirm": self._withdraw,
             "request.answer": self._answer,
+            "request.queue": self._queue,
             "triage.open": self._triage_open,
             "triage.accept": self._accept,
             "triage.ask": self._ask,
@@ -319,6 +320,9 @@ class RequestFlow:
         return cards.queue_card(
             t, [(i.case, i.working_days_waiting, i.overdue, i.requester_name) for i in items]
         )
+
+    async def _queue(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
+        return await self.queue(user_id, t)
 
     async def _triage_open(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
         return await self.triage_card(user_id, t, _case_id(data))

@@ -213,15 +213,30 @@ def unreachable_card(t: Localizer, team_name: str, name: str) -> Card:
     )
 
 
-def digest_card(t: Localizer, team_name: str, failures: int, unreachable: Sequence[str]) -> Card:
+def digest_card(
+    t: Localizer,
+    team_name: str,
+    failures: int,
+    unreachable: Sequence[str],
+    *,
+    waiting: int = 0,
+    overdue: int = 0,
+) -> Card:
     body: list[dict[str, Any]] = [
         heading(t("digest.title", team=team_name)),
         paragraph(t("notice.why.digest"), subtle=True),
+        paragraph(
+            t("digest.queue", count=waiting, overdue=overdue)
+            if waiting
+            else t("digest.queue_empty")
+        ),
     ]
     body.append(
         paragraph(t("digest.failures", count=failures) if failures else t("digest.no_failures"))
     )
     if unreachable:
         body.append(paragraph(t("digest.unreachable", names=", ".join(unreachable))))
-    actions = [execute(t("deliveries.open"), "deliveries.open")] if failures else []
+    actions = [execute(t("digest.queue.open"), "request.queue")] if waiting else []
+    if failures:
+        actions.append(execute(t("deliveries.open"), "deliveries.open"))
     return adaptive_card(body, actions)

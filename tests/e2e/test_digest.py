@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from bot.app import finnish_calendar
-from consultations import services
+from consultations import intake, services
 from storage.tables import outbox
 from tests.conftest import BotFactory, RunningBot
 from tests.support import activities as a
@@ -102,3 +102,45 @@ async def test_the_digest_card_tells_the_coordinator_about_failed_deliveries(
     assert "Epäonnistuneita toimituksia: 1." in texts
     assert "Ei tavoiteta: User 2." in texts
     assert digest["actions"][0]["verb"] == "deliveries.open"
+
+
+async def test_the_digest_counts_the_queue_and_what_is_overdue(
+    make_bot: BotFactory, connector: tuple[LoopbackConnector, str]
+) -> None:
+    fake, url = connector
+    bot = await make_bot()
+    await _coordinated_team(bot, fake, url)
+    calendar = finnish_calendar()
+    # A Monday already past, so the dispatcher (on the real clock) sends it at once.
+    monday = datetime(2026, 11, 16, 10, 0, tzinfo=HELSINKI)
+    async with bot.components.uow_factory() as uow:
+        requester = await uow.users.by_teams_id(a.user(2)["id"])
+    assert requester is not None
+    for submitted_at in (monday - timedelta(days=7), monday - timedelta(days=1)):
+        case = await intake.start_request(bot.components.uow_factory(), requester.id, submitted_at)
+        assert case.id is not None
+        await intake.update_draft(
+            bot.components.uow_factory(),
+            requester.id,
+            case.id,
+            {"client_reference": "AB-1980", "consent": "typ_exception", "question": "Mitä?"},
+            "review",
+            submitted_at,
+        )
+        await intake.submit_request(
+            bot.components.uow_factory(), requester.id, case.id, submitted_at, calendar
+        )
+    await bot.components.dispatcher.tick()
+
+    await services.queue_weekly_digest(bot.components.uow_factory(), monday, calendar)
+    await bot.components.dispatcher.tick()
+
+    digest = next(
+        card
+        for card in fake.cards("a:personal-29:user-1")
+        if card["body"][0]["text"].startswith("Viikkokooste")
+    )
+    texts = [block.get("text", "") for block in digest["body"]]
+    # A week old is overdue; Sunday's (counted from Monday 08:00) is not yet.
+    assert "Jonossa 2 pyyntöä, joista 1 myöhässä (yli 2 työpäivää käsittelemättä)." in texts
+    assert [action["verb"] for action in digest["actions"]] == ["request.queue"]
