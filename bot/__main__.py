@@ -39,6 +39,7 @@ def _start_playground(settings: Settings) -> subprocess.Popen[bytes] | None:
         print(
             "Agents Playground not started (needs Node.js; scripts/run installs it).",
             file=sys.stderr,
+            flush=True,
         )
         return None
     env = {
@@ -64,7 +65,10 @@ def _start_playground(settings: Settings) -> subprocess.Popen[bytes] | None:
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-    print(f"Agents Playground: open http://localhost:{PLAYGROUND_PORT} (talks to {endpoint})")
+    print(
+        f"Agents Playground: open http://localhost:{PLAYGROUND_PORT} (talks to {endpoint})",
+        flush=True,
+    )
     return process
 
 
@@ -74,7 +78,12 @@ def serve(playground: bool) -> None:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     companion = _start_playground(settings) if playground and not settings.authenticated else None
-    print(f"Työkykytiimi listening on http://{settings.host}:{settings.port}/api/messages")
+    # The dispatch tick runs every few seconds; its INFO lines would drown everything else.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    print(
+        f"Työkykytiimi listening on http://{settings.host}:{settings.port}/api/messages",
+        flush=True,
+    )
     try:
         web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None)
     finally:
