@@ -29,6 +29,7 @@ from consultations.ports import Clock, UnitOfWork
 from consultations.privacy import contains_identity_code
 from dialogs.cards import registry as cards
 from dialogs.cards.base import Card, attachment
+from dialogs.inputs import positive_id
 from dialogs.profile import HANDLED, PROFILE_DIALOG, ProfileDialog
 from dialogs.request import RequestFlow
 
@@ -76,20 +77,6 @@ _MENTION = re.compile(r"<at>[^<]*</at>", re.IGNORECASE)
 class CardAction:
     verb: str
     data: Mapping[str, Any]
-
-
-def _int(data: Mapping[str, Any], key: str) -> int:
-    """Card data is untrusted: ids must be plain positive integers."""
-    value = data.get(key)
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise InvalidInput()
-    try:
-        number = int(value)
-    except ValueError:
-        raise InvalidInput() from None
-    if number <= 0 or number > 2**31:
-        raise InvalidInput()
-    return number
 
 
 def _obj(mapping: Mapping[str, Any], key: str) -> dict[str, Any]:
@@ -381,15 +368,15 @@ class TyokykyBot(TeamsActivityHandler):  # type: ignore[misc]
         self, turn_context: TurnContext, user: User, texts: Texts, data: Mapping[str, Any]
     ) -> Card:
         team = await services.claim_coordinator(
-            self._uow(), user.id, _int(data, "team_id"), self._admins, self._clock.now()
+            self._uow(), user.id, positive_id(data, "team_id"), self._admins, self._clock.now()
         )
         return cards.coordinator_claimed_card(texts, team, user.name)
 
     async def _action_role_change(
         self, turn_context: TurnContext, user: User, texts: Texts, data: Mapping[str, Any]
     ) -> Card:
-        team_id = _int(data, "team_id")
-        target = _int(data, "user_id")
+        team_id = positive_id(data, "team_id")
+        target = positive_id(data, "user_id")
         role_name = data.get("role")
         if role_name != Role.COORDINATOR.value:
             raise InvalidInput()

@@ -50,6 +50,8 @@ TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
     S.CANCELLED: frozenset(),
 }
 OPEN_FOR_TRIAGE = frozenset({S.SUBMITTED, S.NEEDS_INFO})
+# A requester may take the request back until the meeting has been held.
+WITHDRAWABLE = frozenset({S.SUBMITTED, S.NEEDS_INFO, S.ACCEPTED, S.SCHEDULING, S.SCHEDULED})
 FINISHED = frozenset({S.CLOSED, S.DECLINED, S.WITHDRAWN, S.CANCELLED})
 
 

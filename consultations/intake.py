@@ -17,6 +17,7 @@ from consultations.calendar import BusinessCalendar
 from consultations.consultation import (
     FINISHED,
     TRIAGE_REMINDER_DAYS,
+    WITHDRAWABLE,
     CaseStatus,
     Consultation,
     DeclineRoute,
@@ -35,15 +36,6 @@ HELSINKI = ZoneInfo("Europe/Helsinki")
 TRIAGE_ESCALATION_DAYS = 5
 QUESTION_REMINDER_DAYS = 3
 MAX_NOTE = 2000
-WITHDRAWABLE = frozenset(
-    {
-        CaseStatus.SUBMITTED,
-        CaseStatus.NEEDS_INFO,
-        CaseStatus.ACCEPTED,
-        CaseStatus.SCHEDULING,
-        CaseStatus.SCHEDULED,
-    }
-)
 
 
 def triage_subject(case_id: int) -> str:

@@ -24,17 +24,9 @@ from consultations.errors import DomainError, InvalidInput
 from consultations.ports import Clock, UnitOfWork
 from dialogs.cards import request as cards
 from dialogs.cards.base import Card, Localizer
+from dialogs.cards.request import PAGE_FIELDS
+from dialogs.inputs import positive_id
 
-PAGE_FIELDS: dict[str, tuple[str, ...]] = {
-    "basics": ("team_id", "client_reference", "consent", "consent_date", "urgency"),
-    "urgent": ("urgent_timeframe",),
-    "consent": (),
-    "question": ("question", "situation", "history"),
-    "capacity": ("work_capacity", "self_rating", "strengths", "goals"),
-    "services": ("services", "barriers"),
-    "meeting": ("professions", "client_attends"),
-    "review": (),
-}
 # What must be right before leaving a page forward.
 REQUIRED_ON_PAGE: dict[str, tuple[str, ...]] = {
     "basics": ("team_id", "client_reference", "consent", "consent_date"),
@@ -81,16 +73,7 @@ def _missing(page: str, details: RequestDetails) -> list[str]:
 
 
 def _case_id(data: Mapping[str, Any]) -> int:
-    value = data.get("case_id")
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise InvalidInput()
-    try:
-        number = int(value)
-    except ValueError:
-        raise InvalidInput() from None
-    if not 0 < number < 2**31:
-        raise InvalidInput()
-    return number
+    return positive_id(data, "case_id")
 
 
 def _page(data: Mapping[str, Any]) -> str:
@@ -214,12 +197,17 @@ class RequestFlow:
         assert case.id is not None
         return cards.draft_saved_card(t, case.id)
 
-    async def _cancel(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
-        case_id = _case_id(data)
+    async def _own_case(self, user_id: int, case_id: int) -> Consultation:
+        """The requester's own case, for a confirmation question (nothing changes yet)."""
         async with self._uow() as uow:
             case = await uow.consultations.get(case_id)
         if case is None or case.requester_id != user_id:
             raise DomainError("error.not_requester")
+        return case
+
+    async def _cancel(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
+        case_id = _case_id(data)
+        await self._own_case(user_id, case_id)
         return cards.confirm_card(
             t,
             "request.discard.confirm.title",
@@ -266,10 +254,7 @@ class RequestFlow:
 
     async def _withdraw_confirm(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
         case_id = _case_id(data)
-        async with self._uow() as uow:
-            case = await uow.consultations.get(case_id)
-        if case is None or case.requester_id != user_id:
-            raise DomainError("error.not_requester")
+        case = await self._own_case(user_id, case_id)
         return cards.confirm_card(
             t,
             "request.withdraw.confirm.title",

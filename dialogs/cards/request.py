@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from consultations.consultation import (
     DEFAULT_MAX_TEXT,
     MAX_TEXT,
+    WITHDRAWABLE,
     Barrier,
     CaseStatus,
     Consent,
@@ -71,15 +72,6 @@ FIELDS = (
     "client_attends",
 )
 DECISIONS = ("accepted", "declined", "withdrawn", "submitted_again")
-WITHDRAWABLE = frozenset(
-    {
-        CaseStatus.SUBMITTED,
-        CaseStatus.NEEDS_INFO,
-        CaseStatus.ACCEPTED,
-        CaseStatus.SCHEDULING,
-        CaseStatus.SCHEDULED,
-    }
-)
 BARRIER_GROUPS = ("person", "skills", "environment", "other")
 # Lists are cut so a card stays small; the card says how many were left out.
 MAX_LIST = 25
