@@ -7,6 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -366,13 +368,12 @@ class SqlAlchemyOutbox:
         self._s = session
 
     async def add(self, message: OutgoingMessage, now: datetime) -> bool:
-        exists = await self._s.scalar(
-            select(func.count()).where(outbox.c.idempotency_key == message.idempotency_key)
-        )
-        if exists:
-            return False
-        await self._s.execute(
-            insert(outbox).values(
+        # INSERT … ON CONFLICT DO NOTHING: two instances queueing the same key at the same
+        # moment (the digest at start) both succeed, and one row results.
+        dialect = self._s.get_bind().dialect.name
+        statement = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(outbox)
+        result = await self._s.execute(
+            statement.values(
                 idempotency_key=message.idempotency_key,
                 kind=message.kind,
                 subject=message.subject,
@@ -384,9 +385,9 @@ class SqlAlchemyOutbox:
                 status="pending",
                 attempts=0,
                 created_at=now,
-            )
+            ).on_conflict_do_nothing(index_elements=["idempotency_key"])
         )
-        return True
+        return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def cancel(self, idempotency_key: str) -> int:
         result = await self._s.execute(

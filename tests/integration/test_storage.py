@@ -527,6 +527,24 @@ async def test_queueing_the_same_message_twice_queues_it_once(
     assert await count(sessions, select(func.count()).select_from(outbox)) == 1
 
 
+async def test_two_instances_queueing_one_key_at_once_make_one_row_and_no_error(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async def queue(delay_before: float, delay_after: float) -> bool:
+        await asyncio.sleep(delay_before)
+        async with SqlAlchemyUnitOfWork(sessions) as uow:
+            added = await uow.outbox.add(message("digest:1:2026-W48"), NOW)
+            await asyncio.sleep(delay_after)
+            await uow.commit()
+            return added
+
+    # The second insert starts while the first is still uncommitted: on PostgreSQL it
+    # waits on the unique key and then does nothing; on SQLite the writers take turns.
+    results = await asyncio.gather(queue(0, 0.3), queue(0.1, 0))
+    assert sorted(results) == [False, True]
+    assert await count(sessions, select(func.count()).select_from(outbox)) == 1
+
+
 async def test_an_uncommitted_message_is_never_queued(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
