@@ -17,6 +17,15 @@ from aiohttp import web
 
 from bot.app import create_app
 from bot.settings import Settings, SettingsError
+from consultations.privacy import redact_identity_codes
+
+
+class RedactingFormatter(logging.Formatter):
+    """Defence in depth: no personal identity code reaches a log line, whatever logged it."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact_identity_codes(super().format(record))
+
 
 ROOT = Path(__file__).resolve().parent.parent
 PLAYGROUND_DIR = ROOT / "tests" / "e2e" / "playground_npm"
@@ -74,9 +83,9 @@ def _start_playground(settings: Settings) -> subprocess.Popen[bytes] | None:
 
 def serve(playground: bool) -> None:
     settings = _settings()
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    handler = logging.StreamHandler()
+    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
     companion = _start_playground(settings) if playground and not settings.authenticated else None
     # The dispatch tick runs every few seconds; its INFO lines would drown everything else.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)

@@ -165,3 +165,30 @@ async def test_a_reminder_queued_before_a_restart_goes_out_after_it(
         s.activity["text"] for s in fake.sent if s.conversation_id == "a:personal-29:user-2"
     ]
     assert received == ["Terveydenhoitaja / sairaanhoitaja", "Lääkäri", "Psykologi"]
+
+
+async def test_a_channel_notice_goes_to_the_teams_channel(
+    make_bot: BotFactory, connector: tuple[LoopbackConnector, str]
+) -> None:
+    fake, url = connector
+    clock = SteppingClock()
+    bot = await make_bot(clock=clock)
+    team_id = await _team_with_coordinator(bot, fake, url)
+    async with bot.components.uow_factory() as uow:
+        await uow.outbox.add(
+            OutgoingMessage(
+                idempotency_key="channel:1",
+                kind="text",
+                recipient_type=RecipientType.CHANNEL,
+                recipient_id="19:team-general@thread.tacv2",
+                due_at=clock.now(),
+                payload={"message_id": "profession.kela"},
+                team_id=team_id,
+            ),
+            clock.now(),
+        )
+        await uow.commit()
+
+    await bot.components.dispatcher.tick()
+
+    assert fake.texts("19:team-general@thread.tacv2")[-1] == "Kela"

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import select, text
 
 from consultations.model import Profession, Role
 from storage.tables import team_members, users
@@ -208,3 +209,33 @@ async def test_an_identity_code_in_a_message_is_refused_and_stored_nowhere(
         assert (
             await c.execute(select(users).where(users.c.teams_user_id == a.user(5)["id"]))
         ).first() is None
+
+
+async def test_a_failing_turn_gets_a_kind_message_and_logs_ids_not_text(
+    make_bot: BotFactory,
+    connector: tuple[LoopbackConnector, str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    fake, url = connector
+    bot = await make_bot()
+    await _install_team(bot, fake, url)
+    # The database loses a table under the running bot: the next turns fail inside.
+    async with bot.components.engine.begin() as connection:
+        await connection.execute(text("DROP TABLE audit_events"))
+
+    message = a.text(url, a.user(2), "roller", locale="sv-SE")
+    response = await bot.post(message)
+    assert response.status < 500
+    assert fake.texts()[-1].startswith("Förlåt, något gick fel")
+
+    invoke = a.execute(url, a.user(2), "profile.save", {"profession": "kela"}, locale="sv-SE")
+    body = await bot.invoke(invoke)
+    assert body["type"] == "application/vnd.microsoft.activity.message"
+    assert body["value"].startswith("Förlåt, något gick fel")
+
+    failures = [r.getMessage() for r in caplog.records if r.getMessage().startswith("turn failed")]
+    assert any(message["id"] in m for m in failures) and any(invoke["id"] in m for m in failures)
+    assert not [m for m in failures if "roller" in m or "kela" in m]
+    # Not even the tracebacks carry the values bound to the failed SQL statement.
+    assert "kela" not in caplog.text
+    assert "parameters hidden" in caplog.text
