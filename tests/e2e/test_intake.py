@@ -270,7 +270,7 @@ async def test_an_identity_code_in_the_question_is_refused_and_stored_nowhere(
         assert b"131052-308T" not in path.read_bytes()
 
 
-async def test_a_request_without_consent_can_only_be_saved_as_a_draft_and_resumed(
+async def test_a_request_without_consent_is_saved_as_a_draft_and_resumed_after_a_restart(
     make_bot: BotFactory, connector: tuple[LoopbackConnector, str]
 ) -> None:
     fake, url = connector
@@ -292,6 +292,9 @@ async def test_a_request_without_consent_can_only_be_saved_as_a_draft_and_resume
     assert "request.next" not in actions(explained) and "request.submit" not in actions(explained)
     await click(bot, url, REQUESTER, explained, "request.save")
 
+    # The bot restarts (same database) before the requester comes back to the draft.
+    await bot.close()
+    bot = await make_bot(clock=SteppingClock())
     await bot.post(a.text(url, REQUESTER, "utkast", locale="sv-FI"))
     drafts = fake.cards(chat(REQUESTER))[-1]
     resumed = await click(bot, url, REQUESTER, drafts, "request.resume")
