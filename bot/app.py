@@ -336,7 +336,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
             scheduler.start()
             app[_SCHEDULER] = scheduler
             if _digest_missed(clock.now()):
-                await services.queue_weekly_digest(uow_factory(), clock.now(), calendar)
+                await services.queue_weekly_digest(
+                    uow_factory(), clock.now(), calendar, catch_up=True
+                )
 
     async def stop(app: web.Application) -> None:
         scheduler = app.get(_SCHEDULER)

@@ -281,7 +281,9 @@ def digest_week(now: datetime) -> str:
     return f"{year}-W{week:02d}"
 
 
-async def queue_weekly_digest(uow: UnitOfWork, now: datetime, calendar: BusinessCalendar) -> int:
+async def queue_weekly_digest(
+    uow: UnitOfWork, now: datetime, calendar: BusinessCalendar, *, catch_up: bool = False
+) -> int:
     """Queue this week's digest for every coordinator of every team, once per week.
 
     Safe to call again (at start, after a missed Monday): the key is per ISO week. On a
@@ -289,6 +291,10 @@ async def queue_weekly_digest(uow: UnitOfWork, now: datetime, calendar: Business
     """
     week = digest_week(now)
     due_at = calendar.next_working_moment(now)
+    if catch_up and digest_week(due_at) != week:
+        # Started at the weekend: this week's digest would arrive next Monday beside next
+        # week's own. Let the Monday job send that one.
+        return 0
     queued = 0
     async with uow:
         for team in await uow.teams.all():

@@ -46,6 +46,20 @@ async def test_the_digest_is_queued_once_a_week_per_coordinator(
     )
 
 
+async def test_a_start_at_the_weekend_does_not_catch_up_a_digest_that_would_land_next_week(
+    make_bot: BotFactory, connector: tuple[LoopbackConnector, str]
+) -> None:
+    fake, url = connector
+    bot = await make_bot()
+    await _coordinated_team(bot, fake, url)
+    sunday = datetime(2026, 11, 22, 13, 0, tzinfo=HELSINKI)
+    wednesday = datetime(2026, 11, 18, 13, 0, tzinfo=HELSINKI)
+    uows, calendar = bot.components.uow_factory, finnish_calendar()
+
+    assert await services.queue_weekly_digest(uows(), sunday, calendar, catch_up=True) == 0
+    assert await services.queue_weekly_digest(uows(), wednesday, calendar, catch_up=True) == 1
+
+
 async def test_on_easter_monday_the_digest_waits_for_tuesday_morning(
     make_bot: BotFactory, connector: tuple[LoopbackConnector, str]
 ) -> None:
