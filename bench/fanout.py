@@ -216,6 +216,7 @@ async def run_engine(url: str, factor: float, args: argparse.Namespace) -> dict[
         limiter=make_limiter(factor),
         uow_factory=lambda: SqlAlchemyUnitOfWork(sessions),
         clock=clock,
+        ics_url=lambda poll_id, user_id: "",  # the fan-out sends no meeting invitations
     )
     options = {"concurrency": args.concurrency} if args.concurrency else {}
     dispatcher = Dispatcher(

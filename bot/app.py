@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 import logging
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -32,25 +35,29 @@ from bot.connector import BotConnector
 from bot.delivery import ConnectorSender
 from bot.handler import TyokykyBot
 from bot.i18n import texts_for
+from bot.ics import meeting_ics, meeting_uid
 from bot.ratelimit import RateLimiter
 from bot.settings import Settings
 from bot.state import DatabaseStorage
 from consultations import services
 from consultations.calendar import BusinessCalendar
 from consultations.delivery import RetryPolicy
+from consultations.poll import PollState
 from consultations.ports import Clock
+from dialogs.poll import PollFlow
 from dialogs.request import RequestFlow
 from scheduler.dispatcher import Dispatcher
 from scheduler.runner import build_scheduler
 from storage.db import create_engine, session_factory
 from storage.delivery_queue import SqlAlchemyDeliveryQueue
-from storage.documents import SqlAlchemyDocumentStore
+from storage.documents import ETagConflict, SqlAlchemyDocumentStore
 from storage.migrate import upgrade
 from storage.uow import SqlAlchemyUnitOfWork
 
 log = logging.getLogger(__name__)
 HELSINKI = ZoneInfo("Europe/Helsinki")
 MAX_BODY_BYTES = 256 * 1024
+ICS_SECRET_KEY = "secret:ics"
 
 
 def finnish_calendar() -> BusinessCalendar:
@@ -77,6 +84,7 @@ class Components:
     uow_factory: Callable[[], SqlAlchemyUnitOfWork]
     http: aiohttp.ClientSession
     clock: Clock
+    ics_secret: bytes
 
 
 COMPONENTS = web.AppKey("components", Components)
@@ -232,6 +240,70 @@ async def _readyz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ready"})
 
 
+async def _ics_secret(store: SqlAlchemyDocumentStore, now: datetime) -> bytes:
+    """The key that signs .ics links, shared by every instance through the database."""
+    for _attempt in range(3):
+        found = await store.read([ICS_SECRET_KEY])
+        if ICS_SECRET_KEY in found:
+            return bytes.fromhex(json.loads(found[ICS_SECRET_KEY][0])["key"])
+        try:
+            await store.write(
+                {ICS_SECRET_KEY: (json.dumps({"key": secrets.token_hex(32)}), None)}, now
+            )
+        except ETagConflict:
+            continue  # another instance created it first: read theirs
+    raise RuntimeError("could not establish the .ics signing key")
+
+
+def _ics_token(secret: bytes, poll_id: int, user_id: int) -> str:
+    return hmac.new(secret, f"{poll_id}:{user_id}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def ics_link(settings: Settings, secret: bytes, poll_id: int, user_id: int) -> str:
+    """An unguessable link to one attendee's copy of the meeting's .ics."""
+    token = _ics_token(secret, poll_id, user_id)
+    return f"{settings.base_url()}/ics/{poll_id}/{user_id}/{token}.ics"
+
+
+async def _ics(request: web.Request) -> web.Response:
+    components = request.app[COMPONENTS]
+    try:
+        poll_id = int(request.match_info["poll_id"])
+        user_id = int(request.match_info["user_id"])
+    except ValueError:
+        raise web.HTTPNotFound() from None
+    expected = _ics_token(components.ics_secret, poll_id, user_id)
+    if not hmac.compare_digest(expected, request.match_info["token"]):
+        raise web.HTTPNotFound()
+    async with components.uow_factory() as uow:
+        poll = await uow.polls.get(poll_id)
+        case = await uow.consultations.get(poll.consultation_id) if poll else None
+    if poll is None or case is None or poll.chosen_slot_id is None:
+        raise web.HTTPNotFound()
+    slot = poll.slot(poll.chosen_slot_id)
+    assert slot is not None
+    texts = texts_for(None)
+    body = meeting_ics(
+        uid=meeting_uid(case.id or 0, poll_id),
+        sequence=poll.sequence,
+        start=slot.start,
+        minutes=slot.minutes,
+        summary=texts("ics.summary", case_number=case.case_number or ""),
+        description=texts("ics.description", case_number=case.case_number or ""),
+        location=poll.place,
+        organizer_name=texts("ics.organizer"),
+        attendees=[i.name for i in poll.invitees],
+        method="CANCEL" if poll.state is PollState.CANCELLED else "REQUEST",
+        now=components.clock.now(),
+    )
+    return web.Response(
+        body=body,
+        content_type="text/calendar",
+        charset="utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{case.case_number}.ics"'},
+    )
+
+
 def _make_error_handler(adapter: CloudAdapter) -> Callable[[TurnContext, Exception], Any]:
     async def on_turn_error(turn_context: TurnContext, error: Exception) -> None:
         activity = turn_context.activity
@@ -293,7 +365,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
             admins=settings.admins,
             connector=connector,
             requests=RequestFlow(uow_factory=uow_factory, clock=clock, calendar=calendar),
+            polls=PollFlow(uow_factory=uow_factory, clock=clock, calendar=calendar),
         )
+        ics_secret = await _ics_secret(SqlAlchemyDocumentStore(sessions), clock.now())
         limiter = RateLimiter(
             per_conversation_per_second=settings.per_conversation_per_second,
             per_conversation_per_30s=settings.per_conversation_per_30s,
@@ -304,6 +378,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
             limiter=limiter,
             uow_factory=uow_factory,
             clock=clock,
+            ics_url=lambda poll_id, user_id: ics_link(settings, ics_secret, poll_id, user_id),
         )
 
         async def unreachable(user_id: int) -> None:
@@ -324,6 +399,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
             uow_factory=uow_factory,
             http=http,
             clock=clock,
+            ics_secret=ics_secret,
         )
         if settings.run_scheduler:
             scheduler = build_scheduler(
@@ -354,6 +430,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app.router.add_post("/api/messages", _messages)
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)
+    app.router.add_get("/ics/{poll_id}/{user_id}/{token}.ics", _ics)
     return app
 
 

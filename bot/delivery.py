@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -14,7 +15,9 @@ from bot.ratelimit import RateLimiter
 from consultations.consultation import CaseStatus, Consultation
 from consultations.delivery import DeliveryFailure, FailureKind
 from consultations.model import ClaimedMessage, RecipientType, Role, User
+from consultations.poll import AvailabilityPoll, PollState
 from consultations.ports import Clock, UnitOfWork
+from dialogs.cards import poll as poll_cards
 from dialogs.cards import registry as cards
 from dialogs.cards import request as request_cards
 from dialogs.cards.base import Card, attachment
@@ -23,26 +26,36 @@ from dialogs.request import DECIDED
 log = logging.getLogger(__name__)
 
 UowFactory = Callable[[], UnitOfWork]
-# A renderer opens a unit of work only when its card needs more than the payload.
-Renderer = Callable[[UowFactory, Texts, dict[str, Any]], Awaitable[Card]]
 
 
-async def _render_role_granted(uows: UowFactory, t: Texts, payload: dict[str, Any]) -> Card:
-    async with uows() as uow:
+@dataclass(frozen=True)
+class RenderContext:
+    """What a renderer may use beyond the payload: a unit of work (opened only when the
+    card needs more than the payload) and the address of a meeting's .ics."""
+
+    uows: UowFactory
+    ics_url: Callable[[int, int], str]
+
+
+Renderer = Callable[[RenderContext, Texts, dict[str, Any]], Awaitable[Card]]
+
+
+async def _render_role_granted(ctx: RenderContext, t: Texts, payload: dict[str, Any]) -> Card:
+    async with ctx.uows() as uow:
         team = await uow.teams.get(int(payload["team_id"]))
     return cards.role_granted_card(t, team.name if team else "", Role(payload["role"]))
 
 
-async def _render_unreachable(uows: UowFactory, t: Texts, payload: dict[str, Any]) -> Card:
-    async with uows() as uow:
+async def _render_unreachable(ctx: RenderContext, t: Texts, payload: dict[str, Any]) -> Card:
+    async with ctx.uows() as uow:
         team = await uow.teams.get(int(payload["team_id"]))
         user = await uow.users.get(int(payload["user_id"]))
     return cards.unreachable_card(t, team.name if team else "", user.name if user else "")
 
 
-async def _render_digest(uows: UowFactory, t: Texts, payload: dict[str, Any]) -> Card:
+async def _render_digest(ctx: RenderContext, t: Texts, payload: dict[str, Any]) -> Card:
     team_id = int(payload["team_id"])
-    async with uows() as uow:
+    async with ctx.uows() as uow:
         team = await uow.teams.get(team_id)
         failures = await uow.outbox.failures([team_id])
         unreachable = [m.name for m in await uow.teams.members(team_id) if m.unreachable_since]
@@ -57,9 +70,9 @@ async def _render_digest(uows: UowFactory, t: Texts, payload: dict[str, Any]) ->
 
 
 async def _case_parts(
-    uows: UowFactory, case_id: int
+    uows_: UowFactory, case_id: int
 ) -> tuple[Consultation, str, str, Sequence[tuple[str, str, datetime]]]:
-    async with uows() as uow:
+    async with uows_() as uow:
         case = await uow.consultations.get(case_id)
         if case is None:
             raise KeyError(case_id)
@@ -70,8 +83,8 @@ async def _case_parts(
 
 
 def _triage_renderer(reminder: str) -> Renderer:
-    async def render(uows: UowFactory, t: Texts, payload: dict[str, Any]) -> Card:
-        case, requester, team, notes = await _case_parts(uows, int(payload["case_id"]))
+    async def render(ctx: RenderContext, t: Texts, payload: dict[str, Any]) -> Card:
+        case, requester, team, notes = await _case_parts(ctx.uows, int(payload["case_id"]))
         decided = (
             "" if case.is_open_for_triage() else DECIDED.get(case.status, "triage.decided.accepted")
         )
@@ -90,8 +103,8 @@ def _triage_renderer(reminder: str) -> Renderer:
 
 
 def _question_renderer(reminder: bool) -> Renderer:
-    async def render(uows: UowFactory, t: Texts, payload: dict[str, Any]) -> Card:
-        case, _requester, _team, _notes = await _case_parts(uows, int(payload["case_id"]))
+    async def render(ctx: RenderContext, t: Texts, payload: dict[str, Any]) -> Card:
+        case, _requester, _team, _notes = await _case_parts(ctx.uows, int(payload["case_id"]))
         answered = case.status is not CaseStatus.NEEDS_INFO
         return request_cards.question_card(
             t, case, case.pending_question, answered=answered, reminder=reminder and not answered
@@ -101,14 +114,60 @@ def _question_renderer(reminder: bool) -> Renderer:
 
 
 def _decision_renderer(decision: str) -> Renderer:
-    async def render(uows: UowFactory, t: Texts, payload: dict[str, Any]) -> Card:
-        case, _requester, _team, _notes = await _case_parts(uows, int(payload["case_id"]))
+    async def render(ctx: RenderContext, t: Texts, payload: dict[str, Any]) -> Card:
+        case, _requester, _team, _notes = await _case_parts(ctx.uows, int(payload["case_id"]))
         return request_cards.decision_card(t, case, decision)
 
     return render
 
 
-async def _render_text(uows: UowFactory, t: Texts, payload: dict[str, Any]) -> Card:
+async def _poll_parts(ctx: RenderContext, poll_id: int) -> tuple[AvailabilityPoll, str]:
+    async with ctx.uows() as uow:
+        poll = await uow.polls.get(poll_id)
+        if poll is None:
+            raise KeyError(poll_id)
+        case = await uow.consultations.get(poll.consultation_id)
+    return poll, (case.case_number or "") if case else ""
+
+
+def _vote_renderer(reminder: bool) -> Renderer:
+    async def render(ctx: RenderContext, t: Texts, payload: dict[str, Any]) -> Card:
+        poll, case_number = await _poll_parts(ctx, int(payload["poll_id"]))
+        user_id = int(payload["user_id"])
+        # A nudge for a poll already closed, or already answered, shows the card as it is.
+        still = reminder and poll.state is PollState.OPEN
+        return poll_cards.vote_card(
+            t, poll, user_id=user_id, case_number=case_number, show_tallies=True, reminder=still
+        )
+
+    return render
+
+
+def _overview_renderer(reason: str) -> Renderer:
+    async def render(ctx: RenderContext, t: Texts, payload: dict[str, Any]) -> Card:
+        poll, case_number = await _poll_parts(ctx, int(payload["poll_id"]))
+        return poll_cards.overview_card(t, poll, case_number=case_number, reason=reason)
+
+    return render
+
+
+def _meeting_renderer(*, cancelled: bool = False, rescheduled: bool = False) -> Renderer:
+    async def render(ctx: RenderContext, t: Texts, payload: dict[str, Any]) -> Card:
+        poll, case_number = await _poll_parts(ctx, int(payload["poll_id"]))
+        assert poll.id is not None
+        return poll_cards.meeting_confirmation_card(
+            t,
+            poll,
+            case_number=case_number,
+            ics_url=ctx.ics_url(poll.id, int(payload["user_id"])),
+            cancelled=cancelled,
+            rescheduled=rescheduled,
+        )
+
+    return render
+
+
+async def _render_text(ctx: RenderContext, t: Texts, payload: dict[str, Any]) -> Card:
     # Used by tests and operators: a plain message whose text is a catalog id.
     return {"text": t(str(payload["message_id"]))}
 
@@ -126,6 +185,13 @@ RENDERERS: dict[str, Renderer] = {
     "case.accepted": _decision_renderer("accepted"),
     "case.declined": _decision_renderer("declined"),
     "case.withdrawn": _decision_renderer("withdrawn"),
+    "poll.invite": _vote_renderer(False),
+    "poll.nudge": _vote_renderer(True),
+    "poll.deadline": _overview_renderer("reminder.poll_deadline_passed"),
+    "poll.everyone_answered": _overview_renderer("notice.poll_everyone_answered"),
+    "meeting.confirmed": _meeting_renderer(),
+    "meeting.rescheduled": _meeting_renderer(rescheduled=True),
+    "meeting.cancelled": _meeting_renderer(cancelled=True),
 }
 
 
@@ -139,10 +205,12 @@ class ConnectorSender:
         limiter: RateLimiter,
         uow_factory: Callable[[], UnitOfWork],
         clock: Clock,
+        ics_url: Callable[[int, int], str],
     ) -> None:
         self._connector = connector
         self._limiter = limiter
         self._uow = uow_factory
+        self._context = RenderContext(uow_factory, ics_url)
         self._clock = clock
         self._users: dict[int, User] = {}
 
@@ -188,7 +256,7 @@ class ConnectorSender:
             conversation_id = message.recipient_id
             texts = texts_for(None)
         try:
-            rendered = await renderer(self._uow, texts, message.payload)
+            rendered = await renderer(self._context, texts, message.payload)
         except (KeyError, ValueError, TypeError):
             raise DeliveryFailure(FailureKind.PERMANENT, "payload does not fit its kind") from None
 

@@ -30,6 +30,7 @@ from consultations.privacy import contains_identity_code
 from dialogs.cards import registry as cards
 from dialogs.cards.base import Card, attachment
 from dialogs.inputs import positive_id
+from dialogs.poll import PollFlow
 from dialogs.profile import HANDLED, PROFILE_DIALOG, ProfileDialog
 from dialogs.request import RequestFlow
 
@@ -109,10 +110,12 @@ class TyokykyBot(TeamsActivityHandler):  # type: ignore[misc]
         admins: frozenset[str],
         connector: BotConnector,
         requests: RequestFlow,
+        polls: PollFlow,
     ) -> None:
         super().__init__()
         self._connector = connector
         self._requests = requests
+        self._polls = polls
         self._uow = uow_factory
         self._clock = clock
         self._admins = admins
@@ -318,6 +321,8 @@ class TyokykyBot(TeamsActivityHandler):  # type: ignore[misc]
         handler = handlers.get(action.verb)
         if handler is None:
             card = await self._requests.handle(action.verb, user.id, texts, action.data)
+            if card is None:
+                card = await self._polls.handle(action.verb, user.id, texts, action.data)
             if card is None:
                 raise InvalidInput()
             return card

@@ -34,6 +34,8 @@ class Settings:
     per_tenant_per_second: float = 50.0
     max_delivery_attempts: int = 8
     run_scheduler: bool = True
+    # Where Teams users reach this bot over HTTPS (for .ics links); defaults to HOST:PORT.
+    public_url: str = ""
     # Where the bot's own OpenID metadata comes from; only tests point it elsewhere.
     openid_metadata_url: str = ""
 
@@ -110,7 +112,11 @@ class Settings:
             per_conversation_per_30s=int(number("RATE_PER_CONVERSATION_PER_30S", 60, 1)),
             per_tenant_per_second=number("RATE_PER_TENANT_PER_SECOND", 50.0, 0.1),
             max_delivery_attempts=int(number("MAX_DELIVERY_ATTEMPTS", 8, 1)),
+            public_url=_public_url(get("PUBLIC_URL")),
         )
+
+    def base_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"
 
     def check_listen_address(self) -> None:
         """Refuse to serve unauthenticated traffic anywhere but loopback."""
@@ -134,3 +140,9 @@ class Settings:
         if self.database_url.startswith(prefix):
             return Path(self.database_url[len(prefix) :])
         return None
+
+
+def _public_url(value: str) -> str:
+    if value and not value.startswith(("https://", "http://")):
+        raise SettingsError("PUBLIC_URL must start with https:// (or http:// for testing)")
+    return value.rstrip("/")

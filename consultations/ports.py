@@ -23,6 +23,7 @@ from consultations.model import (
     User,
     UserRef,
 )
+from consultations.poll import Answer, AvailabilityPoll
 
 
 class Clock(Protocol):
@@ -147,7 +148,38 @@ class ConsultationRepository(Protocol):
         ...
 
 
+class PollRepository(Protocol):
+    async def add(self, poll: AvailabilityPoll, now: datetime) -> AvailabilityPoll:
+        """Store a new poll with its slots and invitees; sets the ids of poll and slots."""
+        ...
+
+    async def get(self, poll_id: int, *, lock: str = "none") -> AvailabilityPoll | None:
+        """The poll with slots, invitees (names from users) and votes.
+
+        lock="share" (a vote) or "update" (closing, finalizing) locks the poll row for the
+        transaction on PostgreSQL, so no vote slips in after the poll has closed.
+        """
+        ...
+
+    async def latest_for(self, consultation_id: int) -> AvailabilityPoll | None:
+        """The consultation's newest poll that is not cancelled."""
+        ...
+
+    async def save(self, poll: AvailabilityPoll, now: datetime) -> None:
+        """Write state, chosen slot, sequence, place and deadline (not slots or votes)."""
+        ...
+
+    async def record_votes(
+        self, poll_id: int, user_id: int, answers: Mapping[int, Answer], now: datetime
+    ) -> None:
+        """Insert or replace this invitee's answers, one row per slot (an upsert)."""
+        ...
+
+
 class UnitOfWork(Protocol):
+    @property
+    def polls(self) -> PollRepository: ...
+
     @property
     def consultations(self) -> ConsultationRepository: ...
 

@@ -23,7 +23,7 @@ from consultations.consultation import (
 from consultations.errors import DomainError, InvalidInput
 from consultations.ports import Clock, UnitOfWork
 from dialogs.cards import request as cards
-from dialogs.cards.base import Card, Localizer
+from dialogs.cards.base import Card, Localizer, execute
 from dialogs.cards.request import PAGE_FIELDS
 from dialogs.inputs import positive_id
 
@@ -290,7 +290,7 @@ class RequestFlow:
         )
         if not decided and not case.is_open_for_triage():
             decided = DECIDED.get(case.status, "triage.decided.accepted")
-        return cards.triage_card(
+        card = cards.triage_card(
             t,
             case,
             requester_name=requester,
@@ -299,6 +299,12 @@ class RequestFlow:
             decided=decided,
             reminder=reminder,
         )
+        if case.status is CaseStatus.ACCEPTED:
+            # The next step from an accepted request: find the meeting time.
+            card.setdefault("actions", []).append(
+                execute(t("triage.schedule.button"), "poll.setup", {"case_id": case_id})
+            )
+        return card
 
     async def queue(self, user_id: int, t: Localizer) -> Card:
         items = await intake.triage_queue(self._uow(), user_id, self._clock.now(), self._calendar)

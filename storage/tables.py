@@ -217,3 +217,57 @@ __all__ = [
     "teams",
     "users",
 ]
+
+polls = Table(
+    "polls",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("consultation_id", Integer, ForeignKey("consultations.id"), nullable=False, index=True),
+    Column("team_id", Integer, ForeignKey("teams.id"), nullable=False),
+    Column("created_by", Integer, ForeignKey("users.id"), nullable=False),
+    Column("deadline", UtcDateTime, nullable=False),
+    Column("place", Text, nullable=False, default=""),
+    Column("state", String(16), nullable=False),
+    # The wanted professions (Profession values) as a JSON list.
+    Column("wanted", JsonText, nullable=False, default=list),
+    # No foreign key to poll_slots: the two tables would refer to each other.
+    Column("chosen_slot_id", Integer, nullable=True),
+    # The .ics SEQUENCE: every reschedule or cancel increments it.
+    Column("sequence", Integer, nullable=False, default=0),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    # Optimistic concurrency, as on consultations.
+    Column("version", Integer, nullable=False, default=0),
+)
+
+poll_slots = Table(
+    "poll_slots",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "poll_id", Integer, ForeignKey("polls.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    Column("start", UtcDateTime, nullable=False),
+    Column("minutes", Integer, nullable=False),
+)
+
+poll_invitees = Table(
+    "poll_invitees",
+    metadata,
+    Column("poll_id", Integer, ForeignKey("polls.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id"), primary_key=True),
+    Column("profession", String(64), nullable=True),
+    Column("required", Boolean, nullable=False),
+)
+
+poll_votes = Table(
+    "poll_votes",
+    metadata,
+    Column("poll_id", Integer, ForeignKey("polls.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", Integer, primary_key=True),
+    Column("slot_id", Integer, ForeignKey("poll_slots.id", ondelete="CASCADE"), primary_key=True),
+    Column("answer", String(16), nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+__all__ += ["poll_invitees", "poll_slots", "poll_votes", "polls"]

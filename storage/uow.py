@@ -7,6 +7,7 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from storage.polls import SqlAlchemyPollRepository
 from storage.repositories import (
     SqlAlchemyAuditLog,
     SqlAlchemyConsultationRepository,
@@ -22,6 +23,7 @@ class SqlAlchemyUnitOfWork:
     outbox: SqlAlchemyOutbox
     audit: SqlAlchemyAuditLog
     consultations: SqlAlchemyConsultationRepository
+    polls: SqlAlchemyPollRepository
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
@@ -38,6 +40,7 @@ class SqlAlchemyUnitOfWork:
             self.outbox = SqlAlchemyOutbox(self._session)
             self.audit = SqlAlchemyAuditLog(self._session)
             self.consultations = SqlAlchemyConsultationRepository(self._session)
+            self.polls = SqlAlchemyPollRepository(self._session)
         return self
 
     async def __aexit__(

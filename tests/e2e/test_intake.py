@@ -95,8 +95,13 @@ async def click(
     return body["value"]  # type: ignore[no-any-return]
 
 
-async def setup(bot: RunningBot, fake: LoopbackConnector, url: str) -> None:
-    fake.roster = [COORDINATOR, REQUESTER, OTHER]
+async def setup(
+    bot: RunningBot,
+    fake: LoopbackConnector,
+    url: str,
+    roster: list[dict[str, Any]] | None = None,
+) -> None:
+    fake.roster = roster or [COORDINATOR, REQUESTER, OTHER]
     await bot.post(a.team_installed(url, COORDINATOR))
     claim = actions(fake.cards(TEAM_CHANNEL)[-1])["role.claim"]
     await bot.invoke(a.execute(url, COORDINATOR, "role.claim", claim["data"]))

@@ -60,6 +60,7 @@ async def run(database_url: str, connector_url: str, lease_seconds: float, once:
             ),
             uow_factory=uow_factory,
             clock=clock,
+            ics_url=lambda poll_id, user_id: "",  # no meeting invitations here
         )
         dispatcher = Dispatcher(
             queue=SqlAlchemyDeliveryQueue(sessions),

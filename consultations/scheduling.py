@@ -1,0 +1,361 @@
+"""Use cases of the availability poll (SPEC §2.3, §2.6): open, vote, finalize, cancel.
+
+Authorisation is checked here against the acting user; card payloads are untrusted.
+Every message and reminder is queued in the same commit as the change that causes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from consultations.calendar import BusinessCalendar
+from consultations.consultation import CaseStatus, Consultation
+from consultations.errors import DomainError, IdentityCodeRefused, NotFound
+from consultations.model import OutgoingMessage, RecipientType, Role
+from consultations.poll import (
+    MAX_INVITEES,
+    Answer,
+    AvailabilityPoll,
+    Invitee,
+    PollState,
+    validate_deadline,
+    validate_slots,
+)
+from consultations.ports import UnitOfWork
+from consultations.privacy import contains_identity_code
+
+MAX_PLACE = 500
+
+
+def nudge_subject(poll_id: int) -> str:
+    return f"poll:{poll_id}:nudge"
+
+
+def deadline_subject(poll_id: int) -> str:
+    return f"poll:{poll_id}:deadline"
+
+
+def nudge_key(poll_id: int, user_id: int) -> str:
+    return f"poll:{poll_id}:nudge:{user_id}"
+
+
+def nudge_time(deadline: datetime, calendar: BusinessCalendar) -> datetime:
+    """One working day before the deadline, at the deadline's wall-clock time (SPEC §2.6)."""
+    local = deadline.astimezone(calendar.tz)
+    day = local.date() - timedelta(days=1)
+    while not calendar.is_working_day(day):
+        day -= timedelta(days=1)
+    moment = datetime.combine(day, local.time(), tzinfo=calendar.tz)
+    return calendar.next_working_moment(moment)
+
+
+async def _case(uow: UnitOfWork, case_id: int) -> Consultation:
+    case = await uow.consultations.get(case_id)
+    if case is None or case.status is CaseStatus.DRAFT:
+        raise NotFound()
+    return case
+
+
+async def _poll(uow: UnitOfWork, poll_id: int, lock: str = "none") -> AvailabilityPoll:
+    poll = await uow.polls.get(poll_id, lock=lock)
+    if poll is None:
+        raise NotFound()
+    return poll
+
+
+async def _require_coordinator(uow: UnitOfWork, team_id: int | None, actor_id: int) -> None:
+    if team_id is None or Role.COORDINATOR not in await uow.teams.roles_of(team_id, actor_id):
+        raise DomainError("error.not_coordinator")
+
+
+async def _tell(
+    uow: UnitOfWork,
+    *,
+    key: str,
+    kind: str,
+    user_id: int,
+    poll: AvailabilityPoll,
+    due_at: datetime,
+    now: datetime,
+    subject: str = "",
+    **payload: Any,
+) -> None:
+    assert poll.id is not None
+    await uow.outbox.add(
+        OutgoingMessage(
+            idempotency_key=key,
+            kind=kind,
+            recipient_type=RecipientType.USER,
+            recipient_id=str(user_id),
+            due_at=due_at,
+            payload={"poll_id": poll.id, "user_id": user_id, **payload},
+            subject=subject,
+            team_id=poll.team_id,
+        ),
+        now,
+    )
+
+
+async def _audit(
+    uow: UnitOfWork,
+    actor_id: int,
+    action: str,
+    poll: AvailabilityPoll,
+    now: datetime,
+    **details: Any,
+) -> None:
+    await uow.audit.record(
+        at=now,
+        actor_user_id=actor_id,
+        action=action,
+        subject_type="consultation",
+        subject_id=str(poll.consultation_id),
+        team_id=poll.team_id,
+        details={"poll_id": poll.id, "state": poll.state.value, **details},
+    )
+
+
+async def setup_view(
+    uow: UnitOfWork, actor_id: int, case_id: int
+) -> tuple[Consultation, list[tuple[int, str, Any]], frozenset[int]]:
+    """What the coordinator needs to propose a poll: the case, the team roster and the
+    members suggested by the wanted professions."""
+    async with uow:
+        case = await _case(uow, case_id)
+        await _require_coordinator(uow, case.team_id, actor_id)
+        if case.status is not CaseStatus.ACCEPTED:
+            raise DomainError("error.case_not_accepted")
+        assert case.team_id is not None
+        members = await uow.teams.members(case.team_id)
+        wanted = case.details.professions
+        suggested = frozenset(m.id for m in members if m.profession in wanted)
+        return case, [(m.id, m.name, m.profession) for m in members], suggested
+
+
+async def open_poll(
+    uow: UnitOfWork,
+    actor_id: int,
+    case_id: int,
+    *,
+    slots: Sequence[tuple[datetime, int]],
+    invitees: Sequence[int],
+    required: Sequence[int],
+    deadline: datetime,
+    place: str,
+    now: datetime,
+    calendar: BusinessCalendar,
+) -> AvailabilityPoll:
+    """Propose times to the invited members; they get a card each, non-responders a nudge
+    one working day before the deadline, the coordinator a call to decide at the deadline."""
+    proposed = validate_slots(slots, now, calendar)
+    validate_deadline(deadline, proposed, now)
+    place = place.strip()
+    if len(place) > MAX_PLACE:
+        raise DomainError("error.field_too_long", limit=MAX_PLACE)
+    if contains_identity_code(place):
+        raise IdentityCodeRefused()
+    invited = list(dict.fromkeys(invitees))
+    if not invited:
+        raise DomainError("error.no_invitees")
+    if len(invited) > MAX_INVITEES:
+        raise DomainError("error.too_many_invitees", limit=MAX_INVITEES)
+    if not set(required) <= set(invited):
+        raise DomainError("error.required_not_invited")
+    async with uow:
+        case = await _case(uow, case_id)
+        await _require_coordinator(uow, case.team_id, actor_id)
+        if case.status is not CaseStatus.ACCEPTED:
+            raise DomainError("error.case_not_accepted")
+        assert case.team_id is not None
+        members = {m.id: m for m in await uow.teams.members(case.team_id)}
+        if any(user_id not in members for user_id in invited):
+            raise DomainError("error.not_team_member_invitee")
+        poll = AvailabilityPoll(
+            id=None,
+            consultation_id=case_id,
+            team_id=case.team_id,
+            created_by=actor_id,
+            slots=proposed,
+            invitees=[
+                Invitee(u, members[u].name, members[u].profession, u in set(required))
+                for u in invited
+            ],
+            deadline=deadline,
+            place=place,
+            wanted=case.details.professions,
+        )
+        poll = await uow.polls.add(poll, now)
+        assert poll.id is not None
+        case.transition(CaseStatus.SCHEDULING, actor_id, now, "poll_opened")
+        await uow.consultations.save(case, now)
+        nudge_at = nudge_time(deadline, calendar)
+        for invitee in poll.invitees:
+            await _tell(
+                uow,
+                key=f"poll:{poll.id}:invite:{invitee.user_id}",
+                kind="poll.invite",
+                user_id=invitee.user_id,
+                poll=poll,
+                due_at=now,
+                now=now,
+            )
+            if now < nudge_at < deadline:
+                await _tell(
+                    uow,
+                    key=nudge_key(poll.id, invitee.user_id),
+                    kind="poll.nudge",
+                    user_id=invitee.user_id,
+                    poll=poll,
+                    due_at=nudge_at,
+                    now=now,
+                    subject=nudge_subject(poll.id),
+                )
+        await _tell(
+            uow,
+            key=f"poll:{poll.id}:deadline",
+            kind="poll.deadline",
+            user_id=actor_id,
+            poll=poll,
+            due_at=calendar.next_working_moment(deadline),
+            now=now,
+            subject=deadline_subject(poll.id),
+        )
+        await _audit(uow, actor_id, "poll.opened", poll, now, invitees=len(invited))
+        await uow.commit()
+        return poll
+
+
+async def cast_vote(
+    uow: UnitOfWork,
+    actor_id: int,
+    poll_id: int,
+    answers: Mapping[int, Answer],
+    now: datetime,
+) -> AvailabilityPoll:
+    """An invitee answers for themselves; answers may change until the poll closes."""
+    async with uow:
+        poll = await _poll(uow, poll_id, lock="share")
+        had_everyone = poll.everyone_answered()
+        poll.record_vote(actor_id, answers)
+        await uow.polls.record_votes(poll_id, actor_id, answers, now)
+        if actor_id not in {i.user_id for i in poll.not_answered()}:
+            # Answered every slot: no nudge needed any more.
+            await uow.outbox.cancel(nudge_key(poll_id, actor_id))
+        if poll.everyone_answered() and not had_everyone:
+            await _tell(
+                uow,
+                key=f"poll:{poll_id}:everyone-answered",
+                kind="poll.everyone_answered",
+                user_id=poll.created_by,
+                poll=poll,
+                due_at=now,
+                now=now,
+            )
+        await _audit(uow, actor_id, "poll.voted", poll, now, slots=len(answers))
+        await uow.commit()
+        return poll
+
+
+async def view_poll(
+    uow: UnitOfWork, actor_id: int, poll_id: int, now: datetime
+) -> AvailabilityPoll:
+    """An invitee or a coordinator of the team looks at the poll."""
+    async with uow:
+        poll = await _poll(uow, poll_id)
+        if poll.invitee(actor_id) is None:
+            await _require_coordinator(uow, poll.team_id, actor_id)
+        await _audit(uow, actor_id, "poll.viewed", poll, now)
+        await uow.commit()
+        return poll
+
+
+def _attendees(poll: AvailabilityPoll) -> list[int]:
+    """Who is told of the meeting: every invitee who did not say no to the chosen time
+    (a required invitee always), in invitation order."""
+    chosen = poll.chosen_slot_id
+    return [
+        i.user_id
+        for i in poll.invitees
+        if i.required or poll.votes.get(i.user_id, {}).get(chosen or -1) is not Answer.NO
+    ]
+
+
+async def finalize_poll(
+    uow: UnitOfWork,
+    actor_id: int,
+    poll_id: int,
+    slot_id: int,
+    *,
+    override: bool,
+    now: datetime,
+) -> AvailabilityPoll:
+    """Fix the time: the poll closes, nudges stop, the case is scheduled, and every
+    attendee and the requester get a confirmation with an .ics invitation."""
+    async with uow:
+        poll = await _poll(uow, poll_id, lock="update")
+        await _require_coordinator(uow, poll.team_id, actor_id)
+        case = await _case(uow, poll.consultation_id)
+        rescheduled = poll.state is PollState.FINALIZED
+        if rescheduled:
+            # A new time from the same poll: the same calendar event, a higher SEQUENCE.
+            poll.state = PollState.CLOSED
+            poll.sequence += 1
+        poll.finalize(slot_id, override=override)
+        await uow.polls.save(poll, now)
+        if not rescheduled:
+            case.transition(CaseStatus.SCHEDULED, actor_id, now, "poll_finalized")
+            await uow.consultations.save(case, now)
+        await uow.outbox.cancel_subject(nudge_subject(poll_id))
+        await uow.outbox.cancel_subject(deadline_subject(poll_id))
+        kind = "meeting.rescheduled" if rescheduled else "meeting.confirmed"
+        for user_id in dict.fromkeys([*_attendees(poll), case.requester_id]):
+            await _tell(
+                uow,
+                key=f"poll:{poll_id}:{kind}:{poll.sequence}:{user_id}",
+                kind=kind,
+                user_id=user_id,
+                poll=poll,
+                due_at=now,
+                now=now,
+            )
+        await _audit(uow, actor_id, "poll.finalized", poll, now, override=override)
+        await uow.commit()
+        return poll
+
+
+async def cancel_poll(
+    uow: UnitOfWork, actor_id: int, poll_id: int, now: datetime
+) -> AvailabilityPoll:
+    """Cancel the poll (and the meeting, if it was fixed): everyone concerned is told and
+    gets a cancelling .ics; the case returns to accepted for a new poll."""
+    async with uow:
+        poll = await _poll(uow, poll_id, lock="update")
+        await _require_coordinator(uow, poll.team_id, actor_id)
+        case = await _case(uow, poll.consultation_id)
+        was_fixed = poll.state is PollState.FINALIZED
+        told = _attendees(poll) if was_fixed else [i.user_id for i in poll.invitees]
+        poll.cancel()
+        await uow.polls.save(poll, now)
+        if case.status is CaseStatus.SCHEDULED:
+            case.transition(CaseStatus.SCHEDULING, actor_id, now, "meeting_cancelled")
+        if case.status is CaseStatus.SCHEDULING:
+            case.transition(CaseStatus.ACCEPTED, actor_id, now, "poll_cancelled")
+        await uow.consultations.save(case, now)
+        await uow.outbox.cancel_subject(nudge_subject(poll_id))
+        await uow.outbox.cancel_subject(deadline_subject(poll_id))
+        recipients = [*told, case.requester_id] if was_fixed else told
+        for user_id in dict.fromkeys(recipients):
+            await _tell(
+                uow,
+                key=f"poll:{poll_id}:cancelled:{user_id}",
+                kind="meeting.cancelled",
+                user_id=user_id,
+                poll=poll,
+                due_at=now,
+                now=now,
+            )
+        await _audit(uow, actor_id, "poll.cancelled", poll, now)
+        await uow.commit()
+        return poll

@@ -1,0 +1,269 @@
+"""The availability poll's card actions: set up, vote, overview, finalize, cancel."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import date, datetime, time
+from typing import Any
+
+from consultations import scheduling
+from consultations.calendar import BusinessCalendar
+from consultations.consultation import Consultation
+from consultations.errors import DomainError, InvalidInput
+from consultations.model import Role
+from consultations.poll import Answer, AvailabilityPoll, suggest_slots
+from consultations.ports import Clock, UnitOfWork
+from dialogs.cards import poll as cards
+from dialogs.cards.base import Card, Localizer
+from dialogs.inputs import positive_id
+
+SLOT_ROWS = 4
+# The team's regular consultation times (weekday, hour, minute) offered as suggestions.
+REGULAR_TIMES = ((1, 13, 0), (3, 9, 0))
+
+
+def _date(value: Any) -> date | None:
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise InvalidInput()
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        raise InvalidInput() from None
+
+
+def _time(value: Any) -> time | None:
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise InvalidInput()
+    try:
+        return time.fromisoformat(value[:5])
+    except ValueError:
+        raise InvalidInput() from None
+
+
+def _ids(value: Any) -> list[int]:
+    if value in (None, ""):
+        return []
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list):
+        raise InvalidInput()
+    return [
+        positive_id({"id": item.strip() if isinstance(item, str) else item}, "id") for item in items
+    ]
+
+
+def parse_setup(data: Mapping[str, Any], calendar: BusinessCalendar) -> dict[str, Any]:
+    """The setup card's inputs, checked; times are Helsinki wall-clock times."""
+    slots: list[tuple[datetime, int]] = []
+    for row in range(1, SLOT_ROWS + 1):
+        day, start = _date(data.get(f"slot{row}_date")), _time(data.get(f"slot{row}_time"))
+        if day is None and start is None:
+            continue
+        if day is None or start is None:
+            raise DomainError("error.slot_incomplete")
+        minutes = data.get(f"slot{row}_minutes") or "60"
+        try:
+            duration = int(str(minutes))
+        except ValueError:
+            raise InvalidInput() from None
+        slots.append((datetime.combine(day, start, tzinfo=calendar.tz), duration))
+    deadline_day = _date(data.get("deadline_date"))
+    deadline_time = _time(data.get("deadline_time")) or time(12)
+    if deadline_day is None:
+        raise DomainError("error.deadline_missing")
+    place = data.get("place") or ""
+    if not isinstance(place, str):
+        raise InvalidInput()
+    return {
+        "slots": slots,
+        "invitees": _ids(data.get("invitees")),
+        "required": _ids(data.get("required")),
+        "deadline": datetime.combine(deadline_day, deadline_time, tzinfo=calendar.tz),
+        "place": place,
+    }
+
+
+def parse_votes(data: Mapping[str, Any], poll: AvailabilityPoll) -> dict[int, Answer]:
+    answers: dict[int, Answer] = {}
+    for slot in poll.slots:
+        raw = data.get(f"slot_{slot.id}")
+        if raw in (None, ""):
+            continue
+        try:
+            answers[int(slot.id or 0)] = Answer(raw)
+        except (ValueError, TypeError):
+            raise InvalidInput() from None
+    if not answers:
+        raise DomainError("error.no_answers")
+    return answers
+
+
+class PollFlow:
+    def __init__(
+        self,
+        *,
+        uow_factory: Callable[[], UnitOfWork],
+        clock: Clock,
+        calendar: BusinessCalendar,
+        show_tallies: bool = True,
+    ) -> None:
+        self._uow = uow_factory
+        self._clock = clock
+        self._calendar = calendar
+        self._show_tallies = show_tallies
+        self.verbs: dict[str, Callable[[int, Localizer, Mapping[str, Any]], Any]] = {
+            "poll.setup": self._setup,
+            "poll.open": self._open,
+            "poll.vote": self._vote,
+            "poll.refresh": self._refresh,
+            "poll.finalize": self._finalize,
+            "poll.cancel": self._cancel,
+            "poll.reschedule": self._reschedule,
+        }
+
+    async def handle(
+        self, verb: str, user_id: int, t: Localizer, data: Mapping[str, Any]
+    ) -> Card | None:
+        action = self.verbs.get(verb)
+        if action is None:
+            return None
+        card: Card = await action(user_id, t, data)
+        return card
+
+    async def _case_number(self, case_id: int) -> str:
+        async with self._uow() as uow:
+            case = await uow.consultations.get(case_id)
+        return case.case_number or "" if case else ""
+
+    async def _setup_card(
+        self,
+        user_id: int,
+        t: Localizer,
+        case_id: int,
+        errors: list[str] | None = None,
+        values: Mapping[str, Any] | None = None,
+    ) -> Card:
+        case, members, suggested = await scheduling.setup_view(self._uow(), user_id, case_id)
+        return self._render_setup(t, case, members, suggested, errors or [], values)
+
+    def _render_setup(
+        self,
+        t: Localizer,
+        case: Consultation,
+        members: list[tuple[int, str, Any]],
+        suggested: frozenset[int],
+        errors: list[str],
+        values: Mapping[str, Any] | None,
+    ) -> Card:
+        assert case.id is not None
+        return cards.poll_setup_card(
+            t,
+            case_id=case.id,
+            case_number=case.case_number or "",
+            suggestions=suggest_slots(self._clock.now(), self._calendar, REGULAR_TIMES),
+            members=members,
+            wanted=case.details.professions,
+            suggested_invitees=suggested,
+            errors=errors,
+            values=values,
+        )
+
+    async def _setup(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
+        return await self._setup_card(user_id, t, positive_id(data, "case_id"))
+
+    async def _open(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
+        case_id = positive_id(data, "case_id")
+        try:
+            parsed = parse_setup(data, self._calendar)
+            poll = await scheduling.open_poll(
+                self._uow(),
+                user_id,
+                case_id,
+                now=self._clock.now(),
+                calendar=self._calendar,
+                **parsed,
+            )
+        except DomainError as error:
+            if error.code in ("error.not_coordinator", "error.case_not_accepted"):
+                raise
+            # A fixable mistake: the same card again, filled in, with what to fix.
+            return await self._setup_card(user_id, t, case_id, [error.code], data)
+        return cards.overview_card(
+            t, poll, case_number=await self._case_number(case_id), notice=t("notice.poll_opened")
+        )
+
+    async def _vote(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
+        poll_id = positive_id(data, "poll_id")
+        poll = await scheduling.view_poll(self._uow(), user_id, poll_id, self._clock.now())
+        case_number = await self._case_number(poll.consultation_id)
+        try:
+            poll = await scheduling.cast_vote(
+                self._uow(), user_id, poll_id, parse_votes(data, poll), self._clock.now()
+            )
+        except DomainError as error:
+            if error.code != "error.poll_closed":
+                raise
+            # Too late: say so politely, with the outcome.
+            return cards.vote_card(
+                t,
+                poll,
+                user_id=user_id,
+                case_number=case_number,
+                show_tallies=self._show_tallies,
+                notice=t("error.poll_closed"),
+            )
+        return cards.vote_card(
+            t,
+            poll,
+            user_id=user_id,
+            case_number=case_number,
+            show_tallies=self._show_tallies,
+            notice=t("notice.votes_saved"),
+        )
+
+    async def overview(self, user_id: int, t: Localizer, poll_id: int, notice: str = "") -> Card:
+        """The team's coordinators see the overview; an invitee sees their own card."""
+        poll = await scheduling.view_poll(self._uow(), user_id, poll_id, self._clock.now())
+        case_number = await self._case_number(poll.consultation_id)
+        async with self._uow() as uow:
+            coordinator = Role.COORDINATOR in await uow.teams.roles_of(poll.team_id, user_id)
+        if not coordinator:
+            return cards.vote_card(
+                t, poll, user_id=user_id, case_number=case_number, show_tallies=self._show_tallies
+            )
+        return cards.overview_card(t, poll, case_number=case_number, notice=notice)
+
+    async def _refresh(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
+        return await self.overview(user_id, t, positive_id(data, "poll_id"))
+
+    async def _finalize(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
+        poll = await scheduling.finalize_poll(
+            self._uow(),
+            user_id,
+            positive_id(data, "poll_id"),
+            positive_id(data, "slot_id"),
+            override=data.get("override") is True,
+            now=self._clock.now(),
+        )
+        return cards.overview_card(
+            t, poll, case_number=await self._case_number(poll.consultation_id)
+        )
+
+    async def _cancel(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
+        poll = await scheduling.cancel_poll(
+            self._uow(), user_id, positive_id(data, "poll_id"), self._clock.now()
+        )
+        return cards.overview_card(
+            t, poll, case_number=await self._case_number(poll.consultation_id)
+        )
+
+    async def _reschedule(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
+        """A new time by a new poll: the fixed meeting is cancelled (everyone told, a
+        cancelling .ics) and the coordinator proposes new times."""
+        poll = await scheduling.cancel_poll(
+            self._uow(), user_id, positive_id(data, "poll_id"), self._clock.now()
+        )
+        return await self._setup_card(user_id, t, poll.consultation_id)

@@ -1,0 +1,216 @@
+"""The availability polls (SPEC §2.3) over one AsyncSession; the unit of work owns the
+transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from consultations.errors import Conflict
+from consultations.model import Profession
+from consultations.poll import Answer, AvailabilityPoll, Invitee, PollState, TimeSlot
+from storage.tables import poll_invitees, poll_slots, poll_votes, polls, users
+
+LOCKS = ("none", "share", "update")
+
+
+class SqlAlchemyPollRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._s = session
+        # The row version each poll object was loaded (or added) at, by object identity, so
+        # `save` refuses a poll someone else saved since. The object is kept so its id() is
+        # not reused while this repository lives.
+        self._versions: dict[int, tuple[AvailabilityPoll, int]] = {}
+
+    def _dialect(self) -> str:
+        return self._s.get_bind().dialect.name
+
+    def _track(self, poll: AvailabilityPoll, version: int) -> None:
+        self._versions[id(poll)] = (poll, version)
+
+    async def add(self, poll: AvailabilityPoll, now: datetime) -> AvailabilityPoll:
+        inserted = await self._s.execute(
+            insert(polls)
+            .returning(polls.c.id)
+            .values(
+                consultation_id=poll.consultation_id,
+                team_id=poll.team_id,
+                created_by=poll.created_by,
+                deadline=poll.deadline,
+                place=poll.place,
+                state=poll.state.value,
+                wanted=sorted(p.value for p in poll.wanted),
+                chosen_slot_id=poll.chosen_slot_id,
+                sequence=poll.sequence,
+                created_at=now,
+                updated_at=now,
+                version=0,
+            )
+        )
+        poll.id = int(inserted.scalar_one())
+        slots = []
+        for slot in poll.slots:
+            slot_id = (
+                await self._s.execute(
+                    insert(poll_slots)
+                    .returning(poll_slots.c.id)
+                    .values(poll_id=poll.id, start=slot.start, minutes=slot.minutes)
+                )
+            ).scalar_one()
+            slots.append(TimeSlot(int(slot_id), slot.start, slot.minutes))
+        poll.slots = slots
+        if poll.invitees:
+            await self._s.execute(
+                insert(poll_invitees),
+                [
+                    {
+                        "poll_id": poll.id,
+                        "user_id": i.user_id,
+                        "profession": i.profession.value if i.profession else None,
+                        "required": i.required,
+                    }
+                    for i in poll.invitees
+                ],
+            )
+        self._track(poll, 0)
+        return poll
+
+    async def get(self, poll_id: int, *, lock: str = "none") -> AvailabilityPoll | None:
+        if lock not in LOCKS:
+            raise ValueError(f"lock must be one of {LOCKS}, not {lock!r}")
+        query = select(polls).where(polls.c.id == poll_id)
+        # On SQLite the transaction holds the database's write lock from BEGIN IMMEDIATE
+        # (storage.db), so there is nothing to add. On PostgreSQL a vote shares the row lock
+        # and closing takes it exclusively: no vote slips in after the poll has closed.
+        if lock != "none" and self._dialect() == "postgresql":
+            query = query.with_for_update(read=lock == "share")
+        row = (await self._s.execute(query)).mappings().first()
+        if row is None:
+            return None
+        slots = [
+            TimeSlot(s["id"], s["start"], s["minutes"])
+            for s in (
+                await self._s.execute(
+                    select(poll_slots)
+                    .where(poll_slots.c.poll_id == poll_id)
+                    .order_by(poll_slots.c.start, poll_slots.c.id)
+                )
+            ).mappings()
+        ]
+        invitees = [
+            Invitee(
+                user_id=i["user_id"],
+                name=i["name"],
+                profession=Profession(i["profession"]) if i["profession"] else None,
+                required=i["required"],
+            )
+            for i in (
+                await self._s.execute(
+                    select(
+                        poll_invitees.c.user_id,
+                        poll_invitees.c.profession,
+                        poll_invitees.c.required,
+                        users.c.name,
+                    )
+                    .join(users, users.c.id == poll_invitees.c.user_id)
+                    .where(poll_invitees.c.poll_id == poll_id)
+                    .order_by(users.c.name, users.c.id)
+                )
+            ).mappings()
+        ]
+        votes: dict[int, dict[int, Answer]] = {}
+        for user_id, slot_id, answer in await self._s.execute(
+            select(poll_votes.c.user_id, poll_votes.c.slot_id, poll_votes.c.answer).where(
+                poll_votes.c.poll_id == poll_id
+            )
+        ):
+            votes.setdefault(user_id, {})[slot_id] = Answer(answer)
+        poll = AvailabilityPoll(
+            id=row["id"],
+            consultation_id=row["consultation_id"],
+            team_id=row["team_id"],
+            created_by=row["created_by"],
+            slots=slots,
+            invitees=invitees,
+            deadline=row["deadline"],
+            place=row["place"],
+            state=PollState(row["state"]),
+            wanted=frozenset(Profession(p) for p in row["wanted"]),
+            votes=votes,
+            chosen_slot_id=row["chosen_slot_id"],
+            sequence=row["sequence"],
+        )
+        self._track(poll, row["version"])
+        return poll
+
+    async def latest_for(self, consultation_id: int) -> AvailabilityPoll | None:
+        poll_id = (
+            await self._s.execute(
+                select(polls.c.id)
+                .where(
+                    polls.c.consultation_id == consultation_id,
+                    polls.c.state != PollState.CANCELLED.value,
+                )
+                .order_by(polls.c.id.desc())
+                .limit(1)
+            )
+        ).scalar_one_or_none()
+        return None if poll_id is None else await self.get(int(poll_id))
+
+    async def save(self, poll: AvailabilityPoll, now: datetime) -> None:
+        assert poll.id is not None
+        tracked = self._versions.get(id(poll))
+        if tracked is None or tracked[0] is not poll:
+            raise RuntimeError("save a poll that this unit of work loaded or added")
+        version = tracked[1]
+        result = await self._s.execute(
+            update(polls)
+            .where(polls.c.id == poll.id, polls.c.version == version)
+            .values(
+                state=poll.state.value,
+                chosen_slot_id=poll.chosen_slot_id,
+                sequence=poll.sequence,
+                place=poll.place,
+                deadline=poll.deadline,
+                updated_at=now,
+                version=version + 1,
+            )
+        )
+        if not result.rowcount:  # type: ignore[attr-defined]
+            raise Conflict()
+        self._track(poll, version + 1)
+
+    async def record_votes(
+        self, poll_id: int, user_id: int, answers: Mapping[int, Answer], now: datetime
+    ) -> None:
+        if not answers:
+            return
+        rows: list[dict[str, Any]] = [
+            {
+                "poll_id": poll_id,
+                "user_id": user_id,
+                "slot_id": slot_id,
+                "answer": Answer(answer).value,
+                "updated_at": now,
+            }
+            for slot_id, answer in answers.items()
+        ]
+        # INSERT … ON CONFLICT DO UPDATE: a changed answer replaces the old one.
+        statement = (postgresql_insert if self._dialect() == "postgresql" else sqlite_insert)(
+            poll_votes
+        ).values(rows)
+        await self._s.execute(
+            statement.on_conflict_do_update(
+                index_elements=["poll_id", "user_id", "slot_id"],
+                set_={
+                    "answer": statement.excluded.answer,
+                    "updated_at": statement.excluded.updated_at,
+                },
+            )
+        )

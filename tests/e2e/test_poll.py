@@ -1,0 +1,312 @@
+"""The availability poll end to end: a coordinator proposes times from an accepted case,
+the invited members vote through Action.Execute, the overview shows the tallies, and
+finalizing sends every attendee and the requester an .ics invitation."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from icalendar import Calendar
+from sqlalchemy import select
+
+from bot.i18n import texts_for
+from consultations.consultation import CaseStatus
+from storage.tables import consultations, outbox
+from tests.conftest import BotFactory, RunningBot
+from tests.e2e.test_intake import (
+    COORDINATOR,
+    REQUESTER,
+    SteppingClock,
+    actions,
+    chat,
+    click,
+    file_request,
+    inputs,
+    setup,
+    texts,
+)
+from tests.support import activities as a
+from tests.support.connector import LoopbackConnector
+
+HELSINKI = ZoneInfo("Europe/Helsinki")
+MEMBER_A, MEMBER_B = a.user(3, "Olli Ulkopuolinen"), a.user(4, "Liisa Lääkäri")
+
+
+def executes(card: dict[str, Any]) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "Action.Execute":
+                found.append(node)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(card)
+    return found
+
+
+async def accepted_case(bot: RunningBot, fake: LoopbackConnector, url: str) -> dict[str, Any]:
+    """A submitted and accepted request; returns the coordinator's accepted triage card."""
+    await setup(bot, fake, url, [COORDINATOR, REQUESTER, MEMBER_A, MEMBER_B])
+    review = await file_request(bot, fake, url, "Mikä tukisi työhön paluuta?")
+    await click(bot, url, REQUESTER, review, "request.submit")
+    await bot.components.dispatcher.tick()
+    triage = fake.cards(chat(COORDINATOR))[-1]
+    return await click(bot, url, COORDINATOR, triage, "triage.accept")
+
+
+async def member_id(bot: RunningBot, user: dict[str, Any]) -> int:
+    async with bot.components.uow_factory() as uow:
+        found = await uow.users.by_teams_id(user["id"])
+    assert found is not None
+    return found.id
+
+
+async def test_a_poll_finds_the_time_and_sends_ics_invitations(
+    make_bot: BotFactory, connector: tuple[LoopbackConnector, str]
+) -> None:
+    fake, url = connector
+    clock = SteppingClock()  # Monday 23.11.2026 10:00 in Helsinki
+    bot = await make_bot(clock=clock)
+    accepted = await accepted_case(bot, fake, url)
+
+    setup_card = await click(bot, url, COORDINATOR, accepted, "poll.setup")
+    assert {"slot1_date", "invitees", "required", "deadline_date"} <= set(inputs(setup_card))
+    a_id, b_id = await member_id(bot, MEMBER_A), await member_id(bot, MEMBER_B)
+    overview = await click(
+        bot,
+        url,
+        COORDINATOR,
+        setup_card,
+        "poll.open",
+        slot1_date="2026-11-26",
+        slot1_time="13:00",
+        slot1_minutes="60",
+        slot2_date="2026-11-27",
+        slot2_time="09:00",
+        slot2_minutes="90",
+        slot3_date="",
+        slot3_time="",
+        slot4_date="",
+        slot4_time="",
+        invitees=f"{a_id},{b_id}",
+        required=str(b_id),
+        deadline_date="2026-11-25",
+        deadline_time="12:00",
+        place="Neuvotteluhuone Kuusi",
+    )
+    assert "poll.finalize" in {x["verb"] for x in executes(overview)}
+
+    await bot.components.dispatcher.tick()
+    vote_a = fake.cards(chat(MEMBER_A))[-1]
+    vote_b = fake.cards(chat(MEMBER_B))[-1]
+    slot_inputs = sorted(k for k in inputs(vote_a) if k.startswith("slot_"))
+    assert len(slot_inputs) == 2
+    first, second = slot_inputs
+
+    # Member A says yes to both, then changes the second to "no"; the card comes back
+    # refreshed with the answers as they now stand.
+    refreshed = await click(
+        bot, url, MEMBER_A, vote_a, "poll.vote", **{first: "yes", second: "yes"}
+    )
+    assert inputs(refreshed)[second]["value"] == "yes"
+    refreshed = await click(
+        bot, url, MEMBER_A, refreshed, "poll.vote", **{first: "yes", second: "no"}
+    )
+    assert inputs(refreshed)[second]["value"] == "no"
+    # Nobody votes for someone else: the coordinator is not invited.
+    not_invited = await bot.invoke(
+        a.execute(
+            url, COORDINATOR, "poll.vote", {**actions(vote_a)["poll.vote"]["data"], first: "no"}
+        )
+    )
+    assert not_invited["type"] == "application/vnd.microsoft.activity.message"
+    await click(bot, url, MEMBER_B, vote_b, "poll.vote", **{first: "if_need_be", second: "yes"})
+
+    # Everyone has answered: the coordinator hears of it, with the tallies.
+    await bot.components.dispatcher.tick()
+    told = fake.cards(chat(COORDINATOR))[-1]
+    assert "poll.finalize" in {x["verb"] for x in executes(told)}
+    finalize = [x for x in executes(told) if x["verb"] == "poll.finalize"]
+    recommended_first = next(
+        x for x in finalize if str(x["data"]["slot_id"]) == first.removeprefix("slot_")
+    )
+    assert not recommended_first["data"].get("override")
+
+    body = await bot.invoke(a.execute(url, COORDINATOR, "poll.finalize", recommended_first["data"]))
+    assert body["type"] == "application/vnd.microsoft.card.adaptive"
+    assert "poll.reschedule" in {x["verb"] for x in executes(body["value"])}
+    async with bot.components.engine.connect() as connection:
+        status = (await connection.execute(select(consultations.c.status))).scalar_one()
+    assert status == CaseStatus.SCHEDULED.value
+
+    # Attendees and the requester get the confirmation with an .ics link.
+    await bot.components.dispatcher.tick()
+    for user in (MEMBER_A, MEMBER_B, REQUESTER):
+        confirmation = fake.cards(chat(user))[-1]
+        link = next(x["url"] for x in _open_urls(confirmation) if ".ics" in x["url"])
+        path = link.split("://", 1)[1].split("/", 1)[1]
+        response = await bot.client.get("/" + path)
+        assert response.status == 200
+        calendar = Calendar.from_ical(await response.read())
+        event = next(c for c in calendar.walk("VEVENT"))
+        assert event.decoded("DTSTART") == datetime(2026, 11, 26, 13, 0, tzinfo=HELSINKI)
+        assert str(event["LOCATION"]) == "Neuvotteluhuone Kuusi"
+        assert "TK-2026-0001" in str(event["SUMMARY"])
+    assert any(c.name == "VTIMEZONE" for c in calendar.walk())
+
+    # A forged link gets nothing.
+    forged = await bot.client.get("/" + path.rsplit("/", 1)[0] + "/" + "0" * 32 + ".ics")
+    assert forged.status == 404
+
+    # The nudges were cancelled when the poll closed: none goes out later.
+    sent_before = len(fake.sent)
+    clock.current += timedelta(days=3)
+    await bot.components.dispatcher.tick()
+    assert not [
+        s for s in fake.sent[sent_before:] if s.conversation_id in (chat(MEMBER_A), chat(MEMBER_B))
+    ]
+    async with bot.components.engine.connect() as connection:
+        nudges = (
+            (await connection.execute(select(outbox.c.status).where(outbox.c.kind == "poll.nudge")))
+            .scalars()
+            .all()
+        )
+    assert nudges and set(nudges) == {"cancelled"}
+
+
+def _open_urls(card: dict[str, Any]) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "Action.OpenUrl":
+                found.append(node)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(card)
+    return found
+
+
+async def test_a_non_responder_is_nudged_one_working_day_before_the_deadline(
+    make_bot: BotFactory, connector: tuple[LoopbackConnector, str]
+) -> None:
+    fake, url = connector
+    clock = SteppingClock()
+    bot = await make_bot(clock=clock)
+    accepted = await accepted_case(bot, fake, url)
+    setup_card = await click(bot, url, COORDINATOR, accepted, "poll.setup")
+    a_id = await member_id(bot, MEMBER_A)
+    await click(
+        bot,
+        url,
+        COORDINATOR,
+        setup_card,
+        "poll.open",
+        slot1_date="2026-11-30",
+        slot1_time="13:00",
+        slot1_minutes="60",
+        invitees=str(a_id),
+        required="",
+        deadline_date="2026-11-27",
+        deadline_time="12:00",
+        place="",
+    )
+    await bot.components.dispatcher.tick()
+    invited = len(fake.cards(chat(MEMBER_A)))
+
+    clock.current = datetime(2026, 11, 26, 9, 59, tzinfo=HELSINKI).astimezone(UTC)
+    await bot.components.dispatcher.tick()
+    assert len(fake.cards(chat(MEMBER_A))) == invited
+    clock.current = datetime(2026, 11, 26, 12, 1, tzinfo=HELSINKI).astimezone(UTC)
+    await bot.components.dispatcher.tick()
+    nudge = fake.cards(chat(MEMBER_A))[-1]
+    assert len(fake.cards(chat(MEMBER_A))) == invited + 1
+    assert "poll.vote" in actions(nudge)
+
+    # At the deadline the coordinator is asked to decide.
+    clock.current = datetime(2026, 11, 27, 12, 1, tzinfo=HELSINKI).astimezone(UTC)
+    before = len(fake.cards(chat(COORDINATOR)))
+    await bot.components.dispatcher.tick()
+    assert len(fake.cards(chat(COORDINATOR))) == before + 1
+    assert "poll.finalize" in {x["verb"] for x in executes(fake.cards(chat(COORDINATOR))[-1])}
+    assert texts(fake.cards(chat(COORDINATOR))[-1])
+
+
+async def test_only_the_teams_coordinators_run_a_poll_and_nothing_changes_otherwise(
+    make_bot: BotFactory, connector: tuple[LoopbackConnector, str]
+) -> None:
+    fake, url = connector
+    clock = SteppingClock()
+    bot = await make_bot(clock=clock)
+    accepted = await accepted_case(bot, fake, url)
+    setup_data = actions(accepted)["poll.setup"]["data"]
+    refused = await bot.invoke(a.execute(url, MEMBER_A, "poll.setup", setup_data))
+    assert refused["type"] == "application/vnd.microsoft.activity.message"
+
+    setup_card = await click(bot, url, COORDINATOR, accepted, "poll.setup")
+    a_id = await member_id(bot, MEMBER_A)
+    overview = await click(
+        bot,
+        url,
+        COORDINATOR,
+        setup_card,
+        "poll.open",
+        slot1_date="2026-11-30",
+        slot1_time="13:00",
+        slot1_minutes="60",
+        invitees=str(a_id),
+        required=str(a_id),
+        deadline_date="2026-11-27",
+        deadline_time="12:00",
+        place="",
+    )
+    finalize = next(x for x in executes(overview) if x["verb"] == "poll.finalize")
+    for user, verb in ((MEMBER_A, "poll.finalize"), (REQUESTER, "poll.cancel")):
+        body = await bot.invoke(a.execute(url, user, verb, finalize["data"]))
+        assert body["type"] == "application/vnd.microsoft.activity.message", (user, verb)
+    async with bot.components.engine.connect() as connection:
+        status = (await connection.execute(select(consultations.c.status))).scalar_one()
+    assert status == CaseStatus.SCHEDULING.value
+
+
+async def test_a_mistake_in_the_proposed_times_shows_the_card_again_with_what_to_fix(
+    make_bot: BotFactory, connector: tuple[LoopbackConnector, str]
+) -> None:
+    fake, url = connector
+    bot = await make_bot(clock=SteppingClock())
+    accepted = await accepted_case(bot, fake, url)
+    setup_card = await click(bot, url, COORDINATOR, accepted, "poll.setup")
+    a_id = await member_id(bot, MEMBER_A)
+    # Saturday is no working day.
+    again = await click(
+        bot,
+        url,
+        COORDINATOR,
+        setup_card,
+        "poll.open",
+        slot1_date="2026-11-28",
+        slot1_time="10:00",
+        slot1_minutes="60",
+        invitees=str(a_id),
+        required="",
+        deadline_date="2026-11-27",
+        deadline_time="12:00",
+        place="",
+    )
+    assert "poll.open" in actions(again)
+    assert texts_for("fi-FI")("error.slot_not_working_day") in texts(again)
+    assert inputs(again)["slot1_date"].get("value") == "2026-11-28"
+    async with bot.components.engine.connect() as connection:
+        status = (await connection.execute(select(consultations.c.status))).scalar_one()
+    assert status == CaseStatus.ACCEPTED.value
