@@ -121,23 +121,26 @@ def _decision_renderer(decision: str) -> Renderer:
     return render
 
 
-async def _poll_parts(ctx: RenderContext, poll_id: int) -> tuple[AvailabilityPoll, str]:
+async def _poll_parts(ctx: RenderContext, poll_id: int) -> tuple[AvailabilityPoll, str, bool]:
+    """The poll, its case number, and whether its team shows invitees the tallies."""
     async with ctx.uows() as uow:
         poll = await uow.polls.get(poll_id)
         if poll is None:
             raise KeyError(poll_id)
         case = await uow.consultations.get(poll.consultation_id)
-    return poll, (case.case_number or "") if case else ""
+        team = await uow.teams.get(poll.team_id)
+    tallies = team.settings.show_tallies if team else True
+    return poll, (case.case_number or "") if case else "", tallies
 
 
 def _vote_renderer(reminder: bool) -> Renderer:
     async def render(ctx: RenderContext, t: Texts, payload: dict[str, Any]) -> Card:
-        poll, case_number = await _poll_parts(ctx, int(payload["poll_id"]))
+        poll, case_number, tallies = await _poll_parts(ctx, int(payload["poll_id"]))
         user_id = int(payload["user_id"])
         # A nudge for a poll already closed, or already answered, shows the card as it is.
         still = reminder and poll.state is PollState.OPEN
         return poll_cards.vote_card(
-            t, poll, user_id=user_id, case_number=case_number, show_tallies=True, reminder=still
+            t, poll, user_id=user_id, case_number=case_number, show_tallies=tallies, reminder=still
         )
 
     return render
@@ -145,7 +148,7 @@ def _vote_renderer(reminder: bool) -> Renderer:
 
 def _overview_renderer(reason: str) -> Renderer:
     async def render(ctx: RenderContext, t: Texts, payload: dict[str, Any]) -> Card:
-        poll, case_number = await _poll_parts(ctx, int(payload["poll_id"]))
+        poll, case_number, _tallies = await _poll_parts(ctx, int(payload["poll_id"]))
         return poll_cards.overview_card(t, poll, case_number=case_number, reason=reason)
 
     return render
@@ -153,7 +156,7 @@ def _overview_renderer(reason: str) -> Renderer:
 
 def _meeting_renderer(*, cancelled: bool = False, rescheduled: bool = False) -> Renderer:
     async def render(ctx: RenderContext, t: Texts, payload: dict[str, Any]) -> Card:
-        poll, case_number = await _poll_parts(ctx, int(payload["poll_id"]))
+        poll, case_number, _tallies = await _poll_parts(ctx, int(payload["poll_id"]))
         assert poll.id is not None
         return poll_cards.meeting_confirmation_card(
             t,

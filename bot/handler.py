@@ -24,7 +24,7 @@ from bot.i18n import Texts, texts_for
 from consultations import services
 from consultations.delivery import DeliveryFailure
 from consultations.errors import DomainError, InvalidInput, NotAuthorised
-from consultations.model import Role, TeamInstallation, User, UserRef
+from consultations.model import Role, TeamInstallation, TeamSettings, User, UserRef
 from consultations.ports import Clock, UnitOfWork
 from consultations.privacy import contains_identity_code
 from dialogs.cards import registry as cards
@@ -66,6 +66,10 @@ COMMAND_WORDS: Mapping[str, str] = {
     "drafts": "drafts",
     "luonnokset": "drafts",
     "utkast": "drafts",
+    "settings": "settings",
+    "asetukset": "settings",
+    "inställningar": "settings",
+    "installningar": "settings",
     "queue": "queue",
     "jono": "queue",
     "kö": "queue",
@@ -239,6 +243,8 @@ class TyokykyBot(TeamsActivityHandler):  # type: ignore[misc]
             await self._send_roles(turn_context, user, texts)
         elif command == "deliveries":
             await self._send_deliveries(turn_context, user, texts)
+        elif command == "settings":
+            await self._send_settings(turn_context, user, texts)
         elif command in ("new", "my", "drafts", "queue"):
             try:
                 card = await self._request_command(command, user, texts)
@@ -317,6 +323,7 @@ class TyokykyBot(TeamsActivityHandler):  # type: ignore[misc]
             "role.grant": self._action_role_change,
             "role.revoke": self._action_role_change,
             "deliveries.open": self._action_deliveries,
+            "team.settings.save": self._action_settings_save,
         }
         handler = handlers.get(action.verb)
         if handler is None:
@@ -393,6 +400,51 @@ class TyokykyBot(TeamsActivityHandler):  # type: ignore[misc]
         if card is None:
             raise NotAuthorised()
         return card
+
+    async def _action_settings_save(
+        self, turn_context: TurnContext, user: User, texts: Texts, data: Mapping[str, Any]
+    ) -> Card:
+        regular: list[tuple[int, int, int]] = []
+        for row in range(1, cards.SETTINGS_ROWS + 1):
+            day, clock = data.get(f"regular{row}_day"), data.get(f"regular{row}_time")
+            if day in (None, "") and clock in (None, ""):
+                continue
+            if not isinstance(day, str) or not isinstance(clock, str):
+                raise DomainError("error.regular_time")
+            try:
+                hour, minute = (int(part) for part in clock[:5].split(":"))
+                regular.append((int(day), hour, minute))
+            except ValueError:
+                raise DomainError("error.regular_time") from None
+        tallies = data.get("show_tallies", "true")
+        if tallies not in ("true", "false", True, False):
+            raise InvalidInput()
+        team = await services.update_team_settings(
+            self._uow(),
+            user.id,
+            positive_id(data, "team_id"),
+            TeamSettings(
+                regular_times=tuple(sorted(regular)), show_tallies=tallies in ("true", True)
+            ),
+            self._admins,
+            self._clock.now(),
+        )
+        return cards.team_settings_card(texts, team, notice=texts("settings.saved"))
+
+    async def _send_settings(self, turn_context: TurnContext, user: User, texts: Texts) -> None:
+        async with self._uow() as uow:
+            admin = services.is_admin(user, self._admins)
+            teams = [
+                team
+                for team in (await uow.teams.all() if admin else await uow.teams.teams_of(user.id))
+                if admin or Role.COORDINATOR in await uow.teams.roles_of(team.id, user.id)
+            ]
+        if not teams:
+            await turn_context.send_activity(texts("error.settings_coordinators_only"))
+            return
+        for team in teams[:5]:
+            card = cards.team_settings_card(texts, team)
+            await turn_context.send_activity(MessageFactory.attachment(attachment(card)))
 
     async def _action_deliveries(
         self, turn_context: TurnContext, user: User, texts: Texts, data: Mapping[str, Any]

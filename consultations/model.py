@@ -62,6 +62,35 @@ class User:
     bot_id: str = ""
 
 
+@dataclass(frozen=True)
+class TeamSettings:
+    """What a team's coordinators configure (SPEC §2.3)."""
+
+    # The team's regular consultation times (weekday 0=Monday, hour, minute), offered
+    # as suggestions when a poll is set up.
+    regular_times: tuple[tuple[int, int, int], ...] = ((1, 13, 0), (3, 9, 0))
+    # Whether invitees see how others answered.
+    show_tallies: bool = True
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "regular_times": [list(t) for t in self.regular_times],
+            "show_tallies": self.show_tallies,
+        }
+
+    @classmethod
+    def from_json(cls, data: object) -> TeamSettings:
+        if not isinstance(data, dict):
+            return cls()
+        times = data.get("regular_times")
+        regular = (
+            tuple((int(d), int(h), int(m)) for d, h, m in times)
+            if isinstance(times, list)
+            else cls.regular_times
+        )
+        return cls(regular_times=regular, show_tallies=bool(data.get("show_tallies", True)))
+
+
 @dataclass
 class Team:
     id: int
@@ -70,6 +99,7 @@ class Team:
     tenant_id: str
     service_url: str
     general_channel_id: str
+    settings: TeamSettings = TeamSettings()
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from consultations.model import (
     Role,
     Team,
     TeamInstallation,
+    TeamSettings,
     User,
     UserRef,
 )
@@ -84,6 +85,8 @@ class TeamRepository(Protocol):
         ...
 
     async def revoke(self, team_id: int, user_id: int, role: Role) -> bool: ...
+
+    async def save_settings(self, team_id: int, settings: TeamSettings, now: datetime) -> None: ...
 
     async def all(self) -> Sequence[Team]: ...
 

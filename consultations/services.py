@@ -15,6 +15,7 @@ from consultations.model import (
     Role,
     Team,
     TeamInstallation,
+    TeamSettings,
     User,
     UserRef,
 )
@@ -329,3 +330,37 @@ async def queue_weekly_digest(
                 queued += int(added)
         await uow.commit()
     return queued
+
+
+async def update_team_settings(
+    uow: UnitOfWork,
+    actor_id: int,
+    team_id: int,
+    settings: TeamSettings,
+    admins: Collection[str],
+    now: datetime,
+) -> Team:
+    """A coordinator (or an admin) sets the team's regular times and tally visibility."""
+    for weekday, hour, minute in settings.regular_times:
+        if not (0 <= weekday <= 4 and 8 <= hour <= 15 and 0 <= minute <= 59):
+            raise DomainError("error.regular_time")
+    if len(settings.regular_times) > 5:
+        raise DomainError("error.regular_time")
+    async with uow:
+        actor = await uow.users.get(actor_id)
+        if actor is None:
+            raise NotFound()
+        team = await _require_role_manager(uow, actor, team_id, admins)
+        await uow.teams.save_settings(team_id, settings, now)
+        await uow.audit.record(
+            at=now,
+            actor_user_id=actor_id,
+            action="team.settings_changed",
+            subject_type="team",
+            subject_id=str(team_id),
+            team_id=team_id,
+            details=settings.to_json(),
+        )
+        await uow.commit()
+        team.settings = settings
+        return team

@@ -10,7 +10,7 @@ from consultations import scheduling
 from consultations.calendar import BusinessCalendar
 from consultations.consultation import Consultation
 from consultations.errors import DomainError, InvalidInput
-from consultations.model import Role
+from consultations.model import Role, TeamSettings
 from consultations.poll import Answer, AvailabilityPoll, suggest_slots
 from consultations.ports import Clock, UnitOfWork
 from dialogs.cards import poll as cards
@@ -18,8 +18,6 @@ from dialogs.cards.base import Card, Localizer
 from dialogs.inputs import positive_id
 
 SLOT_ROWS = 4
-# The team's regular consultation times (weekday, hour, minute) offered as suggestions.
-REGULAR_TIMES = ((1, 13, 0), (3, 9, 0))
 
 
 def _date(value: Any) -> date | None:
@@ -108,12 +106,10 @@ class PollFlow:
         uow_factory: Callable[[], UnitOfWork],
         clock: Clock,
         calendar: BusinessCalendar,
-        show_tallies: bool = True,
     ) -> None:
         self._uow = uow_factory
         self._clock = clock
         self._calendar = calendar
-        self._show_tallies = show_tallies
         self.verbs: dict[str, Callable[[int, Localizer, Mapping[str, Any]], Any]] = {
             "poll.setup": self._setup,
             "poll.open": self._open,
@@ -133,6 +129,11 @@ class PollFlow:
         card: Card = await action(user_id, t, data)
         return card
 
+    async def _team_settings(self, team_id: int | None) -> TeamSettings:
+        async with self._uow() as uow:
+            team = await uow.teams.get(team_id) if team_id else None
+        return team.settings if team else TeamSettings()
+
     async def _case_number(self, case_id: int) -> str:
         async with self._uow() as uow:
             case = await uow.consultations.get(case_id)
@@ -147,7 +148,8 @@ class PollFlow:
         values: Mapping[str, Any] | None = None,
     ) -> Card:
         case, members, suggested = await scheduling.setup_view(self._uow(), user_id, case_id)
-        return self._render_setup(t, case, members, suggested, errors or [], values)
+        settings = await self._team_settings(case.team_id)
+        return self._render_setup(t, case, members, suggested, errors or [], values, settings)
 
     def _render_setup(
         self,
@@ -157,13 +159,14 @@ class PollFlow:
         suggested: frozenset[int],
         errors: list[str],
         values: Mapping[str, Any] | None,
+        settings: TeamSettings,
     ) -> Card:
         assert case.id is not None
         return cards.poll_setup_card(
             t,
             case_id=case.id,
             case_number=case.case_number or "",
-            suggestions=suggest_slots(self._clock.now(), self._calendar, REGULAR_TIMES),
+            suggestions=suggest_slots(self._clock.now(), self._calendar, settings.regular_times),
             members=members,
             wanted=case.details.professions,
             suggested_invitees=suggested,
@@ -212,7 +215,7 @@ class PollFlow:
                 poll,
                 user_id=user_id,
                 case_number=case_number,
-                show_tallies=self._show_tallies,
+                show_tallies=(await self._team_settings(poll.team_id)).show_tallies,
                 notice=t("error.poll_closed"),
             )
         return cards.vote_card(
@@ -220,7 +223,7 @@ class PollFlow:
             poll,
             user_id=user_id,
             case_number=case_number,
-            show_tallies=self._show_tallies,
+            show_tallies=(await self._team_settings(poll.team_id)).show_tallies,
             notice=t("notice.votes_saved"),
         )
 
@@ -232,7 +235,11 @@ class PollFlow:
             coordinator = Role.COORDINATOR in await uow.teams.roles_of(poll.team_id, user_id)
         if not coordinator:
             return cards.vote_card(
-                t, poll, user_id=user_id, case_number=case_number, show_tallies=self._show_tallies
+                t,
+                poll,
+                user_id=user_id,
+                case_number=case_number,
+                show_tallies=(await self._team_settings(poll.team_id)).show_tallies,
             )
         return cards.overview_card(t, poll, case_number=case_number, notice=notice)
 

@@ -31,6 +31,7 @@ from consultations.model import (
     Role,
     Team,
     TeamInstallation,
+    TeamSettings,
     User,
     UserRef,
 )
@@ -73,6 +74,7 @@ def _team(row: RowMapping) -> Team:
         tenant_id=row["tenant_id"],
         service_url=row["service_url"],
         general_channel_id=row["general_channel_id"],
+        settings=TeamSettings.from_json(row["settings"]),
     )
 
 
@@ -351,6 +353,13 @@ class SqlAlchemyTeamRepository:
             )
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def save_settings(self, team_id: int, settings: TeamSettings, now: datetime) -> None:
+        await self._s.execute(
+            update(teams)
+            .where(teams.c.id == team_id)
+            .values(settings=settings.to_json(), updated_at=now)
+        )
 
     async def all(self) -> Sequence[Team]:
         rows = (

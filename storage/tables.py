@@ -37,6 +37,8 @@ teams = Table(
     Column("general_channel_id", String(256), nullable=False, default=""),
     Column("installed", Boolean, nullable=False, default=True),
     Column("installed_by", Integer, ForeignKey("users.id"), nullable=True),
+    # TeamSettings as JSON; NULL means the defaults.
+    Column("settings", JsonText, nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
 )

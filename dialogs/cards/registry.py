@@ -22,6 +22,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("command.my", "help.command.my"),
     ("command.drafts", "help.command.drafts"),
     ("command.queue", "help.command.queue"),
+    ("command.settings", "help.command.settings"),
     ("command.help", "help.command.help"),
     ("command.profile", "help.command.profile"),
     ("command.roles", "help.command.roles"),
@@ -240,3 +241,58 @@ def digest_card(
     if failures:
         actions.append(execute(t("deliveries.open"), "deliveries.open"))
     return adaptive_card(body, actions)
+
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri")
+SETTINGS_ROWS = 3
+
+
+def team_settings_card(t: Localizer, team: Team, *, notice: str = "") -> Card:
+    """The team's regular consultation times and whether invitees see the tallies."""
+    body: list[dict[str, Any]] = [heading(t("settings.title", team=team.name))]
+    if notice:
+        body.append(paragraph(notice))
+    body.append(paragraph(t("settings.regular.intro")))
+    times = list(team.settings.regular_times)
+    for row in range(1, SETTINGS_ROWS + 1):
+        current = times[row - 1] if row <= len(times) else None
+        day: dict[str, Any] = {
+            "type": "Input.ChoiceSet",
+            "id": f"regular{row}_day",
+            "label": t("settings.regular.day", n=row),
+            "style": "compact",
+            "choices": [{"title": "—", "value": ""}]
+            + [{"title": t(f"weekday.{name}"), "value": str(i)} for i, name in enumerate(WEEKDAYS)],
+            "value": str(current[0]) if current else "",
+        }
+        clock: dict[str, Any] = {
+            "type": "Input.Time",
+            "id": f"regular{row}_time",
+            "label": t("settings.regular.time", n=row),
+            "min": "08:00",
+            "max": "15:00",
+        }
+        if current:
+            clock["value"] = f"{current[1]:02d}:{current[2]:02d}"
+        body.append(
+            {
+                "type": "ColumnSet",
+                "columns": [
+                    {"type": "Column", "width": "stretch", "items": [day]},
+                    {"type": "Column", "width": "stretch", "items": [clock]},
+                ],
+            }
+        )
+    body.append(
+        {
+            "type": "Input.Toggle",
+            "id": "show_tallies",
+            "title": t("settings.show_tallies"),
+            "valueOn": "true",
+            "valueOff": "false",
+            "value": "true" if team.settings.show_tallies else "false",
+        }
+    )
+    return adaptive_card(
+        body, [execute(t("settings.save"), "team.settings.save", {"team_id": team.id})]
+    )

@@ -310,3 +310,66 @@ async def test_a_mistake_in_the_proposed_times_shows_the_card_again_with_what_to
     async with bot.components.engine.connect() as connection:
         status = (await connection.execute(select(consultations.c.status))).scalar_one()
     assert status == CaseStatus.ACCEPTED.value
+
+
+async def test_the_coordinator_sets_the_teams_regular_times_and_they_are_suggested(
+    make_bot: BotFactory, connector: tuple[LoopbackConnector, str]
+) -> None:
+    fake, url = connector
+    bot = await make_bot(clock=SteppingClock())
+    accepted = await accepted_case(bot, fake, url)
+
+    await bot.post(a.text(url, COORDINATOR, "asetukset"))
+    settings = fake.cards(chat(COORDINATOR))[-1]
+    assert {"regular1_day", "regular1_time", "show_tallies"} <= set(inputs(settings))
+    # A member who is not a coordinator cannot change them, whatever the card says.
+    refused = await bot.invoke(
+        a.execute(
+            url,
+            MEMBER_A,
+            "team.settings.save",
+            {**actions(settings)["team.settings.save"]["data"], "regular1_day": "0"},
+        )
+    )
+    assert refused["type"] == "application/vnd.microsoft.activity.message"
+    saved = await click(
+        bot,
+        url,
+        COORDINATOR,
+        settings,
+        "team.settings.save",
+        regular1_day="4",
+        regular1_time="10:30",
+        regular2_day="",
+        regular2_time="",
+        regular3_day="",
+        regular3_time="",
+        show_tallies="false",
+    )
+    assert "Asetukset tallennettu." in texts(saved)
+
+    setup_card = await click(bot, url, COORDINATOR, accepted, "poll.setup")
+    # Friday 27.11.2026 10:30 is the first regular time after Monday 23.11.
+    assert inputs(setup_card)["slot1_date"]["value"] == "2026-11-27"
+    assert inputs(setup_card)["slot1_time"]["value"] == "10:30"
+
+    # With tallies hidden, an invitee's card shows their own answers only.
+    a_id = await member_id(bot, MEMBER_A)
+    await click(
+        bot,
+        url,
+        COORDINATOR,
+        setup_card,
+        "poll.open",
+        slot1_date=inputs(setup_card)["slot1_date"]["value"],
+        slot1_time=inputs(setup_card)["slot1_time"]["value"],
+        slot1_minutes="60",
+        invitees=str(a_id),
+        required="",
+        deadline_date="2026-11-26",
+        deadline_time="12:00",
+        place="",
+    )
+    await bot.components.dispatcher.tick()
+    vote = fake.cards(chat(MEMBER_A))[-1]
+    assert texts_for("fi-FI")("poll.tally", yes=0, if_need_be=0, no=0) not in texts(vote)

@@ -30,6 +30,7 @@ from consultations.consultation import (
 from consultations.model import Profession, RecipientType, Role
 from dialogs.cards import registry
 from dialogs.cards.base import MAX_CARD_BYTES, Card
+from dialogs.cards.registry import WEEKDAYS
 from dialogs.cards.request import (
     BARRIER_GROUPS,
     DECISIONS,
@@ -592,6 +593,7 @@ FAMILIES: dict[str, list[str]] = {
     "request.placeholder.": list(TEXT_FIELDS),
     "request.page.": list(PAGES),
     "decision.": list(DECISIONS),
+    "weekday.": list(WEEKDAYS),
 }
 # Keys the handlers use (they are not written in a card module).
 HANDLER_KEYS = [
