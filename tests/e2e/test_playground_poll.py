@@ -32,7 +32,6 @@ from bot.app import SETTINGS, finnish_calendar
 from consultations.calendar import BusinessCalendar
 from consultations.consultation import CaseStatus
 from storage.tables import consultations, users
-from tests.e2e.playground import BotMessage
 from tests.e2e.test_playground import Stack
 from tests.e2e.test_playground_intake import (
     CARD,
@@ -62,8 +61,21 @@ QUESTION = "Mikä tukisi asiakkaan paluuta työelämään?"
 
 # Texts from bot/i18n/locales/*/LC_MESSAGES/messages.po, spelled out: they are what users see.
 FI_VOTES_SAVED = "Vastauksesi on tallennettu. Voit muuttaa niitä vastausajan loppuun asti."
-FI_REQUIRED = "Sinun läsnäolosi on tarpeen"  # the start of poll.vote.required, checked below
+FI_REQUIRED = "Sinut on merkitty välttämättömäksi osallistujaksi."
+EN_BEST = "recommended"
 EN_EVERYONE_ANSWERED = "Everyone invited has answered. You can choose the time now."
+EN_POLL_OPENED = "The poll is open and the invitations have been sent."
+EN_TIME_FIXED = "Time fixed"
+
+
+def _en_slot(day: date, start: str, end: str) -> str:
+    """A slot as the English (en_FI) cards write it: "05/01/2027, 9.00–10.00"."""
+    return f"{day:%d/%m/%Y}, {start}–{end}"
+
+
+def _fi_slot(day: date, start: str, end: str) -> str:
+    """A slot as the Finnish cards write it: "5.1.2027 9.00–10.00"."""
+    return f"{day.day}.{day.month}.{day.year} {start}–{end}"
 
 
 def _tally(yes: int, if_need_be: int, no: int) -> str:
@@ -97,7 +109,7 @@ def _open_urls(card: dict[str, Any]) -> list[str]:
     return [str(n["url"]) for n in _nodes(card) if n.get("type") == "Action.OpenUrl"]
 
 
-async def _accepted_case(stack: Stack, megan: ChatUser) -> BotMessage:
+async def _accepted_case(stack: Stack, megan: ChatUser) -> Posted:
     """Megan files a request, Alex accepts it; returns Alex's triage message (accepted)."""
     pg = stack.pg
     page = await _basics(megan)
@@ -123,21 +135,16 @@ async def _accepted_case(stack: Stack, megan: ChatUser) -> BotMessage:
     )
     assert accepted["type"] == CARD, accepted
     assert "poll.setup" in actions(accepted["value"]), texts(accepted["value"])
-    return BotMessage(
-        action="updateMessage",
-        conversation_id=triage.conversation_id,
-        message_id=triage.message_id,
-        timestamp=triage.timestamp,
-        text=None,
-        attachments=[{"contentType": CARD, "content": accepted["value"]}],
-        raw={},
-    )
+    # The Playground now holds the returned card under the same message id.
+    return Posted(triage.message_id, accepted["value"])
 
 
 async def _user_id(stack: Stack, teams_user_id: str) -> int:
     async with stack.components.engine.connect() as connection:
         found = (
-            await connection.execute(select(users.c.id).where(users.c.teams_user_id == teams_user_id))
+            await connection.execute(
+                select(users.c.id).where(users.c.teams_user_id == teams_user_id)
+            )
         ).scalar_one()
     return int(found)
 
@@ -154,7 +161,6 @@ async def test_a_poll_through_the_playground_fixes_the_time_and_serves_the_ics(
     adele = await ChatUser.open(pg, INVITEE)
     isaiah = await ChatUser.open(pg, REQUIRED)
     triage = await _accepted_case(stack, megan)
-    assert triage.card is not None
 
     # Two times on working days after today, the deadline at noon the working day before.
     calendar = finnish_calendar()
@@ -165,7 +171,10 @@ async def test_a_poll_through_the_playground_fixes_the_time_and_serves_the_ics(
 
     # Alex opens the setup card from the accepted case, then the poll.
     setup = await pg.invoke_action(
-        alex_chat, triage.message_id, _execute_action(triage.card, "poll.setup"), from_id=COORDINATOR
+        alex_chat,
+        triage.message_id,
+        _execute_action(triage.card, "poll.setup"),
+        from_id=COORDINATOR,
     )
     assert setup["type"] == CARD, setup
     setup_card = setup["value"]
@@ -200,6 +209,7 @@ async def test_a_poll_through_the_playground_fixes_the_time_and_serves_the_ics(
     assert opened["type"] == CARD, opened
     overview = opened["value"]
     assert len(_executes(overview, "poll.finalize")) == 2, texts(overview)
+    assert EN_POLL_OPENED in texts(overview)
     assert "0/2" in texts(overview) and PLACE in texts(overview)
 
     # The invitees get their vote cards in their own chats.
@@ -249,6 +259,8 @@ async def test_a_poll_through_the_playground_fixes_the_time_and_serves_the_ics(
     assert choose.keys() == {first.removeprefix("slot_"), second_slot}
     recommended = choose[second_slot]
     assert recommended.get("style") == "positive" and not recommended["data"].get("override")
+    label1, label2 = _en_slot(day1, "9.00", "10.00"), _en_slot(day2, "13.00", "14.00")
+    assert f"**{label1}**" in shown and f"**{label2} · {EN_BEST}**" in shown, shown
 
     # Alex fixes the recommended time; the invoke response is the finalized overview.
     finalized = await pg.invoke_action(
@@ -259,6 +271,8 @@ async def test_a_poll_through_the_playground_fixes_the_time_and_serves_the_ics(
     )
     assert finalized["type"] == CARD, finalized
     assert "poll.reschedule" in actions(finalized["value"])
+    assert EN_TIME_FIXED in texts(finalized["value"])
+    assert f"Consultation time: {label2}" in texts(finalized["value"])
     assert not _executes(finalized["value"], "poll.finalize")
     async with stack.components.engine.connect() as connection:
         status = (await connection.execute(select(consultations.c.status))).scalar_one()
@@ -270,7 +284,9 @@ async def test_a_poll_through_the_playground_fixes_the_time_and_serves_the_ics(
     base_url = stack.app[SETTINGS].base_url()
     for person in (adele, isaiah, megan):
         confirmation = await person.delivered_card(stack, mark)
-        assert case_number in texts(confirmation.card) and PLACE in texts(confirmation.card)
+        shown = texts(confirmation.card)
+        assert case_number in shown and PLACE in shown
+        assert _fi_slot(day2, "13.00", "14.00") in shown, shown
         links = [url for url in _open_urls(confirmation.card) if url.endswith(".ics")]
         assert len(links) == 1 and links[0].startswith(base_url + "/ics/"), links
         async with pg.session.get(links[0]) as response:
