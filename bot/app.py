@@ -37,6 +37,7 @@ from bot.handler import TyokykyBot
 from bot.i18n import texts_for
 from bot.ics import meeting_ics, meeting_uid
 from bot.ratelimit import RateLimiter
+from bot.sdk_cache import CachingAuthentication
 from bot.settings import Settings
 from bot.state import DatabaseStorage
 from consultations import services
@@ -352,7 +353,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
             return SqlAlchemyUnitOfWork(sessions)
 
         storage = DatabaseStorage(SqlAlchemyDocumentStore(sessions), clock.now)
-        adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(_BotConfig(settings)))
+        adapter = CloudAdapter(
+            CachingAuthentication(ConfigurationBotFrameworkAuthentication(_BotConfig(settings)))
+        )
         adapter.on_turn_error = _make_error_handler(adapter)
         http = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=100, limit_per_host=50, keepalive_timeout=60)

@@ -17,7 +17,7 @@ from botbuilder.core import (
 )
 from botbuilder.core.teams import TeamsActivityHandler
 from botbuilder.dialogs import DialogSet, DialogTurnStatus
-from botbuilder.schema import ChannelAccount
+from botbuilder.schema import Activity, ActivityTypes, ChannelAccount
 
 from bot.connector import BotConnector
 from bot.i18n import Texts, texts_for
@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 CARD_RESPONSE = "application/vnd.microsoft.card.adaptive"
 MESSAGE_RESPONSE = "application/vnd.microsoft.activity.message"
 MAX_TEXT = 4_000
+# Where CloudAdapter looks for a turn's invoke response (BotAdapter._INVOKE_RESPONSE_KEY).
+INVOKE_RESPONSE_KEY = "BotFrameworkAdapter.InvokeResponse"
 
 # Every language's command words work whatever the user's locale says.
 COMMAND_WORDS: Mapping[str, str] = {
@@ -132,6 +134,16 @@ class TyokykyBot(TeamsActivityHandler):  # type: ignore[misc]
 
     async def on_turn(self, turn_context: TurnContext) -> None:
         try:
+            activity = turn_context.activity
+            if activity.type == "invoke" and activity.name == "adaptiveCard/action":
+                # The SDK would hand the response to send_activity, which deep-copies the
+                # whole card; the adapter only reads it from the turn state.
+                response = await self.on_invoke_activity(turn_context)
+                if turn_context.turn_state.get(INVOKE_RESPONSE_KEY) is None:
+                    turn_context.turn_state[INVOKE_RESPONSE_KEY] = Activity(
+                        type=ActivityTypes.invoke_response, value=response
+                    )
+                return
             await super().on_turn(turn_context)
         finally:
             await self._conversation_state.save_changes(turn_context)

@@ -7,6 +7,7 @@ Every message and reminder is queued in the same commit as the change that cause
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -227,14 +228,27 @@ async def open_poll(
         return poll
 
 
+@dataclass(frozen=True)
+class VoteOutcome:
+    """The poll after the vote, with what the refreshed card shows beside it."""
+
+    poll: AvailabilityPoll
+    case_number: str
+    show_tallies: bool
+
+
 async def cast_vote(
     uow: UnitOfWork,
     actor_id: int,
     poll_id: int,
     answers: Mapping[int, Answer],
     now: datetime,
-) -> AvailabilityPoll:
-    """An invitee answers for themselves; answers may change until the poll closes."""
+) -> VoteOutcome:
+    """An invitee answers for themselves; answers may change until the poll closes.
+
+    One transaction does it all, the card's case number and tally setting included: a
+    vote is the hottest turn of the bot.
+    """
     async with uow:
         poll = await _poll(uow, poll_id, lock="share")
         had_everyone = poll.everyone_answered()
@@ -254,8 +268,14 @@ async def cast_vote(
                 now=now,
             )
         await _audit(uow, actor_id, "poll.voted", poll, now, slots=len(answers))
+        case = await uow.consultations.get(poll.consultation_id)
+        team = await uow.teams.get(poll.team_id)
         await uow.commit()
-        return poll
+        return VoteOutcome(
+            poll,
+            (case.case_number or "") if case else "",
+            team.settings.show_tallies if team else True,
+        )
 
 
 async def view_poll(

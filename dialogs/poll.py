@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, time
 from typing import Any
@@ -11,13 +12,14 @@ from consultations.calendar import BusinessCalendar
 from consultations.consultation import Consultation
 from consultations.errors import DomainError, InvalidInput
 from consultations.model import Role, TeamSettings
-from consultations.poll import Answer, AvailabilityPoll, suggest_slots
+from consultations.poll import Answer, suggest_slots
 from consultations.ports import Clock, UnitOfWork
 from dialogs.cards import poll as cards
 from dialogs.cards.base import Card, Localizer
 from dialogs.inputs import positive_id
 
 SLOT_ROWS = 4
+_SLOT_INPUT = re.compile(r"slot_(\d{1,9})")
 
 
 def _date(value: Any) -> date | None:
@@ -84,14 +86,15 @@ def parse_setup(data: Mapping[str, Any], calendar: BusinessCalendar) -> dict[str
     }
 
 
-def parse_votes(data: Mapping[str, Any], poll: AvailabilityPoll) -> dict[int, Answer]:
+def parse_votes(data: Mapping[str, Any]) -> dict[int, Answer]:
+    """The vote card's answers, `slot_<id>`: <answer>; the poll checks the slot ids."""
     answers: dict[int, Answer] = {}
-    for slot in poll.slots:
-        raw = data.get(f"slot_{slot.id}")
-        if raw in (None, ""):
+    for key, raw in data.items():
+        match = _SLOT_INPUT.fullmatch(key)
+        if match is None or raw in (None, ""):
             continue
         try:
-            answers[int(slot.id or 0)] = Answer(raw)
+            answers[int(match.group(1))] = Answer(raw)
         except (ValueError, TypeError):
             raise InvalidInput() from None
     if not answers:
@@ -200,30 +203,29 @@ class PollFlow:
 
     async def _vote(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
         poll_id = positive_id(data, "poll_id")
-        poll = await scheduling.view_poll(self._uow(), user_id, poll_id, self._clock.now())
-        case_number = await self._case_number(poll.consultation_id)
         try:
-            poll = await scheduling.cast_vote(
-                self._uow(), user_id, poll_id, parse_votes(data, poll), self._clock.now()
+            outcome = await scheduling.cast_vote(
+                self._uow(), user_id, poll_id, parse_votes(data), self._clock.now()
             )
         except DomainError as error:
             if error.code != "error.poll_closed":
                 raise
             # Too late: say so politely, with the outcome.
+            poll = await scheduling.view_poll(self._uow(), user_id, poll_id, self._clock.now())
             return cards.vote_card(
                 t,
                 poll,
                 user_id=user_id,
-                case_number=case_number,
+                case_number=await self._case_number(poll.consultation_id),
                 show_tallies=(await self._team_settings(poll.team_id)).show_tallies,
                 notice=t("error.poll_closed"),
             )
         return cards.vote_card(
             t,
-            poll,
+            outcome.poll,
             user_id=user_id,
-            case_number=case_number,
-            show_tallies=(await self._team_settings(poll.team_id)).show_tallies,
+            case_number=outcome.case_number,
+            show_tallies=outcome.show_tallies,
             notice=t("notice.votes_saved"),
         )
 

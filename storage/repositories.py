@@ -120,7 +120,10 @@ class SqlAlchemyUserRepository:
             user_id = inserted.scalar_one()
         else:
             user_id = existing["id"]
-            await self._s.execute(update(users).where(users.c.id == user_id).values(**values))
+            changed = {k: v for k, v in values.items() if k != "updated_at" and existing[k] != v}
+            # Most turns come from someone the bot knows as they are: write nothing then.
+            if changed:
+                await self._s.execute(update(users).where(users.c.id == user_id).values(**values))
         user = await self.get(int(user_id))
         assert user is not None
         return user
