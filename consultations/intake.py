@@ -27,9 +27,10 @@ from consultations.consultation import (
     triage_overdue,
 )
 from consultations.errors import DomainError, IdentityCodeRefused, InvalidInput, NotFound
-from consultations.model import OutgoingMessage, RecipientType, Role
+from consultations.model import Role
 from consultations.ports import UnitOfWork
 from consultations.privacy import contains_identity_code
+from consultations.services import notify_user
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
 # SPEC §2.6 defaults, in working days (the first reminder's lives with the aggregate).
@@ -111,18 +112,16 @@ async def _message(
     **payload: Any,
 ) -> None:
     assert case.id is not None
-    await uow.outbox.add(
-        OutgoingMessage(
-            idempotency_key=key,
-            kind=kind,
-            recipient_type=RecipientType.USER,
-            recipient_id=str(user_id),
-            due_at=due_at,
-            payload={"case_id": case.id, **payload},
-            subject=subject,
-            team_id=case.team_id,
-        ),
-        now,
+    await notify_user(
+        uow,
+        key=key,
+        kind=kind,
+        user_id=user_id,
+        team_id=case.team_id,
+        due_at=due_at,
+        now=now,
+        payload={"case_id": case.id, **payload},
+        subject=subject,
     )
 
 

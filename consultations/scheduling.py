@@ -14,7 +14,7 @@ from typing import Any
 from consultations.calendar import BusinessCalendar
 from consultations.consultation import CaseStatus, Consultation
 from consultations.errors import DomainError, IdentityCodeRefused, NotFound
-from consultations.model import OutgoingMessage, RecipientType, Role
+from consultations.model import Role
 from consultations.poll import (
     MAX_INVITEES,
     Answer,
@@ -26,6 +26,7 @@ from consultations.poll import (
 )
 from consultations.ports import UnitOfWork
 from consultations.privacy import contains_identity_code
+from consultations.services import notify_user
 
 MAX_PLACE = 500
 
@@ -84,18 +85,16 @@ async def _tell(
     **payload: Any,
 ) -> None:
     assert poll.id is not None
-    await uow.outbox.add(
-        OutgoingMessage(
-            idempotency_key=key,
-            kind=kind,
-            recipient_type=RecipientType.USER,
-            recipient_id=str(user_id),
-            due_at=due_at,
-            payload={"poll_id": poll.id, "user_id": user_id, **payload},
-            subject=subject,
-            team_id=poll.team_id,
-        ),
-        now,
+    await notify_user(
+        uow,
+        key=key,
+        kind=kind,
+        user_id=user_id,
+        team_id=poll.team_id,
+        due_at=due_at,
+        now=now,
+        payload={"poll_id": poll.id, "user_id": user_id, **payload},
+        subject=subject,
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime
+from typing import Any
 
 from consultations.calendar import BusinessCalendar
 from consultations.consultation import triage_overdue
@@ -172,14 +173,15 @@ async def grant_role(
                 team_id=team_id,
                 details={"role": role.value},
             )
-            await _tell_user(
+            await notify_user(
                 uow,
-                target_user_id,
-                "role.granted",
-                f"role-granted:{team_id}:{target_user_id}:{role}:{now.isoformat()}",
-                {"team_id": team_id, "role": role.value},
-                now,
-                team_id,
+                key=f"role-granted:{team_id}:{target_user_id}:{role}:{now.isoformat()}",
+                kind="role.granted",
+                user_id=target_user_id,
+                team_id=team_id,
+                due_at=now,
+                now=now,
+                payload={"team_id": team_id, "role": role.value},
             )
         await uow.commit()
         return changed
@@ -219,26 +221,31 @@ async def revoke_role(
         return changed
 
 
-async def _tell_user(
+async def notify_user(
     uow: UnitOfWork,
-    user_id: int,
-    kind: str,
+    *,
     key: str,
-    payload: dict[str, object],
-    due_at: datetime,
+    kind: str,
+    user_id: int,
     team_id: int | None,
-) -> None:
-    await uow.outbox.add(
+    due_at: datetime,
+    now: datetime,
+    payload: dict[str, Any],
+    subject: str = "",
+) -> bool:
+    """Queue one message to one user in the current transaction (the outbox's one road)."""
+    return await uow.outbox.add(
         OutgoingMessage(
             idempotency_key=key,
             kind=kind,
             recipient_type=RecipientType.USER,
             recipient_id=str(user_id),
             due_at=due_at,
-            payload=dict(payload),
+            payload=payload,
+            subject=subject,
             team_id=team_id,
         ),
-        due_at,
+        now,
     )
 
 
@@ -256,14 +263,15 @@ async def recipient_unreachable(uow: UnitOfWork, user_id: int, now: datetime) ->
             for coordinator in await uow.teams.holders(team.id, Role.COORDINATOR):
                 if coordinator.id == user_id:
                     continue
-                await _tell_user(
+                await notify_user(
                     uow,
-                    coordinator.id,
-                    "delivery.unreachable",
-                    f"unreachable:{user_id}:{team.id}:{coordinator.id}:{now.isoformat()}",
-                    {"user_id": user_id, "team_id": team.id},
-                    now,
-                    team.id,
+                    key=f"unreachable:{user_id}:{team.id}:{coordinator.id}:{now.isoformat()}",
+                    kind="delivery.unreachable",
+                    user_id=coordinator.id,
+                    team_id=team.id,
+                    due_at=now,
+                    now=now,
+                    payload={"user_id": user_id, "team_id": team.id},
                 )
                 queued += 1
         await uow.audit.record(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import date, datetime, time
 from typing import Any
 
@@ -13,9 +13,9 @@ from consultations.consultation import Consultation
 from consultations.errors import DomainError, InvalidInput
 from consultations.model import Role, TeamSettings
 from consultations.poll import Answer, suggest_slots
-from consultations.ports import Clock, UnitOfWork
 from dialogs.cards import poll as cards
 from dialogs.cards.base import Card, Localizer
+from dialogs.flow import Action, CardFlow
 from dialogs.inputs import positive_id
 
 SLOT_ROWS = 4
@@ -102,18 +102,9 @@ def parse_votes(data: Mapping[str, Any]) -> dict[int, Answer]:
     return answers
 
 
-class PollFlow:
-    def __init__(
-        self,
-        *,
-        uow_factory: Callable[[], UnitOfWork],
-        clock: Clock,
-        calendar: BusinessCalendar,
-    ) -> None:
-        self._uow = uow_factory
-        self._clock = clock
-        self._calendar = calendar
-        self.verbs: dict[str, Callable[[int, Localizer, Mapping[str, Any]], Any]] = {
+class PollFlow(CardFlow):
+    def actions(self) -> dict[str, Action]:
+        return {
             "poll.setup": self._setup,
             "poll.open": self._open,
             "poll.vote": self._vote,
@@ -122,15 +113,6 @@ class PollFlow:
             "poll.cancel": self._cancel,
             "poll.reschedule": self._reschedule,
         }
-
-    async def handle(
-        self, verb: str, user_id: int, t: Localizer, data: Mapping[str, Any]
-    ) -> Card | None:
-        action = self.verbs.get(verb)
-        if action is None:
-            return None
-        card: Card = await action(user_id, t, data)
-        return card
 
     async def _team_settings(self, team_id: int | None) -> TeamSettings:
         async with self._uow() as uow:

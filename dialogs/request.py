@@ -8,11 +8,10 @@ in the database on every page, so a restart loses nothing and `luonnokset` resum
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from consultations import intake
-from consultations.calendar import BusinessCalendar
 from consultations.consultation import (
     CaseStatus,
     Consent,
@@ -21,10 +20,10 @@ from consultations.consultation import (
     Urgency,
 )
 from consultations.errors import DomainError, InvalidInput
-from consultations.ports import Clock, UnitOfWork
 from dialogs.cards import request as cards
 from dialogs.cards.base import Card, Localizer, execute
 from dialogs.cards.request import PAGE_FIELDS
+from dialogs.flow import Action, CardFlow
 from dialogs.inputs import positive_id
 
 # What must be right before leaving a page forward.
@@ -83,18 +82,9 @@ def _page(data: Mapping[str, Any]) -> str:
     return page
 
 
-class RequestFlow:
-    def __init__(
-        self,
-        *,
-        uow_factory: Callable[[], UnitOfWork],
-        clock: Clock,
-        calendar: BusinessCalendar,
-    ) -> None:
-        self._uow = uow_factory
-        self._clock = clock
-        self._calendar = calendar
-        self.verbs: dict[str, Callable[[int, Localizer, Mapping[str, Any]], Any]] = {
+class RequestFlow(CardFlow):
+    def actions(self) -> dict[str, Action]:
+        return {
             "request.new": self._new,
             "request.resume": self._resume,
             "request.next": self._next,
@@ -114,18 +104,6 @@ class RequestFlow:
             "triage.ask": self._ask,
             "triage.decline": self._decline,
         }
-
-    async def handle(
-        self, verb: str, user_id: int, t: Localizer, data: Mapping[str, Any]
-    ) -> Card | None:
-        """Run a card action of these flows; None when the verb is not theirs."""
-        action = self.verbs.get(verb)
-        if action is None:
-            return None
-        card: Card = await action(user_id, t, data)
-        return card
-
-    # --- the request form -------------------------------------------------------------
 
     async def _teams(self) -> list[tuple[int, str]]:
         async with self._uow() as uow:

@@ -13,6 +13,7 @@ from consultations.consultation import CaseStatus
 from storage.tables import consultations
 from tests.conftest import BotFactory, RunningBot
 from tests.support import activities as a
+from tests.support.cards import actions, inputs, texts
 from tests.support.connector import LoopbackConnector
 
 COORDINATOR = a.user(1, "Outi Koordinaattori")
@@ -32,58 +33,6 @@ class SteppingClock:
 
 def chat(user: dict[str, Any]) -> str:
     return f"a:personal-{user['id']}"
-
-
-def inputs(card: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    found: dict[str, dict[str, Any]] = {}
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if str(node.get("type", "")).startswith("Input.") and "id" in node:
-                found[node["id"]] = node
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(card)
-    return found
-
-
-def actions(card: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    found: dict[str, dict[str, Any]] = {}
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if node.get("type") == "Action.Execute":
-                found[node["verb"]] = node
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(card)
-    return found
-
-
-def texts(card: dict[str, Any]) -> str:
-    parts: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            for key in ("text", "title", "value"):
-                if isinstance(node.get(key), str):
-                    parts.append(node[key])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(card)
-    return "\n".join(parts)
 
 
 async def click(

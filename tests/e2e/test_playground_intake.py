@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -42,6 +42,7 @@ from storage.tables import consultations, outbox
 from tests.e2e.playground import BotMessage, Playground
 from tests.e2e.test_playground import Stack
 from tests.e2e.test_playground import stack as stack  # the fixture, re-exported
+from tests.support.cards import actions, inputs, texts
 
 pytestmark = pytest.mark.playground
 
@@ -67,39 +68,6 @@ FI_IDENTITY_CODE_REFUSAL = (
     "tunnistetta, jonka sinä osaat yhdistää asiakastietoihin (esim. nimikirjaimet ja "
     "syntymävuosi)."
 )
-
-
-# The card helpers of tests/e2e/test_intake.py, repeated: importing that module would pull
-# tests/conftest.py into this module's type check.
-def _nodes(node: Any) -> Iterator[dict[str, Any]]:
-    if isinstance(node, dict):
-        yield node
-        for value in node.values():
-            yield from _nodes(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _nodes(value)
-
-
-def inputs(card: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {
-        n["id"]: n
-        for n in _nodes(card)
-        if str(n.get("type", "")).startswith("Input.") and "id" in n
-    }
-
-
-def actions(card: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {n["verb"]: n for n in _nodes(card) if n.get("type") == "Action.Execute"}
-
-
-def texts(card: dict[str, Any]) -> str:
-    return "\n".join(
-        n[key]
-        for n in _nodes(card)
-        for key in ("text", "title", "value")
-        if isinstance(n.get(key), str)
-    )
 
 
 def _expected_case_number() -> str:

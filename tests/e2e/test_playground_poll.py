@@ -44,12 +44,9 @@ from tests.e2e.test_playground_intake import (
     _execute_action,
     _expected_case_number,
     _install_and_claim,
-    _nodes,
-    actions,
-    inputs,
-    texts,
 )
 from tests.e2e.test_playground_intake import stack as stack  # the fixture, re-exported
+from tests.support.cards import actions, inputs, nodes, texts
 
 pytestmark = pytest.mark.playground
 
@@ -96,17 +93,17 @@ def _choice_ids(card: dict[str, Any]) -> list[str]:
     """The vote card's per-slot inputs, in the order the card shows the slots."""
     return [
         n["id"]
-        for n in _nodes(card)
+        for n in nodes(card)
         if n.get("type") == "Input.ChoiceSet" and str(n.get("id", "")).startswith("slot_")
     ]
 
 
 def _executes(card: dict[str, Any], verb: str) -> list[dict[str, Any]]:
-    return [n for n in _nodes(card) if n.get("type") == "Action.Execute" and n["verb"] == verb]
+    return [n for n in nodes(card) if n.get("type") == "Action.Execute" and n["verb"] == verb]
 
 
 def _open_urls(card: dict[str, Any]) -> list[str]:
-    return [str(n["url"]) for n in _nodes(card) if n.get("type") == "Action.OpenUrl"]
+    return [str(n["url"]) for n in nodes(card) if n.get("type") == "Action.OpenUrl"]
 
 
 async def _accepted_case(stack: Stack, megan: ChatUser) -> Posted:

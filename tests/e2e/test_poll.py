@@ -19,36 +19,17 @@ from tests.e2e.test_intake import (
     COORDINATOR,
     REQUESTER,
     SteppingClock,
-    actions,
     chat,
     click,
     file_request,
-    inputs,
     setup,
-    texts,
 )
 from tests.support import activities as a
+from tests.support.cards import actions, executes, inputs, open_urls, texts
 from tests.support.connector import LoopbackConnector
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
 MEMBER_A, MEMBER_B = a.user(3, "Olli Ulkopuolinen"), a.user(4, "Liisa Lääkäri")
-
-
-def executes(card: dict[str, Any]) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if node.get("type") == "Action.Execute":
-                found.append(node)
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(card)
-    return found
 
 
 async def accepted_case(bot: RunningBot, fake: LoopbackConnector, url: str) -> dict[str, Any]:
@@ -150,7 +131,7 @@ async def test_a_poll_finds_the_time_and_sends_ics_invitations(
     await bot.components.dispatcher.tick()
     for user in (MEMBER_A, MEMBER_B, REQUESTER):
         confirmation = fake.cards(chat(user))[-1]
-        link = next(x["url"] for x in _open_urls(confirmation) if ".ics" in x["url"])
+        link = next(x["url"] for x in open_urls(confirmation) if ".ics" in x["url"])
         path = link.split("://", 1)[1].split("/", 1)[1]
         response = await bot.client.get("/" + path)
         assert response.status == 200
@@ -179,23 +160,6 @@ async def test_a_poll_finds_the_time_and_sends_ics_invitations(
             .all()
         )
     assert nudges and set(nudges) == {"cancelled"}
-
-
-def _open_urls(card: dict[str, Any]) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if node.get("type") == "Action.OpenUrl":
-                found.append(node)
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(card)
-    return found
 
 
 async def test_a_non_responder_is_nudged_one_working_day_before_the_deadline(
