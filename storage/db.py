@@ -59,7 +59,17 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     if url.startswith("sqlite"):
         # hide_parameters: a failed statement's error (and so a log line) never carries the
         # values bound to it, which may be text from a card.
-        engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
+        # One connection: SQLite has a single writer anyway, and turns then queue fairly in
+        # the pool instead of sleeping in SQLite's busy handler (p99 of a vote turn under
+        # load fell from seconds to tenths, bench/vote_turn.py).
+        engine = create_async_engine(
+            url,
+            connect_args={"timeout": 30},
+            hide_parameters=True,
+            pool_size=1,
+            max_overflow=0,
+            pool_timeout=60,
+        )
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
