@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
+from zoneinfo import ZoneInfo
 
 Card = dict[str, Any]
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 # Teams refuses cards over 28 KB; stay well below.
 MAX_CARD_BYTES = 24_000
+HELSINKI = ZoneInfo("Europe/Helsinki")
+Step = TypeVar("Step")
 
 
 class Localizer(Protocol):
@@ -73,3 +78,29 @@ def execute(
 
 def attachment(card: Card) -> dict[str, Any]:
     return {"contentType": CARD_CONTENT_TYPE, "content": card}
+
+
+def card_bytes(card: Card) -> int:
+    """The card's size as JSON with non-ASCII escaped: the most conservative measure."""
+    return len(json.dumps(card).encode("utf-8"))
+
+
+def fit(build: Callable[[Step], Card], steps: Sequence[Step]) -> Card:
+    """Build with the first (fullest) step, then with each tighter one until it fits."""
+    card = build(steps[0])
+    for step in steps[1:]:
+        if card_bytes(card) <= MAX_CARD_BYTES:
+            break
+        card = build(step)
+    return card
+
+
+def clip_text(text: str, limit: int | None) -> str:
+    """The text, cut to `limit` characters with an ellipsis when longer."""
+    if limit is None or len(text) <= limit:
+        return text
+    return text[: max(limit - 1, 0)].rstrip() + "…"
+
+
+def attention(text: str) -> dict[str, Any]:
+    return {"type": "TextBlock", "text": text, "wrap": True, "color": "Attention"}

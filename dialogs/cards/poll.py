@@ -8,12 +8,10 @@ only when a card would otherwise grow past `MAX_CARD_BYTES`.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from consultations.model import Profession
 from consultations.poll import (
@@ -27,24 +25,25 @@ from consultations.poll import (
     TimeSlot,
 )
 from dialogs.cards.base import (
-    MAX_CARD_BYTES,
+    HELSINKI,
     Card,
     Localizer,
     adaptive_card,
+    attention,
+    clip_text,
     execute,
     facts,
+    fit,
     heading,
     paragraph,
 )
-from dialogs.cards.registry import profession_name
+from dialogs.cards.registry import EMPTY, profession_name, professions_text
 
 # How many slots the coordinator can propose on the setup card (the poll allows MAX_SLOTS).
 SETUP_SLOTS = 4
 DEFAULT_MINUTES = 60
 DEFAULT_DEADLINE_TIME = "12:00"
 MAX_PLACE = 500
-EMPTY = "—"
-_HELSINKI = ZoneInfo("Europe/Helsinki")
 
 
 # --- fitting a card under the size limit -------------------------------------------------
@@ -69,28 +68,8 @@ _STEPS = (
 )
 
 
-def card_bytes(card: Card) -> int:
-    """The card's size as JSON with non-ASCII escaped: the most conservative measure."""
-    return len(json.dumps(card).encode("utf-8"))
-
-
-def _fit(build: Callable[[_Squeeze], Card]) -> Card:
-    card = build(_STEPS[0])
-    for step in _STEPS[1:]:
-        if card_bytes(card) <= MAX_CARD_BYTES:
-            break
-        card = build(step)
-    return card
-
-
-def _clip(text: str, limit: int | None) -> str:
-    if limit is None or len(text) <= limit:
-        return text
-    return text[: max(limit - 1, 0)].rstrip() + "…"
-
-
 def _name(name: str, squeeze: _Squeeze) -> str:
-    return _clip(name.strip(), squeeze.name) or EMPTY
+    return clip_text(name.strip(), squeeze.name) or EMPTY
 
 
 def _names(t: Localizer, names: Iterable[str], squeeze: _Squeeze) -> str:
@@ -102,10 +81,6 @@ def _names(t: Localizer, names: Iterable[str], squeeze: _Squeeze) -> str:
 
 
 # --- small pieces ------------------------------------------------------------------------
-
-
-def _attention(text: str) -> dict[str, Any]:
-    return {"type": "TextBlock", "text": text, "wrap": True, "color": "Attention"}
 
 
 def _good(text: str) -> dict[str, Any]:
@@ -131,7 +106,7 @@ def slot_label(t: Localizer, slot: TimeSlot) -> str:
     """ "2.3.2026 10.30–11.30": the start as the localizer writes it, and the end time."""
     start = t.datetime(slot.start)
     end = t.datetime(slot.end)
-    same_day = slot.start.astimezone(_HELSINKI).date() == slot.end.astimezone(_HELSINKI).date()
+    same_day = slot.start.astimezone(HELSINKI).date() == slot.end.astimezone(HELSINKI).date()
     # Every short date-time pattern ends with the time: keep that part of the end.
     return t("poll.slot.range", start=start, end=end.rsplit(" ", 1)[-1] if same_day else end)
 
@@ -155,11 +130,6 @@ def state_text(t: Localizer, state: PollState) -> str:
     }[state]
 
 
-def _professions(t: Localizer, values: Iterable[Profession]) -> str:
-    present = set(values)
-    return ", ".join(profession_name(t, p) for p in Profession if p in present) or EMPTY
-
-
 def _tally_text(t: Localizer, tally: SlotTally) -> str:
     return t("poll.tally", yes=tally.yes, if_need_be=tally.if_need_be, no=tally.no)
 
@@ -169,7 +139,7 @@ def _chosen(poll: AvailabilityPoll) -> TimeSlot | None:
 
 
 def _place(t: Localizer, poll: AvailabilityPoll, squeeze: _Squeeze) -> str:
-    return _clip(poll.place.strip(), squeeze.text) or t("poll.place.none")
+    return clip_text(poll.place.strip(), squeeze.text) or t("poll.place.none")
 
 
 def _outcome(t: Localizer, poll: AvailabilityPoll) -> dict[str, Any]:
@@ -178,7 +148,7 @@ def _outcome(t: Localizer, poll: AvailabilityPoll) -> dict[str, Any]:
         chosen = _chosen(poll)
         return _good(t("poll.outcome.finalized", slot=slot_label(t, chosen) if chosen else EMPTY))
     if poll.state is PollState.CANCELLED:
-        return _attention(t("poll.outcome.cancelled"))
+        return attention(t("poll.outcome.cancelled"))
     if poll.state is PollState.CLOSED:
         return _bold(t("poll.outcome.closed"))
     return _bold(t("poll.outcome.open"))
@@ -228,7 +198,7 @@ def poll_setup_card(
             heading(t("poll.setup.title", case_number=case_number)),
             paragraph(t("poll.setup.intro")),
         ]
-        body.extend(_attention(t(error, limit=MAX_SLOTS)) for error in errors)
+        body.extend(attention(t(error, limit=MAX_SLOTS)) for error in errors)
         if suggestions:
             body.append(paragraph(t("poll.setup.suggested"), subtle=True))
         else:
@@ -236,7 +206,7 @@ def poll_setup_card(
         for i in range(1, SETUP_SLOTS + 1):
             date_value = time_value = ""
             if i <= len(suggestions):
-                local = suggestions[i - 1].astimezone(_HELSINKI)
+                local = suggestions[i - 1].astimezone(HELSINKI)
                 date_value = local.date().isoformat()
                 time_value = local.strftime("%H:%M")
             date_value = _value(values, f"slot{i}_date", date_value)
@@ -282,7 +252,7 @@ def poll_setup_card(
         ]
         body.append(_bold(t("poll.setup.people"), separator=True))
         if wanted:
-            body.append(paragraph(t("poll.setup.wanted", professions=_professions(t, wanted))))
+            body.append(paragraph(t("poll.setup.wanted", professions=professions_text(t, wanted))))
         body.append(
             {
                 "type": "Input.ChoiceSet",
@@ -341,14 +311,14 @@ def poll_setup_card(
                 "label": t("poll.setup.place"),
                 "placeholder": t("poll.setup.place_placeholder"),
                 "maxLength": MAX_PLACE,
-                "value": _clip(_value(values, "place", ""), MAX_PLACE),
+                "value": clip_text(_value(values, "place", ""), MAX_PLACE),
             }
         )
         body.append(paragraph(t("poll.setup.privacy"), subtle=True))
         button = execute(t("poll.setup.open"), "poll.open", {"case_id": case_id}, style="positive")
         return adaptive_card(body, [button])
 
-    return _fit(build)
+    return fit(build, _STEPS)
 
 
 # --- the invitee answers -----------------------------------------------------------------
@@ -379,7 +349,7 @@ def vote_card(
     def build(sq: _Squeeze) -> Card:
         body: list[dict[str, Any]] = []
         if reminder and is_open:
-            body.append(_attention(t("reminder.poll_nudge")))
+            body.append(attention(t("reminder.poll_nudge")))
         if notice:
             body.append(_good(t(notice)))
         body.append(heading(t("poll.vote.title", case_number=case_number)))
@@ -421,7 +391,7 @@ def vote_card(
         button = execute(t("poll.vote.button"), "poll.vote", {"poll_id": poll.id}, style="positive")
         return adaptive_card(body, [button])
 
-    return _fit(build)
+    return fit(build, _STEPS)
 
 
 def _sid(slot: TimeSlot) -> int:
@@ -458,7 +428,7 @@ def overview_card(
     def build(sq: _Squeeze) -> Card:
         body: list[dict[str, Any]] = []
         if reason:
-            body.append(_attention(t(reason)))
+            body.append(attention(t(reason)))
         if notice:
             body.append(_good(t(notice)))
         body.append(heading(t("poll.overview.title", case_number=case_number)))
@@ -492,11 +462,11 @@ def overview_card(
             label = slot_label(t, recommended.slot)
             body.append(_good(t("poll.overview.recommended", slot=label)))
         else:
-            body.append(_attention(t("poll.overview.no_recommendation")))
+            body.append(attention(t("poll.overview.no_recommendation")))
         if wanted := poll.wanted:
             body.append(
                 paragraph(
-                    t("poll.overview.wanted", professions=_professions(t, wanted)), subtle=True
+                    t("poll.overview.wanted", professions=professions_text(t, wanted)), subtle=True
                 )
             )
         for tally in tallies:
@@ -509,13 +479,16 @@ def overview_card(
                 _bold(title),
                 paragraph(_tally_text(t, tally)),
                 paragraph(
-                    t("poll.overview.professions", professions=_professions(t, tally.professions)),
+                    t(
+                        "poll.overview.professions",
+                        professions=professions_text(t, tally.professions),
+                    ),
                     subtle=True,
                 ),
             ]
             if tally.required_no:
                 items.append(
-                    _attention(t("poll.overview.required_no", names=who(tally.required_no, sq)))
+                    attention(t("poll.overview.required_no", names=who(tally.required_no, sq)))
                 )
             pending = [u for u in tally.required_missing if u not in tally.required_no]
             if pending:
@@ -533,7 +506,7 @@ def overview_card(
                     style="positive" if slot.id == best_id else "",
                 )
             else:
-                items.append(_attention(t("poll.overview.override_warning")))
+                items.append(attention(t("poll.overview.override_warning")))
                 choose = execute(
                     t("poll.overview.choose_override", slot=label),
                     "poll.finalize",
@@ -543,7 +516,7 @@ def overview_card(
             body.append(_row(items))
         if missing:
             names = _names(t, (i.name for i in missing), sq)
-            body.append(_attention(t("poll.overview.not_answered", names=names)))
+            body.append(attention(t("poll.overview.not_answered", names=names)))
         else:
             body.append(_good(t("poll.overview.everyone_answered")))
         actions = [
@@ -552,7 +525,7 @@ def overview_card(
         ]
         return adaptive_card(body, actions)
 
-    return _fit(build)
+    return fit(build, _STEPS)
 
 
 # --- the meeting is fixed, moved or cancelled --------------------------------------------
@@ -576,11 +549,11 @@ def meeting_confirmation_card(
     def build(sq: _Squeeze) -> Card:
         if cancelled:
             title = t("meeting.cancelled.title", case_number=case_number)
-            lead: dict[str, Any] = _attention(t("meeting.cancelled.body", slot=when))
+            lead: dict[str, Any] = attention(t("meeting.cancelled.body", slot=when))
             ics_title = t("meeting.ics.cancel_button")
         elif rescheduled:
             title = t("meeting.rescheduled.title", case_number=case_number)
-            lead = _attention(t("meeting.rescheduled.body", slot=when))
+            lead = attention(t("meeting.rescheduled.body", slot=when))
             ics_title = t("meeting.ics.button")
         else:
             title = t("meeting.confirmed.title", case_number=case_number)
@@ -608,4 +581,4 @@ def meeting_confirmation_card(
             actions.append({"type": "Action.OpenUrl", "title": t("meeting.join"), "url": place})
         return adaptive_card(body, actions)
 
-    return _fit(build)
+    return fit(build, _STEPS)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from consultations.model import FailedDelivery, Profession, Role, Team, User
@@ -16,6 +16,7 @@ from dialogs.cards.base import (
     paragraph,
 )
 
+EMPTY = "—"
 # (command key in the catalog, description key); the words users type are translated too.
 COMMANDS: tuple[tuple[str, str], ...] = (
     ("command.new", "help.command.new"),
@@ -34,6 +35,12 @@ def profession_name(t: Localizer, profession: Profession | None) -> str:
     if profession is None:
         return t("profile.not_set")
     return t(f"profession.{profession.value}")
+
+
+def professions_text(t: Localizer, values: Iterable[Profession]) -> str:
+    """The professions in the catalog's order, or a dash when there are none."""
+    present = set(values)
+    return ", ".join(profession_name(t, p) for p in Profession if p in present) or EMPTY
 
 
 def help_card(t: Localizer) -> Card:

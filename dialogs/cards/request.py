@@ -7,11 +7,9 @@ long texts are shortened when a card would otherwise grow past `MAX_CARD_BYTES`.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from consultations.consultation import (
     DEFAULT_MAX_TEXT,
@@ -28,16 +26,21 @@ from consultations.consultation import (
 )
 from consultations.model import Profession
 from dialogs.cards.base import (
+    HELSINKI,
     MAX_CARD_BYTES,
     Card,
     Localizer,
     adaptive_card,
+    attention,
+    card_bytes,
+    clip_text,
     execute,
     facts,
+    fit,
     heading,
     paragraph,
 )
-from dialogs.cards.registry import profession_name
+from dialogs.cards.registry import EMPTY, profession_name, professions_text
 
 PAGES = ("basics", "urgent", "consent", "question", "capacity", "services", "meeting", "review")
 # Which RequestDetails fields each input page asks for ("consent" and "review" have none).
@@ -78,32 +81,9 @@ MAX_LIST = 25
 MAX_NOTES = 6
 NOTE_CLIP = 600
 EXCERPT = 120
-EMPTY = "—"
-_HELSINKI = ZoneInfo("Europe/Helsinki")
 _LONG_FIELDS = ("question", "situation", "history", "work_capacity", "strengths", "goals")
 # Shortening steps for long free texts when a card would be too big (None: full text).
 _CLIPS: tuple[int | None, ...] = (None, 1500, 1000, 700, 400, 200)
-
-
-def card_bytes(card: Card) -> int:
-    """The card's size as JSON with non-ASCII escaped: the most conservative measure."""
-    return len(json.dumps(card).encode("utf-8"))
-
-
-def _fit(build: Callable[[int | None], Card]) -> Card:
-    """Build with full texts, or with ever shorter long texts until the card fits."""
-    card = build(None)
-    for clip in _CLIPS[1:]:
-        if card_bytes(card) <= MAX_CARD_BYTES:
-            break
-        card = build(clip)
-    return card
-
-
-def _clip(text: str, limit: int | None) -> str:
-    if limit is None or len(text) <= limit:
-        return text
-    return text[: max(limit - 1, 0)].rstrip() + "…"
 
 
 def _or_empty(text: str) -> str:
@@ -112,12 +92,8 @@ def _or_empty(text: str) -> str:
 
 def _local_date(value: datetime | date) -> date:
     if isinstance(value, datetime):
-        return value.astimezone(_HELSINKI).date() if value.tzinfo else value.date()
+        return value.astimezone(HELSINKI).date() if value.tzinfo else value.date()
     return value
-
-
-def _attention(text: str) -> dict[str, Any]:
-    return {"type": "TextBlock", "text": text, "wrap": True, "color": "Attention"}
 
 
 def _no_inputs(action: dict[str, Any]) -> dict[str, Any]:
@@ -189,10 +165,6 @@ def _services(t: Localizer, values: frozenset[Service]) -> str:
 
 def _barriers(t: Localizer, values: frozenset[Barrier]) -> str:
     return _join(barrier_text(t, b) for b in Barrier if b in values)
-
-
-def _professions(t: Localizer, values: frozenset[Profession]) -> str:
-    return _join(profession_name(t, p) for p in Profession if p in values)
 
 
 # --- inputs ------------------------------------------------------------------------------
@@ -359,7 +331,7 @@ def _error_blocks(t: Localizer, errors: Sequence[str]) -> list[dict[str, Any]]:
     for error in errors:
         # A field name, or (for anything else) a catalog key of its own.
         text = t(f"request.error.{error}") if error in FIELDS else t(error)
-        blocks.append(_attention(text))
+        blocks.append(attention(text))
     return blocks
 
 
@@ -369,7 +341,7 @@ def _details_sections(
     """The whole request as FactSets, one per part of the dialog."""
 
     def long(name: str) -> str:
-        return _or_empty(_clip(str(getattr(d, name)), clip))
+        return _or_empty(clip_text(str(getattr(d, name)), clip))
 
     consent = consent_text(t, d.consent)
     rating = str(d.self_rating) if d.self_rating is not None else EMPTY
@@ -411,7 +383,7 @@ def _details_sections(
         (
             "meeting",
             [
-                (_label(t, "professions"), _professions(t, d.professions)),
+                (_label(t, "professions"), professions_text(t, d.professions)),
                 (_label(t, "client_attends"), attends_text(t, d.client_attends)),
             ],
         ),
@@ -473,7 +445,7 @@ def request_page_card(
         )
         return adaptive_card(body, actions)
 
-    return _fit(build)
+    return fit(build, _CLIPS)
 
 
 def request_submitted_card(t: Localizer, case_number: str, team_name: str) -> Card:
@@ -594,7 +566,7 @@ def drafts_card(t: Localizer, drafts: Sequence[Consultation]) -> Card:
         title = d.client_reference.strip() or t("request.draft_label")
         items: list[dict[str, Any]] = [paragraph(f"**{title}**")]
         if d.question.strip():
-            items.append(paragraph(_clip(d.question.strip(), EXCERPT), subtle=True))
+            items.append(paragraph(clip_text(d.question.strip(), EXCERPT), subtle=True))
         if draft.created_at:
             created = t.date(_local_date(draft.created_at))
             items.append(paragraph(t("drafts.created", date=created), subtle=True))
@@ -632,7 +604,7 @@ def triage_card(
     def build(clip: int | None) -> Card:
         body: list[dict[str, Any]] = []
         if reminder:
-            body.append(_attention(t(reminder)))
+            body.append(attention(t(reminder)))
         number = _case_label(t, case)
         body.append(heading(t("triage.title", case_number=number)))
         intro = t("triage.from", requester=requester_name or EMPTY, team=team_name or EMPTY)
@@ -645,7 +617,7 @@ def triage_card(
             status.append((t("triage.submitted"), t.datetime(case.submitted_at)))
         body.append(facts(status))
         if d.urgency is Urgency.URGENT:
-            body.append(_attention(t("triage.urgent", timeframe=_or_empty(d.urgent_timeframe))))
+            body.append(attention(t("triage.urgent", timeframe=_or_empty(d.urgent_timeframe))))
         body.extend(_details_sections(t, d, team_name, clip))
         if notes:
             title = paragraph(f"**{t('triage.notes')}**")
@@ -655,7 +627,7 @@ def triage_card(
             for kind, text, at in shown_notes:
                 label = t("triage.note.answer") if kind == "answer" else t("triage.note.question")
                 body.append(paragraph(f"**{label}** ({t.datetime(at)})", subtle=True))
-                body.append(paragraph(_clip(text, min(clip or NOTE_CLIP, NOTE_CLIP))))
+                body.append(paragraph(clip_text(text, min(clip or NOTE_CLIP, NOTE_CLIP))))
         if case.status is CaseStatus.NEEDS_INFO and not decided:
             body.append(paragraph(t("triage.waiting_answer"), subtle=True))
         if decided:
@@ -700,7 +672,7 @@ def triage_card(
         ]
         return adaptive_card(body, actions)
 
-    return _fit(build)
+    return fit(build, _CLIPS)
 
 
 def question_card(
@@ -715,7 +687,7 @@ def question_card(
     number = _case_label(t, case)
     body: list[dict[str, Any]] = []
     if reminder and not answered:
-        body.append(_attention(t("reminder.question")))
+        body.append(attention(t("reminder.question")))
     body.extend(
         [
             heading(t("question.title", case_number=number)),
@@ -783,7 +755,7 @@ def queue_card(t: Localizer, items: Sequence[tuple[Consultation, int, bool, str]
         body.append(paragraph(t("queue.empty")))
     overdue_count = sum(1 for _, _, overdue, _ in items if overdue)
     if overdue_count:
-        body.append(_attention(t("queue.overdue_count", count=overdue_count)))
+        body.append(attention(t("queue.overdue_count", count=overdue_count)))
     rows: list[dict[str, Any]] = []
     for case, days, overdue, requester in items[:MAX_LIST]:
         waiting = t("queue.waiting_one") if days == 1 else t("queue.waiting", days=days)
@@ -797,7 +769,7 @@ def queue_card(t: Localizer, items: Sequence[tuple[Consultation, int, bool, str]
         if case.details.urgency is Urgency.URGENT:
             markers.append(urgency_text(t, Urgency.URGENT))
         if markers:
-            lines.append(_attention(" · ".join(markers)))
+            lines.append(attention(" · ".join(markers)))
         rows.append(
             {
                 "type": "ColumnSet",

@@ -25,9 +25,8 @@ from consultations.poll import (
     TimeSlot,
 )
 from dialogs.cards import poll as poll_cards
-from dialogs.cards.base import MAX_CARD_BYTES, Card
+from dialogs.cards.base import MAX_CARD_BYTES, Card, card_bytes
 from dialogs.cards.poll import (
-    card_bytes,
     meeting_confirmation_card,
     overview_card,
     poll_setup_card,

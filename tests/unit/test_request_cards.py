@@ -29,7 +29,7 @@ from consultations.consultation import (
 )
 from consultations.model import Profession, RecipientType, Role
 from dialogs.cards import registry
-from dialogs.cards.base import MAX_CARD_BYTES, Card
+from dialogs.cards.base import MAX_CARD_BYTES, Card, card_bytes
 from dialogs.cards.registry import WEEKDAYS
 from dialogs.cards.request import (
     BARRIER_GROUPS,
@@ -37,7 +37,6 @@ from dialogs.cards.request import (
     FIELDS,
     PAGE_FIELDS,
     PAGES,
-    card_bytes,
     confirm_card,
     decision_card,
     draft_saved_card,
