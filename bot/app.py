@@ -45,6 +45,7 @@ from consultations.calendar import BusinessCalendar
 from consultations.delivery import RetryPolicy
 from consultations.poll import PollState
 from consultations.ports import Clock
+from dialogs.followup import FollowUpFlow
 from dialogs.poll import PollFlow
 from dialogs.request import RequestFlow
 from scheduler.dispatcher import Dispatcher
@@ -369,6 +370,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
             connector=connector,
             requests=RequestFlow(uow_factory=uow_factory, clock=clock, calendar=calendar),
             polls=PollFlow(uow_factory=uow_factory, clock=clock, calendar=calendar),
+            follow_up=FollowUpFlow(uow_factory=uow_factory, clock=clock, calendar=calendar),
         )
         ics_secret = await _ics_secret(SqlAlchemyDocumentStore(sessions), clock.now())
         limiter = RateLimiter(

@@ -6,17 +6,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from bot.connector import BotConnector
-from bot.i18n import Texts, texts_for
+from bot.i18n import HELSINKI, Texts, texts_for
 from bot.ratelimit import RateLimiter
+from consultations import followup
 from consultations.consultation import CaseStatus, Consultation
 from consultations.delivery import DeliveryFailure, FailureKind
+from consultations.errors import DomainError
 from consultations.model import ClaimedMessage, RecipientType, Role, User
 from consultations.poll import AvailabilityPoll, PollState
 from consultations.ports import Clock, UnitOfWork
+from dialogs.cards import followup as followup_cards
 from dialogs.cards import poll as poll_cards
 from dialogs.cards import registry as cards
 from dialogs.cards import request as request_cards
@@ -31,10 +34,14 @@ UowFactory = Callable[[], UnitOfWork]
 @dataclass(frozen=True)
 class RenderContext:
     """What a renderer may use beyond the payload: a unit of work (opened only when the
-    card needs more than the payload) and the address of a meeting's .ics."""
+    card needs more than the payload), the address of a meeting's .ics, and the time."""
 
     uows: UowFactory
     ics_url: Callable[[int, int], str]
+    clock: Clock
+
+    def today(self) -> date:
+        return self.clock.now().astimezone(HELSINKI).date()
 
 
 Renderer = Callable[[RenderContext, Texts, dict[str, Any]], Awaitable[Card]]
@@ -66,6 +73,9 @@ async def _render_digest(ctx: RenderContext, t: Texts, payload: dict[str, Any]) 
         unreachable,
         waiting=int(payload.get("open", 0)),
         overdue=int(payload.get("overdue", 0)),
+        no_summary=int(payload.get("no_summary", 0)),
+        overdue_recommendations=int(payload.get("overdue_recommendations", 0)),
+        handovers_waiting=int(payload.get("handovers_waiting", 0)),
     )
 
 
@@ -170,6 +180,90 @@ def _meeting_renderer(*, cancelled: bool = False, rescheduled: bool = False) -> 
     return render
 
 
+# --- after the meeting: each card is the use case's own view, as the recipient may see it ---
+
+
+def _summary_prompt_renderer(reminder: bool) -> Renderer:
+    async def render(ctx: RenderContext, t: Texts, payload: dict[str, Any]) -> Card:
+        async with ctx.uows() as uow:
+            case = await uow.consultations.get(int(payload["case_id"]))
+            poll = await uow.polls.get(int(payload["poll_id"]))
+        if case is None or poll is None:
+            raise KeyError(payload["case_id"])
+        chosen = poll.slot(poll.chosen_slot_id) if poll.chosen_slot_id is not None else None
+        return followup_cards.summary_prompt_card(
+            t,
+            case_id=int(payload["case_id"]),
+            case_number=case.case_number or "",
+            meeting=chosen,
+            reminder=reminder,
+            done=case.status is not CaseStatus.SCHEDULED,
+        )
+
+    return render
+
+
+async def _render_summary(ctx: RenderContext, t: Texts, payload: dict[str, Any]) -> Card:
+    user_id = int(payload["user_id"])
+    view = await followup.view_summary(
+        ctx.uows(), user_id, int(payload["summary_id"]), ctx.clock.now(), ctx.today()
+    )
+    return followup_cards.summary_card(t, view, for_user=user_id)
+
+
+async def _render_case_notice(ctx: RenderContext, t: Texts, payload: dict[str, Any]) -> Card:
+    async with ctx.uows() as uow:
+        case = await uow.consultations.get(int(payload["case_id"]))
+    if case is None:
+        raise KeyError(payload["case_id"])
+    return followup_cards.case_notice_card(t, case.case_number or "", CaseStatus(payload["status"]))
+
+
+def _recommendation_renderer(reason: str) -> Renderer:
+    async def render(ctx: RenderContext, t: Texts, payload: dict[str, Any]) -> Card:
+        view = await followup.view_recommendation(
+            ctx.uows(), int(payload["user_id"]), int(payload["recommendation_id"]), ctx.clock.now()
+        )
+        return followup_cards.recommendation_card(t, view, reason=reason)
+
+    return render
+
+
+async def _render_review(ctx: RenderContext, t: Texts, payload: dict[str, Any]) -> Card:
+    view = await followup.review_view(
+        ctx.uows(), int(payload["user_id"]), int(payload["case_id"]), ctx.clock.now()
+    )
+    return followup_cards.review_card(t, view, reason="reminder.review_due")
+
+
+def _handover_renderer(reason: str = "", result: bool = False) -> Renderer:
+    async def render(ctx: RenderContext, t: Texts, payload: dict[str, Any]) -> Card:
+        user_id = int(payload["user_id"])
+        view = await followup.view_handover(
+            ctx.uows(), user_id, int(payload["handover_id"]), ctx.clock.now()
+        )
+        if result:
+            return followup_cards.handover_result_card(t, view)
+        return followup_cards.handover_card(t, view, for_user=user_id, reason=reason)
+
+    return render
+
+
+def _case_renderer(build: Callable[[Texts, Consultation], Card]) -> Renderer:
+    async def render(ctx: RenderContext, t: Texts, payload: dict[str, Any]) -> Card:
+        case, _requester, _team, _notes = await _case_parts(ctx.uows, int(payload["case_id"]))
+        return build(t, case)
+
+    return render
+
+
+async def _render_feedback(ctx: RenderContext, t: Texts, payload: dict[str, Any]) -> Card:
+    view = await followup.view_feedback(
+        ctx.uows(), int(payload["user_id"]), int(payload["case_id"])
+    )
+    return followup_cards.feedback_card(t, view)
+
+
 async def _render_text(ctx: RenderContext, t: Texts, payload: dict[str, Any]) -> Card:
     # Used by tests and operators: a plain message whose text is a catalog id.
     return {"text": t(str(payload["message_id"]))}
@@ -195,6 +289,21 @@ RENDERERS: dict[str, Renderer] = {
     "meeting.confirmed": _meeting_renderer(),
     "meeting.rescheduled": _meeting_renderer(rescheduled=True),
     "meeting.cancelled": _meeting_renderer(cancelled=True),
+    "summary.prompt": _summary_prompt_renderer(False),
+    "summary.missing": _summary_prompt_renderer(True),
+    "summary.published": _render_summary,
+    "case.notice": _render_case_notice,
+    "recommendation.due": _recommendation_renderer("reminder.recommendation_due"),
+    "recommendation.escalation": _recommendation_renderer("reminder.recommendation_overdue"),
+    "review.due": _render_review,
+    "handover.proposed": _handover_renderer(),
+    "handover.reminder": _handover_renderer("reminder.handover"),
+    "handover.escalation": _handover_renderer("reminder.handover_escalation"),
+    "handover.accepted": _handover_renderer(result=True),
+    "handover.declined": _handover_renderer(result=True),
+    "case.closed": _case_renderer(followup_cards.case_closed_card),
+    "case.brought_back": _case_renderer(followup_cards.brought_back_card),
+    "feedback.request": _render_feedback,
 }
 
 
@@ -213,7 +322,7 @@ class ConnectorSender:
         self._connector = connector
         self._limiter = limiter
         self._uow = uow_factory
-        self._context = RenderContext(uow_factory, ics_url)
+        self._context = RenderContext(uow_factory, ics_url, clock)
         self._clock = clock
         self._users: dict[int, User] = {}
 
@@ -262,6 +371,9 @@ class ConnectorSender:
             rendered = await renderer(self._context, texts, message.payload)
         except (KeyError, ValueError, TypeError):
             raise DeliveryFailure(FailureKind.PERMANENT, "payload does not fit its kind") from None
+        except DomainError as error:
+            # The recipient may no longer see this (a role handed on, a case gone).
+            raise DeliveryFailure(FailureKind.PERMANENT, f"refused: {error.code}") from None
 
         if not service_url:
             raise DeliveryFailure(FailureKind.PERMANENT, "no service url known")

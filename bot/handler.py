@@ -29,6 +29,7 @@ from consultations.ports import Clock, UnitOfWork
 from consultations.privacy import contains_identity_code
 from dialogs.cards import registry as cards
 from dialogs.cards.base import Card, attachment
+from dialogs.followup import FollowUpFlow
 from dialogs.inputs import positive_id
 from dialogs.poll import PollFlow
 from dialogs.profile import HANDLED, PROFILE_DIALOG, ProfileDialog
@@ -72,6 +73,9 @@ COMMAND_WORDS: Mapping[str, str] = {
     "asetukset": "settings",
     "inställningar": "settings",
     "installningar": "settings",
+    "cases": "cases",
+    "asiakkaat": "cases",
+    "klienter": "cases",
     "queue": "queue",
     "jono": "queue",
     "kö": "queue",
@@ -117,11 +121,13 @@ class TyokykyBot(TeamsActivityHandler):  # type: ignore[misc]
         connector: BotConnector,
         requests: RequestFlow,
         polls: PollFlow,
+        follow_up: FollowUpFlow,
     ) -> None:
         super().__init__()
         self._connector = connector
         self._requests = requests
         self._polls = polls
+        self._follow_up = follow_up
         self._uow = uow_factory
         self._clock = clock
         self._admins = admins
@@ -257,7 +263,7 @@ class TyokykyBot(TeamsActivityHandler):  # type: ignore[misc]
             await self._send_deliveries(turn_context, user, texts)
         elif command == "settings":
             await self._send_settings(turn_context, user, texts)
-        elif command in ("new", "my", "drafts", "queue"):
+        elif command in ("new", "my", "drafts", "queue", "cases"):
             try:
                 card = await self._request_command(command, user, texts)
             except DomainError as error:
@@ -343,6 +349,8 @@ class TyokykyBot(TeamsActivityHandler):  # type: ignore[misc]
             if card is None:
                 card = await self._polls.handle(action.verb, user.id, texts, action.data)
             if card is None:
+                card = await self._follow_up.handle(action.verb, user.id, texts, action.data)
+            if card is None:
                 raise InvalidInput()
             return card
         return await handler(turn_context, user, texts, {**action.data, "verb": action.verb})
@@ -358,6 +366,8 @@ class TyokykyBot(TeamsActivityHandler):  # type: ignore[misc]
             return await self._requests.my_requests(user.id, texts)
         if command == "drafts":
             return await self._requests.drafts(user.id, texts)
+        if command == "cases":
+            return await self._follow_up.cases(user.id, texts)
         return await self._requests.queue(user.id, texts)
 
     async def _action_help(

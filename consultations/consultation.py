@@ -99,6 +99,17 @@ class Barrier(enum.StrEnum):
     SOCIETAL_SITUATION = "other.societal_situation"
 
 
+class Outcome(enum.StrEnum):
+    """How a case ended (SPEC §2.5)."""
+
+    EMPLOYMENT = "employment"
+    STUDIES = "studies"
+    REHABILITATION = "rehabilitation"
+    DISABILITY_PENSION = "disability_pension"
+    OTHER_SERVICES = "other_services"
+    NO_LASTING_SOLUTION = "no_lasting_solution"
+
+
 class DeclineRoute(enum.StrEnum):
     """Where a declined request is pointed instead."""
 
@@ -349,6 +360,7 @@ class Consultation:
     decline_reason: str = ""
     decline_route: DeclineRoute | None = None
     draft_page: str = ""
+    outcome: Outcome | None = None
     version: int = 0
     history: list[Transition] = field(default_factory=list)
 
@@ -369,6 +381,12 @@ class Consultation:
 
     def is_open_for_triage(self) -> bool:
         return self.status in OPEN_FOR_TRIAGE
+
+
+def case_round(case: Consultation) -> int:
+    """How many times the case has gone to the team: 1 for the first consultation round,
+    2 once it has been brought back, and so on."""
+    return sum(1 for t in case.history if t.to_status is CaseStatus.SUBMITTED)
 
 
 # SPEC §2.6: a request untriaged for this many working days is overdue.

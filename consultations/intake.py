@@ -23,6 +23,7 @@ from consultations.consultation import (
     DeclineRoute,
     RequestDetails,
     Urgency,
+    case_round,
     parse_fields,
     triage_overdue,
 )
@@ -125,18 +126,13 @@ async def _message(
     )
 
 
-def _round(case: Consultation) -> int:
-    """How many times the case has gone to triage: keys of each round stay distinct."""
-    return sum(1 for t in case.history if t.to_status is CaseStatus.SUBMITTED)
-
-
-async def _send_to_triage(
+async def send_to_triage(
     uow: UnitOfWork, case: Consultation, now: datetime, calendar: BusinessCalendar
 ) -> None:
     """Triage cards to the team's coordinators now, reminders later (SPEC §2.6)."""
     assert case.id is not None and case.team_id is not None
     coordinators = await uow.teams.holders(case.team_id, Role.COORDINATOR)
-    round_ = _round(case)
+    round_ = case_round(case)
     reminder_at = calendar.add_working_days(now, TRIAGE_REMINDER_DAYS)
     escalation_at = calendar.add_working_days(now, TRIAGE_ESCALATION_DAYS)
     for coordinator in coordinators:
@@ -251,7 +247,7 @@ async def submit_request(
         case.submitted_at = now
         case.draft_page = ""
         await uow.consultations.save(case, now)
-        await _send_to_triage(uow, case, now, calendar)
+        await send_to_triage(uow, case, now, calendar)
         await _audit(uow, actor_id, "consultation.submitted", case, now)
         await uow.commit()
         return case
@@ -330,7 +326,7 @@ async def accept_request(
         await uow.outbox.cancel_subject(triage_subject(case.id))
         await _message(
             uow,
-            key=f"case:{case.id}:accepted",
+            key=f"case:{case.id}:r{case_round(case)}:accepted",
             kind="case.accepted",
             user_id=case.requester_id,
             case=case,
@@ -409,7 +405,7 @@ async def answer_question(
         assert case.id is not None
         await uow.consultations.add_note(case.id, actor_id, "answer", text, now)
         await uow.outbox.cancel_subject(question_subject(case.id))
-        await _send_to_triage(uow, case, now, calendar)
+        await send_to_triage(uow, case, now, calendar)
         await _audit(uow, actor_id, "consultation.answered", case, now)
         await uow.commit()
         return case
@@ -442,7 +438,7 @@ async def decline_request(
         await uow.outbox.cancel_subject(question_subject(case.id))
         await _message(
             uow,
-            key=f"case:{case.id}:declined",
+            key=f"case:{case.id}:r{case_round(case)}:declined",
             kind="case.declined",
             user_id=case.requester_id,
             case=case,

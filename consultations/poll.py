@@ -88,6 +88,16 @@ class AvailabilityPoll:
     def slot(self, slot_id: int) -> TimeSlot | None:
         return next((s for s in self.slots if s.id == slot_id), None)
 
+    def attendees(self) -> list[int]:
+        """Who is told of the fixed meeting: every invitee who did not say no to the chosen
+        time (a required invitee always), in invitation order."""
+        chosen = self.chosen_slot_id
+        return [
+            i.user_id
+            for i in self.invitees
+            if i.required or self.votes.get(i.user_id, {}).get(chosen or -1) is not Answer.NO
+        ]
+
     def not_answered(self) -> list[Invitee]:
         """Invitees who have not answered every slot."""
         slot_ids = {s.id for s in self.slots}

@@ -7,7 +7,8 @@ outbox, `bot/` sends. Tests use fakes of the same shape.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime
 from types import TracebackType
 from typing import Any, Protocol, Self
 
@@ -25,6 +26,13 @@ from consultations.model import (
     UserRef,
 )
 from consultations.poll import Answer, AvailabilityPoll
+from consultations.summary import (
+    Assignment,
+    Feedback,
+    HandOver,
+    MeetingSummary,
+    Recommendation,
+)
 
 
 class Clock(Protocol):
@@ -179,9 +187,108 @@ class PollRepository(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class HeldMeeting:
+    """A fixed meeting of a case still waiting for its summary."""
+
+    consultation_id: int
+    case_number: str
+    team_id: int
+    poll_id: int
+    start: datetime
+    minutes: int
+    coordinator_id: int
+
+
+class FollowUpRepository(Protocol):
+    """Summaries, recommendations, case managers, hand-overs and feedback (SPEC §2.4–2.5)."""
+
+    async def add_summary(self, summary: MeetingSummary, now: datetime) -> MeetingSummary: ...
+
+    async def get_summary(
+        self, summary_id: int, *, lock: bool = False
+    ) -> MeetingSummary | None: ...
+
+    async def save_summary(self, summary: MeetingSummary, now: datetime) -> None:
+        """Write a draft's content or its publication; a published version never changes."""
+        ...
+
+    async def draft_summary(self, consultation_id: int) -> MeetingSummary | None: ...
+
+    async def published_summaries(self, consultation_id: int) -> Sequence[MeetingSummary]:
+        """Every published version of every round, oldest first."""
+        ...
+
+    async def add_recommendation(
+        self, recommendation: Recommendation, now: datetime
+    ) -> Recommendation: ...
+
+    async def get_recommendation(
+        self, recommendation_id: int, *, lock: bool = False
+    ) -> Recommendation | None: ...
+
+    async def save_recommendation(self, recommendation: Recommendation, now: datetime) -> None:
+        """Write the changes and the new status history; Conflict when saved by another."""
+        ...
+
+    async def recommendations(self, consultation_id: int) -> Sequence[Recommendation]: ...
+
+    async def owned_by(self, user_id: int) -> Sequence[Recommendation]:
+        """Active recommendations this person owns, earliest due first."""
+        ...
+
+    async def case_manager(self, consultation_id: int) -> int | None: ...
+
+    async def assign_case_manager(
+        self,
+        consultation_id: int,
+        user_id: int,
+        assigned_by: int | None,
+        reason: str,
+        now: datetime,
+    ) -> None:
+        """End the current assignment (if any) and start this one."""
+        ...
+
+    async def assignments(self, consultation_id: int) -> Sequence[Assignment]: ...
+
+    async def managed_by(self, user_id: int) -> Sequence[int]:
+        """The consultations this person is the case manager of now."""
+        ...
+
+    async def add_handover(self, handover: HandOver) -> HandOver: ...
+
+    async def get_handover(self, handover_id: int, *, lock: bool = False) -> HandOver | None: ...
+
+    async def save_handover(self, handover: HandOver) -> None: ...
+
+    async def pending_handover(self, consultation_id: int) -> HandOver | None: ...
+
+    async def handovers_to(self, user_id: int) -> Sequence[HandOver]:
+        """Hand-overs waiting for this person's answer."""
+        ...
+
+    async def add_feedback(self, feedback: Feedback, round_: int) -> bool:
+        """False when this round's feedback was given already."""
+        ...
+
+    async def feedback(self, consultation_id: int) -> Sequence[Feedback]: ...
+
+    async def held_meetings(self, team_ids: Sequence[int]) -> Sequence[HeldMeeting]:
+        """Fixed meetings of scheduled cases (the caller checks whether they are over)."""
+        ...
+
+    async def overdue_count(self, team_id: int, today: date) -> int: ...
+
+    async def handovers_waiting(self, team_id: int) -> int: ...
+
+
 class UnitOfWork(Protocol):
     @property
     def polls(self) -> PollRepository: ...
+
+    @property
+    def followup(self) -> FollowUpRepository: ...
 
     @property
     def consultations(self) -> ConsultationRepository: ...

@@ -14,6 +14,7 @@ from typing import Any
 from consultations.calendar import BusinessCalendar
 from consultations.consultation import CaseStatus, Consultation
 from consultations.errors import DomainError, IdentityCodeRefused, NotFound
+from consultations.followup import queue_summary_prompts, summary_subject
 from consultations.model import Role
 from consultations.poll import (
     MAX_INVITEES,
@@ -290,17 +291,6 @@ async def view_poll(
         return poll
 
 
-def _attendees(poll: AvailabilityPoll) -> list[int]:
-    """Who is told of the meeting: every invitee who did not say no to the chosen time
-    (a required invitee always), in invitation order."""
-    chosen = poll.chosen_slot_id
-    return [
-        i.user_id
-        for i in poll.invitees
-        if i.required or poll.votes.get(i.user_id, {}).get(chosen or -1) is not Answer.NO
-    ]
-
-
 async def finalize_poll(
     uow: UnitOfWork,
     actor_id: int,
@@ -309,9 +299,11 @@ async def finalize_poll(
     *,
     override: bool,
     now: datetime,
+    calendar: BusinessCalendar,
 ) -> AvailabilityPoll:
     """Fix the time: the poll closes, nudges stop, the case is scheduled, and every
-    attendee and the requester get a confirmation with an .ics invitation."""
+    attendee and the requester get a confirmation with an .ics invitation. When the
+    meeting ends, the coordinator is asked for its summary."""
     async with uow:
         poll = await _poll(uow, poll_id, lock="update")
         await _require_coordinator(uow, poll.team_id, actor_id)
@@ -329,7 +321,7 @@ async def finalize_poll(
         await uow.outbox.cancel_subject(nudge_subject(poll_id))
         await uow.outbox.cancel_subject(deadline_subject(poll_id))
         kind = "meeting.rescheduled" if rescheduled else "meeting.confirmed"
-        for user_id in dict.fromkeys([*_attendees(poll), case.requester_id]):
+        for user_id in dict.fromkeys([*poll.attendees(), case.requester_id]):
             await _tell(
                 uow,
                 key=f"poll:{poll_id}:{kind}:{poll.sequence}:{user_id}",
@@ -339,6 +331,7 @@ async def finalize_poll(
                 due_at=now,
                 now=now,
             )
+        await queue_summary_prompts(uow, case, poll, actor_id, now, calendar)
         await _audit(uow, actor_id, "poll.finalized", poll, now, override=override)
         await uow.commit()
         return poll
@@ -354,7 +347,7 @@ async def cancel_poll(
         await _require_coordinator(uow, poll.team_id, actor_id)
         case = await _case(uow, poll.consultation_id)
         was_fixed = poll.state is PollState.FINALIZED
-        told = _attendees(poll) if was_fixed else [i.user_id for i in poll.invitees]
+        told = poll.attendees() if was_fixed else [i.user_id for i in poll.invitees]
         poll.cancel()
         await uow.polls.save(poll, now)
         if case.status is CaseStatus.SCHEDULED:
@@ -364,6 +357,7 @@ async def cancel_poll(
         await uow.consultations.save(case, now)
         await uow.outbox.cancel_subject(nudge_subject(poll_id))
         await uow.outbox.cancel_subject(deadline_subject(poll_id))
+        await uow.outbox.cancel_subject(summary_subject(poll.consultation_id))
         recipients = [*told, case.requester_id] if was_fixed else told
         for user_id in dict.fromkeys(recipients):
             await _tell(

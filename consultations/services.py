@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from consultations.calendar import BusinessCalendar
@@ -285,6 +285,24 @@ async def recipient_unreachable(uow: UnitOfWork, user_id: int, now: datetime) ->
         return queued
 
 
+async def _follow_up_counts(
+    uow: UnitOfWork, team_id: int, now: datetime, calendar: BusinessCalendar
+) -> dict[str, int]:
+    """The digest's follow-up lines: meetings held without a summary, overdue
+    recommendations, hand-overs waiting for an answer."""
+    today = now.astimezone(calendar.tz).date()
+    held = [
+        m
+        for m in await uow.followup.held_meetings([team_id])
+        if m.start + timedelta(minutes=m.minutes) <= now
+    ]
+    return {
+        "no_summary": len(held),
+        "overdue_recommendations": await uow.followup.overdue_count(team_id, today),
+        "handovers_waiting": await uow.followup.handovers_waiting(team_id),
+    }
+
+
 def digest_week(now: datetime) -> str:
     year, week, _ = now.isocalendar()
     return f"{year}-W{week:02d}"
@@ -315,6 +333,7 @@ async def queue_weekly_digest(
                     case, calendar.working_days_between(case.submitted_at or now, now)
                 )
             )
+            follow_up = await _follow_up_counts(uow, team.id, now, calendar)
             for coordinator in await uow.teams.holders(team.id, Role.COORDINATOR):
                 added = await uow.outbox.add(
                     OutgoingMessage(
@@ -329,6 +348,7 @@ async def queue_weekly_digest(
                             "week": week,
                             "open": len(waiting),
                             "overdue": overdue,
+                            **follow_up,
                         },
                         subject=f"digest:{week}",
                         team_id=team.id,

@@ -238,6 +238,7 @@ class PollFlow(CardFlow):
             positive_id(data, "slot_id"),
             override=data.get("override") is True,
             now=self._clock.now(),
+            calendar=self._calendar,
         )
         return cards.overview_card(
             t, poll, case_number=await self._case_number(poll.consultation_id)

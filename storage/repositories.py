@@ -18,6 +18,7 @@ from consultations.consultation import (
     CaseStatus,
     Consultation,
     DeclineRoute,
+    Outcome,
     RequestDetails,
     Transition,
     format_case_number,
@@ -490,6 +491,7 @@ def _consultation(row: RowMapping, history: list[Transition]) -> Consultation:
         decline_reason=row["decline_reason"],
         decline_route=DeclineRoute(row["decline_route"]) if row["decline_route"] else None,
         draft_page=row["draft_page"],
+        outcome=Outcome(row["outcome"]) if row["outcome"] else None,
         version=row["version"],
         history=history,
     )
@@ -512,6 +514,7 @@ class SqlAlchemyConsultationRepository:
             "pending_question": case.pending_question,
             "decline_reason": case.decline_reason,
             "decline_route": case.decline_route.value if case.decline_route else None,
+            "outcome": case.outcome.value if case.outcome else None,
             "submitted_at": case.submitted_at,
             "updated_at": now,
         }

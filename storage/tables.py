@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import (
     Boolean,
     Column,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -155,6 +156,8 @@ consultations = Table(
     Column("pending_question", Text, nullable=False, default=""),
     Column("decline_reason", Text, nullable=False, default=""),
     Column("decline_route", String(32), nullable=True),
+    # How the case ended (consultations.consultation.Outcome), once closed.
+    Column("outcome", String(32), nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
     Column("submitted_at", UtcDateTime, nullable=True),
     Column("updated_at", UtcDateTime, nullable=False),
@@ -273,3 +276,143 @@ poll_votes = Table(
 )
 
 __all__ += ["poll_invitees", "poll_slots", "poll_votes", "polls"]
+
+meeting_summaries = Table(
+    "meeting_summaries",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "consultation_id",
+        Integer,
+        ForeignKey("consultations.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("poll_id", Integer, ForeignKey("polls.id"), nullable=True),
+    # The consultation round (1, then 2 once brought back…) and this summary's version in it.
+    Column("round", Integer, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("attendees", JsonText, nullable=False, default=list),
+    Column("client_attended", Boolean, nullable=True),
+    Column("findings", Text, nullable=False, default=""),
+    # The plan as this version states it: [{text, owner, due, recommendation_id}].
+    Column("recommendations", JsonText, nullable=False, default=list),
+    Column("case_manager_id", Integer, ForeignKey("users.id"), nullable=True),
+    Column("review_date", Date, nullable=True),
+    Column("created_by", Integer, ForeignKey("users.id"), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("published_by", Integer, ForeignKey("users.id"), nullable=True),
+    Column("published_at", UtcDateTime, nullable=True),
+    UniqueConstraint("consultation_id", "round", "version"),
+)
+
+recommendations = Table(
+    "recommendations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "consultation_id",
+        Integer,
+        ForeignKey("consultations.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    # The summary version that introduced it.
+    Column("summary_id", Integer, ForeignKey("meeting_summaries.id"), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("owner_user_id", Integer, ForeignKey("users.id"), nullable=True, index=True),
+    Column("owner_party", String(32), nullable=True),
+    Column("due", Date, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("reason", Text, nullable=False, default=""),
+    Column("snoozed_until", UtcDateTime, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("version", Integer, nullable=False, default=0),
+)
+
+recommendation_events = Table(
+    "recommendation_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "recommendation_id",
+        Integer,
+        ForeignKey("recommendations.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("from_status", String(16), nullable=True),
+    Column("to_status", String(16), nullable=False),
+    Column("actor_user_id", Integer, ForeignKey("users.id"), nullable=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("reason", Text, nullable=False, default=""),
+    Column("due", Date, nullable=True),
+)
+
+case_managers = Table(
+    "case_managers",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "consultation_id",
+        Integer,
+        ForeignKey("consultations.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False, index=True),
+    Column("since", UtcDateTime, nullable=False),
+    # NULL while the assignment lasts.
+    Column("until", UtcDateTime, nullable=True),
+    Column("assigned_by", Integer, ForeignKey("users.id"), nullable=True),
+    Column("reason", String(32), nullable=False),
+)
+
+handovers = Table(
+    "handovers",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "consultation_id",
+        Integer,
+        ForeignKey("consultations.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("from_user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("to_user_id", Integer, ForeignKey("users.id"), nullable=False, index=True),
+    Column("note", Text, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("proposed_at", UtcDateTime, nullable=False),
+    Column("answered_at", UtcDateTime, nullable=True),
+    Column("reason", Text, nullable=False, default=""),
+)
+
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "consultation_id",
+        Integer,
+        ForeignKey("consultations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("round", Integer, nullable=False),
+    Column("rating", Integer, nullable=False),
+    Column("comment", Text, nullable=False, default=""),
+    Column("at", UtcDateTime, nullable=False),
+    UniqueConstraint("consultation_id", "round"),
+)
+
+__all__ += [
+    "case_managers",
+    "feedback",
+    "handovers",
+    "meeting_summaries",
+    "recommendation_events",
+    "recommendations",
+]

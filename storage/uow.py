@@ -7,6 +7,7 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from storage.followup import SqlAlchemyFollowUpRepository
 from storage.polls import SqlAlchemyPollRepository
 from storage.repositories import (
     SqlAlchemyAuditLog,
@@ -24,6 +25,7 @@ class SqlAlchemyUnitOfWork:
     audit: SqlAlchemyAuditLog
     consultations: SqlAlchemyConsultationRepository
     polls: SqlAlchemyPollRepository
+    followup: SqlAlchemyFollowUpRepository
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
@@ -41,6 +43,7 @@ class SqlAlchemyUnitOfWork:
             self.audit = SqlAlchemyAuditLog(self._session)
             self.consultations = SqlAlchemyConsultationRepository(self._session)
             self.polls = SqlAlchemyPollRepository(self._session)
+            self.followup = SqlAlchemyFollowUpRepository(self._session)
         return self
 
     async def __aexit__(

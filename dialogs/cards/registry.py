@@ -23,6 +23,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("command.my", "help.command.my"),
     ("command.drafts", "help.command.drafts"),
     ("command.queue", "help.command.queue"),
+    ("command.cases", "help.command.cases"),
     ("command.settings", "help.command.settings"),
     ("command.help", "help.command.help"),
     ("command.profile", "help.command.profile"),
@@ -229,6 +230,9 @@ def digest_card(
     *,
     waiting: int = 0,
     overdue: int = 0,
+    no_summary: int = 0,
+    overdue_recommendations: int = 0,
+    handovers_waiting: int = 0,
 ) -> Card:
     body: list[dict[str, Any]] = [
         heading(t("digest.title", team=team_name)),
@@ -242,9 +246,21 @@ def digest_card(
     body.append(
         paragraph(t("digest.failures", count=failures) if failures else t("digest.no_failures"))
     )
+    follow_up = [
+        t("digest.no_summary", count=no_summary) if no_summary else "",
+        t("digest.overdue_recommendations", count=overdue_recommendations)
+        if overdue_recommendations
+        else "",
+        t("digest.handovers_waiting", count=handovers_waiting) if handovers_waiting else "",
+    ]
+    body.extend(paragraph(line) for line in follow_up if line)
+    if not any(follow_up):
+        body.append(paragraph(t("digest.follow_up_clear")))
     if unreachable:
         body.append(paragraph(t("digest.unreachable", names=", ".join(unreachable))))
     actions = [execute(t("digest.queue.open"), "request.queue")] if waiting else []
+    if any(follow_up):
+        actions.append(execute(t("cases.open"), "cases.open"))
     if failures:
         actions.append(execute(t("deliveries.open"), "deliveries.open"))
     return adaptive_card(body, actions)

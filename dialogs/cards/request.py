@@ -625,7 +625,10 @@ def triage_card(
             body.append(title)
             body.extend(_more(t, len(shown_notes), len(notes)))
             for kind, text, at in shown_notes:
-                label = t("triage.note.answer") if kind == "answer" else t("triage.note.question")
+                label = {
+                    "answer": t("triage.note.answer"),
+                    "brought_back": t("triage.note.brought_back"),
+                }.get(kind) or t("triage.note.question")
                 body.append(paragraph(f"**{label}** ({t.datetime(at)})", subtle=True))
                 body.append(paragraph(clip_text(text, min(clip or NOTE_CLIP, NOTE_CLIP))))
         if case.status is CaseStatus.NEEDS_INFO and not decided:

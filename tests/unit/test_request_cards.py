@@ -23,11 +23,13 @@ from consultations.consultation import (
     Consent,
     Consultation,
     DeclineRoute,
+    Outcome,
     RequestDetails,
     Service,
     Urgency,
 )
 from consultations.model import Profession, RecipientType, Role
+from consultations.summary import HandOverState, OutsideParty, RecommendationStatus
 from dialogs.cards import registry
 from dialogs.cards.base import MAX_CARD_BYTES, Card, card_bytes
 from dialogs.cards.registry import WEEKDAYS
@@ -593,6 +595,11 @@ FAMILIES: dict[str, list[str]] = {
     "request.page.": list(PAGES),
     "decision.": list(DECISIONS),
     "weekday.": list(WEEKDAYS),
+    "party.": [p.value for p in OutsideParty],
+    "rec.status.": [s.value for s in RecommendationStatus],
+    "outcome.": [o.value for o in Outcome],
+    "handover.state.": [s.value for s in HandOverState],
+    "feedback.rating.": [str(n) for n in range(1, 6)],
 }
 # Keys the handlers use (they are not written in a card module).
 HANDLER_KEYS = [

@@ -1,0 +1,574 @@
+"""Summaries, recommendations, case managers, hand-overs and feedback over one AsyncSession;
+the unit of work owns the transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from consultations.consultation import CaseStatus
+from consultations.errors import Conflict
+from consultations.poll import PollState
+from consultations.ports import HeldMeeting
+from consultations.summary import (
+    ACTIVE,
+    Assignment,
+    Feedback,
+    HandOver,
+    HandOverState,
+    MeetingSummary,
+    OutsideParty,
+    Owner,
+    PlannedRecommendation,
+    Recommendation,
+    RecommendationStatus,
+    StatusChange,
+    SummaryState,
+)
+from storage.tables import (
+    case_managers,
+    consultations,
+    feedback,
+    handovers,
+    meeting_summaries,
+    poll_slots,
+    polls,
+    recommendation_events,
+    recommendations,
+)
+
+
+def _plan_to_json(items: Sequence[PlannedRecommendation]) -> list[dict[str, Any]]:
+    return [
+        {
+            "text": p.text,
+            "owner": p.owner.token,
+            "due": p.due.isoformat(),
+            "recommendation_id": p.recommendation_id,
+        }
+        for p in items
+    ]
+
+
+def _plan_from_json(items: Any) -> tuple[PlannedRecommendation, ...]:
+    return tuple(
+        PlannedRecommendation(
+            text=item["text"],
+            owner=Owner.parse(item["owner"]),
+            due=date.fromisoformat(item["due"]),
+            recommendation_id=item.get("recommendation_id"),
+        )
+        for item in items or ()
+    )
+
+
+def _summary(row: RowMapping) -> MeetingSummary:
+    return MeetingSummary(
+        id=row["id"],
+        consultation_id=row["consultation_id"],
+        poll_id=row["poll_id"],
+        round=row["round"],
+        version=row["version"],
+        created_by=row["created_by"],
+        state=SummaryState(row["state"]),
+        attendees=tuple(int(a) for a in row["attendees"] or ()),
+        client_attended=row["client_attended"],
+        findings=row["findings"],
+        recommendations=_plan_from_json(row["recommendations"]),
+        case_manager_id=row["case_manager_id"],
+        review_date=row["review_date"],
+        published_by=row["published_by"],
+        published_at=row["published_at"],
+    )
+
+
+def _owner(row: RowMapping) -> Owner:
+    if row["owner_user_id"] is not None:
+        return Owner(user_id=row["owner_user_id"])
+    return Owner(party=OutsideParty(row["owner_party"]))
+
+
+def _handover(row: RowMapping) -> HandOver:
+    return HandOver(
+        id=row["id"],
+        consultation_id=row["consultation_id"],
+        from_user_id=row["from_user_id"],
+        to_user_id=row["to_user_id"],
+        note=row["note"],
+        proposed_at=row["proposed_at"],
+        state=HandOverState(row["state"]),
+        answered_at=row["answered_at"],
+        reason=row["reason"],
+    )
+
+
+class SqlAlchemyFollowUpRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._s = session
+        # How many status changes each loaded recommendation had: `save` writes the rest.
+        self._persisted: dict[int, int] = {}
+
+    def _locking(self, query: Any, lock: bool) -> Any:
+        # SQLite's transaction holds the write lock from BEGIN IMMEDIATE (storage.db).
+        if lock and self._s.get_bind().dialect.name == "postgresql":
+            return query.with_for_update()
+        return query
+
+    # --- summaries -----------------------------------------------------------------------
+
+    def _summary_values(self, summary: MeetingSummary, now: datetime) -> dict[str, Any]:
+        return {
+            "state": summary.state.value,
+            "attendees": list(summary.attendees),
+            "client_attended": summary.client_attended,
+            "findings": summary.findings,
+            "recommendations": _plan_to_json(summary.recommendations),
+            "case_manager_id": summary.case_manager_id,
+            "review_date": summary.review_date,
+            "published_by": summary.published_by,
+            "published_at": summary.published_at,
+            "updated_at": now,
+        }
+
+    async def add_summary(self, summary: MeetingSummary, now: datetime) -> MeetingSummary:
+        inserted = await self._s.execute(
+            insert(meeting_summaries)
+            .returning(meeting_summaries.c.id)
+            .values(
+                consultation_id=summary.consultation_id,
+                poll_id=summary.poll_id,
+                round=summary.round,
+                version=summary.version,
+                created_by=summary.created_by,
+                created_at=now,
+                **self._summary_values(summary, now),
+            )
+        )
+        summary.id = int(inserted.scalar_one())
+        return summary
+
+    async def get_summary(self, summary_id: int, *, lock: bool = False) -> MeetingSummary | None:
+        query = self._locking(
+            select(meeting_summaries).where(meeting_summaries.c.id == summary_id), lock
+        )
+        row = (await self._s.execute(query)).mappings().first()
+        return None if row is None else _summary(row)
+
+    async def save_summary(self, summary: MeetingSummary, now: datetime) -> None:
+        assert summary.id is not None
+        # Only a draft row changes: a published version stays as it was published.
+        result = await self._s.execute(
+            update(meeting_summaries)
+            .where(
+                meeting_summaries.c.id == summary.id,
+                meeting_summaries.c.state == SummaryState.DRAFT.value,
+            )
+            .values(**self._summary_values(summary, now))
+        )
+        if not result.rowcount:  # type: ignore[attr-defined]
+            raise Conflict()
+
+    async def draft_summary(self, consultation_id: int) -> MeetingSummary | None:
+        row = (
+            (
+                await self._s.execute(
+                    select(meeting_summaries)
+                    .where(
+                        meeting_summaries.c.consultation_id == consultation_id,
+                        meeting_summaries.c.state == SummaryState.DRAFT.value,
+                    )
+                    .order_by(meeting_summaries.c.id.desc())
+                    .limit(1)
+                )
+            )
+            .mappings()
+            .first()
+        )
+        return None if row is None else _summary(row)
+
+    async def published_summaries(self, consultation_id: int) -> Sequence[MeetingSummary]:
+        rows = await self._s.execute(
+            select(meeting_summaries)
+            .where(
+                meeting_summaries.c.consultation_id == consultation_id,
+                meeting_summaries.c.state == SummaryState.PUBLISHED.value,
+            )
+            .order_by(meeting_summaries.c.round, meeting_summaries.c.version)
+        )
+        return [_summary(row) for row in rows.mappings()]
+
+    # --- recommendations -----------------------------------------------------------------
+
+    async def _history(self, recommendation_id: int) -> list[StatusChange]:
+        rows = await self._s.execute(
+            select(recommendation_events)
+            .where(recommendation_events.c.recommendation_id == recommendation_id)
+            .order_by(recommendation_events.c.id)
+        )
+        return [
+            StatusChange(
+                RecommendationStatus(e["from_status"]) if e["from_status"] else None,
+                RecommendationStatus(e["to_status"]),
+                e["actor_user_id"],
+                e["at"],
+                e["reason"],
+                e["due"],
+            )
+            for e in rows.mappings()
+        ]
+
+    def _recommendation(
+        self, row: RowMapping, history: list[StatusChange] | None
+    ) -> Recommendation:
+        recommendation = Recommendation(
+            id=row["id"],
+            consultation_id=row["consultation_id"],
+            summary_id=row["summary_id"],
+            text=row["text"],
+            owner=_owner(row),
+            due=row["due"],
+            status=RecommendationStatus(row["status"]),
+            reason=row["reason"],
+            snoozed_until=row["snoozed_until"],
+            history=history or [],
+            version=row["version"],
+        )
+        if history is not None:
+            self._persisted[row["id"]] = len(history)
+        return recommendation
+
+    async def _write_history(self, recommendation: Recommendation) -> None:
+        assert recommendation.id is not None
+        new = recommendation.history[self._persisted.get(recommendation.id, 0) :]
+        if new:
+            await self._s.execute(
+                insert(recommendation_events),
+                [
+                    {
+                        "recommendation_id": recommendation.id,
+                        "from_status": c.from_status.value if c.from_status else None,
+                        "to_status": c.to_status.value,
+                        "actor_user_id": c.actor_user_id,
+                        "at": c.at,
+                        "reason": c.reason,
+                        "due": c.due,
+                    }
+                    for c in new
+                ],
+            )
+        self._persisted[recommendation.id] = len(recommendation.history)
+
+    def _recommendation_values(self, r: Recommendation, now: datetime) -> dict[str, Any]:
+        return {
+            "text": r.text,
+            "owner_user_id": r.owner.user_id,
+            "owner_party": r.owner.party.value if r.owner.party else None,
+            "due": r.due,
+            "status": r.status.value,
+            "reason": r.reason,
+            "snoozed_until": r.snoozed_until,
+            "updated_at": now,
+        }
+
+    async def add_recommendation(
+        self, recommendation: Recommendation, now: datetime
+    ) -> Recommendation:
+        inserted = await self._s.execute(
+            insert(recommendations)
+            .returning(recommendations.c.id)
+            .values(
+                consultation_id=recommendation.consultation_id,
+                summary_id=recommendation.summary_id,
+                created_at=now,
+                version=0,
+                **self._recommendation_values(recommendation, now),
+            )
+        )
+        recommendation.id = int(inserted.scalar_one())
+        await self._write_history(recommendation)
+        return recommendation
+
+    async def get_recommendation(
+        self, recommendation_id: int, *, lock: bool = False
+    ) -> Recommendation | None:
+        query = self._locking(
+            select(recommendations).where(recommendations.c.id == recommendation_id), lock
+        )
+        row = (await self._s.execute(query)).mappings().first()
+        if row is None:
+            return None
+        return self._recommendation(row, await self._history(recommendation_id))
+
+    async def save_recommendation(self, recommendation: Recommendation, now: datetime) -> None:
+        assert recommendation.id is not None
+        result = await self._s.execute(
+            update(recommendations)
+            .where(
+                recommendations.c.id == recommendation.id,
+                recommendations.c.version == recommendation.version,
+            )
+            .values(
+                version=recommendation.version + 1,
+                **self._recommendation_values(recommendation, now),
+            )
+        )
+        if not result.rowcount:  # type: ignore[attr-defined]
+            raise Conflict()
+        recommendation.version += 1
+        if recommendation.id not in self._persisted:
+            # Loaded without its history (a list): read what is stored before appending.
+            stored = await self._history(recommendation.id)
+            self._persisted[recommendation.id] = len(stored)
+            recommendation.history = [*stored, *recommendation.history]
+        await self._write_history(recommendation)
+
+    async def recommendations(self, consultation_id: int) -> Sequence[Recommendation]:
+        rows = await self._s.execute(
+            select(recommendations)
+            .where(recommendations.c.consultation_id == consultation_id)
+            .order_by(recommendations.c.id)
+        )
+        result = []
+        for row in rows.mappings().all():
+            result.append(self._recommendation(row, await self._history(row["id"])))
+        return result
+
+    async def owned_by(self, user_id: int) -> Sequence[Recommendation]:
+        rows = await self._s.execute(
+            select(recommendations)
+            .where(
+                recommendations.c.owner_user_id == user_id,
+                recommendations.c.status.in_([s.value for s in ACTIVE]),
+            )
+            .order_by(recommendations.c.due, recommendations.c.id)
+            .limit(50)
+        )
+        return [self._recommendation(row, None) for row in rows.mappings().all()]
+
+    # --- case managers -------------------------------------------------------------------
+
+    async def case_manager(self, consultation_id: int) -> int | None:
+        found = (
+            await self._s.execute(
+                select(case_managers.c.user_id)
+                .where(
+                    case_managers.c.consultation_id == consultation_id,
+                    case_managers.c.until.is_(None),
+                )
+                .order_by(case_managers.c.id.desc())
+                .limit(1)
+            )
+        ).scalar_one_or_none()
+        return None if found is None else int(found)
+
+    async def assign_case_manager(
+        self,
+        consultation_id: int,
+        user_id: int,
+        assigned_by: int | None,
+        reason: str,
+        now: datetime,
+    ) -> None:
+        await self._s.execute(
+            update(case_managers)
+            .where(
+                case_managers.c.consultation_id == consultation_id,
+                case_managers.c.until.is_(None),
+            )
+            .values(until=now)
+        )
+        await self._s.execute(
+            insert(case_managers).values(
+                consultation_id=consultation_id,
+                user_id=user_id,
+                since=now,
+                assigned_by=assigned_by,
+                reason=reason[:32],
+            )
+        )
+
+    async def assignments(self, consultation_id: int) -> Sequence[Assignment]:
+        rows = await self._s.execute(
+            select(case_managers)
+            .where(case_managers.c.consultation_id == consultation_id)
+            .order_by(case_managers.c.id)
+        )
+        return [
+            Assignment(r["user_id"], r["since"], r["until"], r["assigned_by"], r["reason"])
+            for r in rows.mappings()
+        ]
+
+    async def managed_by(self, user_id: int) -> Sequence[int]:
+        rows = await self._s.execute(
+            select(case_managers.c.consultation_id)
+            .where(case_managers.c.user_id == user_id, case_managers.c.until.is_(None))
+            .order_by(case_managers.c.consultation_id)
+            .limit(50)
+        )
+        return [int(r) for r in rows.scalars()]
+
+    # --- hand-overs ----------------------------------------------------------------------
+
+    async def add_handover(self, handover: HandOver) -> HandOver:
+        inserted = await self._s.execute(
+            insert(handovers)
+            .returning(handovers.c.id)
+            .values(
+                consultation_id=handover.consultation_id,
+                from_user_id=handover.from_user_id,
+                to_user_id=handover.to_user_id,
+                note=handover.note,
+                state=handover.state.value,
+                proposed_at=handover.proposed_at,
+                answered_at=handover.answered_at,
+                reason=handover.reason,
+            )
+        )
+        handover.id = int(inserted.scalar_one())
+        return handover
+
+    async def get_handover(self, handover_id: int, *, lock: bool = False) -> HandOver | None:
+        query = self._locking(select(handovers).where(handovers.c.id == handover_id), lock)
+        row = (await self._s.execute(query)).mappings().first()
+        return None if row is None else _handover(row)
+
+    async def save_handover(self, handover: HandOver) -> None:
+        assert handover.id is not None
+        # A hand-over is answered once: the row changes only while it is still proposed.
+        result = await self._s.execute(
+            update(handovers)
+            .where(
+                handovers.c.id == handover.id,
+                handovers.c.state == HandOverState.PROPOSED.value,
+            )
+            .values(
+                state=handover.state.value,
+                answered_at=handover.answered_at,
+                reason=handover.reason,
+            )
+        )
+        if not result.rowcount:  # type: ignore[attr-defined]
+            raise Conflict()
+
+    async def pending_handover(self, consultation_id: int) -> HandOver | None:
+        row = (
+            (
+                await self._s.execute(
+                    select(handovers)
+                    .where(
+                        handovers.c.consultation_id == consultation_id,
+                        handovers.c.state == HandOverState.PROPOSED.value,
+                    )
+                    .order_by(handovers.c.id.desc())
+                    .limit(1)
+                )
+            )
+            .mappings()
+            .first()
+        )
+        return None if row is None else _handover(row)
+
+    async def handovers_to(self, user_id: int) -> Sequence[HandOver]:
+        rows = await self._s.execute(
+            select(handovers)
+            .where(
+                handovers.c.to_user_id == user_id,
+                handovers.c.state == HandOverState.PROPOSED.value,
+            )
+            .order_by(handovers.c.id)
+            .limit(20)
+        )
+        return [_handover(r) for r in rows.mappings()]
+
+    # --- feedback ------------------------------------------------------------------------
+
+    async def add_feedback(self, given: Feedback, round_: int) -> bool:
+        try:
+            async with self._s.begin_nested():
+                await self._s.execute(
+                    insert(feedback).values(
+                        consultation_id=given.consultation_id,
+                        round=round_,
+                        rating=given.rating,
+                        comment=given.comment,
+                        at=given.at,
+                    )
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    async def feedback(self, consultation_id: int) -> Sequence[Feedback]:
+        rows = await self._s.execute(
+            select(feedback)
+            .where(feedback.c.consultation_id == consultation_id)
+            .order_by(feedback.c.round)
+        )
+        return [
+            Feedback(r["consultation_id"], r["rating"], r["comment"], r["at"])
+            for r in rows.mappings()
+        ]
+
+    # --- the digest ----------------------------------------------------------------------
+
+    async def held_meetings(self, team_ids: Sequence[int]) -> Sequence[HeldMeeting]:
+        rows = await self._s.execute(
+            select(
+                consultations.c.id,
+                consultations.c.case_number,
+                consultations.c.team_id,
+                polls.c.id.label("poll_id"),
+                polls.c.created_by,
+                poll_slots.c.start,
+                poll_slots.c.minutes,
+            )
+            .join(polls, polls.c.consultation_id == consultations.c.id)
+            .join(poll_slots, poll_slots.c.id == polls.c.chosen_slot_id)
+            .where(
+                consultations.c.team_id.in_(list(team_ids)),
+                consultations.c.status == CaseStatus.SCHEDULED.value,
+                polls.c.state == PollState.FINALIZED.value,
+            )
+            .order_by(poll_slots.c.start)
+            .limit(100)
+        )
+        return [
+            HeldMeeting(
+                r.id, r.case_number or "", r.team_id, r.poll_id, r.start, r.minutes, r.created_by
+            )
+            for r in rows
+        ]
+
+    async def overdue_count(self, team_id: int, today: date) -> int:
+        count = await self._s.execute(
+            select(func.count())
+            .select_from(recommendations)
+            .join(consultations, consultations.c.id == recommendations.c.consultation_id)
+            .where(
+                consultations.c.team_id == team_id,
+                consultations.c.status.not_in(
+                    [CaseStatus.CLOSED.value, CaseStatus.WITHDRAWN.value]
+                ),
+                recommendations.c.status.in_([s.value for s in ACTIVE]),
+                recommendations.c.due < today,
+            )
+        )
+        return int(count.scalar_one())
+
+    async def handovers_waiting(self, team_id: int) -> int:
+        count = await self._s.execute(
+            select(func.count())
+            .select_from(handovers)
+            .join(consultations, consultations.c.id == handovers.c.consultation_id)
+            .where(
+                consultations.c.team_id == team_id,
+                handovers.c.state == HandOverState.PROPOSED.value,
+            )
+        )
+        return int(count.scalar_one())
