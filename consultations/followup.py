@@ -1112,7 +1112,9 @@ async def view_handover(
         if handover is None:
             raise NotFound()
         case = await _case(uow, handover.consultation_id)
-        if actor_id not in (handover.from_user_id, handover.to_user_id):
+        # The requester hears who follows their client up; the two case managers and the
+        # coordinators see the whole hand-over.
+        if actor_id not in (handover.from_user_id, handover.to_user_id, case.requester_id):
             await _require_coordinator(uow, case, actor_id)
         view = await _handover_view(uow, handover, case)
         await _audit(uow, actor_id, "handover.viewed", case, now, handover=handover_id)
