@@ -6,6 +6,7 @@ outcome, and the requester answers the feedback card four weeks later."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -16,6 +17,7 @@ from bot.app import finnish_calendar
 from bot.i18n import texts_for
 from consultations import services
 from consultations.consultation import CaseStatus
+from consultations.model import Role
 from storage.tables import audit_events, case_managers, consultations, outbox, recommendations
 from tests.conftest import BotFactory, RunningBot
 from tests.e2e.test_intake import COORDINATOR, REQUESTER, TEAM_CHANNEL, SteppingClock, chat, click
@@ -111,11 +113,12 @@ async def case_status(bot: RunningBot) -> str:
 
 
 async def test_the_life_after_the_meeting_from_summary_to_feedback(
-    make_bot: BotFactory, connector: tuple[LoopbackConnector, str]
+    make_bot: BotFactory, connector: tuple[LoopbackConnector, str], database_url: str
 ) -> None:
+    """On SQLite and on PostgreSQL."""
     fake, url = connector
     clock = SteppingClock()  # Monday 23.11.2026 10:00 in Helsinki
-    bot = await make_bot(clock=clock)
+    bot = await make_bot(database_url, clock=clock)
     dispatcher = bot.components.dispatcher
     a_id, b_id = await scheduled_case(bot, fake, url)
     coordinator_id, requester_id = (
@@ -407,3 +410,57 @@ async def test_a_held_meeting_without_a_summary_reminds_the_coordinator_and_coun
     await bot.post(a.text(url, COORDINATOR, "asiakkaat"))
     cases = fake.cards(chat(COORDINATOR))[-1]
     assert FI("cases.summary_due", case_number="TK-2026-0001") in texts(cases)
+
+
+async def test_two_coordinators_publishing_at_once_publish_once(
+    make_bot: BotFactory, connector: tuple[LoopbackConnector, str], pg_url: str
+) -> None:
+    """Two coordinators press Publish on the same draft at the same moment (PostgreSQL):
+    one publishes, the other is told it is published already; the plan exists once."""
+    fake, url = connector
+    clock = SteppingClock()
+    bot = await make_bot(pg_url, clock=clock)
+    fake.roster = [COORDINATOR, REQUESTER, MEMBER_A, MEMBER_B]
+    a_id, b_id = await scheduled_case(bot, fake, url)
+    async with bot.components.uow_factory() as uow:
+        team = (await uow.teams.all())[0]
+        coordinator = await uow.users.by_teams_id(COORDINATOR["id"])
+        assert coordinator is not None
+        await uow.teams.grant(team.id, a_id, Role.COORDINATOR, coordinator.id, clock.now())
+        await uow.commit()
+    clock.current = at(26, 11, 14, 1)
+    await bot.components.dispatcher.tick()
+    editor = await click(bot, url, COORDINATOR, fake.cards(chat(COORDINATOR))[-1], "summary.open")
+    form = {
+        "attendees": f"{a_id},{b_id}",
+        "client_attended": "no",
+        "findings": FINDINGS,
+        "case_manager": str(b_id),
+        "review_date": "2027-01-15",
+    }
+    editor = await click(
+        bot,
+        url,
+        COORDINATOR,
+        editor,
+        "summary.add_rec",
+        **form,
+        rec_text=REC_1,
+        rec_owner=f"user:{a_id}",
+        rec_due="2026-12-03",
+    )
+    preview = await click(bot, url, COORDINATOR, editor, "summary.preview", **form)
+    data = execute_with(preview, "summary.publish")["data"]
+    first, second = await asyncio.gather(
+        bot.invoke(a.execute(url, COORDINATOR, "summary.publish", data)),
+        bot.invoke(a.execute(url, MEMBER_A, "summary.publish", data)),
+    )
+    kinds = sorted([first["type"], second["type"]])
+    assert kinds == [MESSAGE, CARD], (first, second)
+    refused = first if first["type"] == MESSAGE else second
+    assert refused["value"] in (FI("error.summary_published_already"), FI("error.conflict"))
+    async with bot.components.engine.connect() as connection:
+        plan = (await connection.execute(select(recommendations.c.text))).scalars().all()
+        managers = (await connection.execute(select(case_managers.c.user_id))).scalars().all()
+    assert plan == [REC_1] and managers == [b_id]
+    assert len(await outbox_rows(bot, "recommendation.due")) == 1
