@@ -19,6 +19,7 @@ import shutil
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,20 @@ def _require_playground() -> None:
         pytest.skip(reason)
 
 
+class MovableClock:
+    """The bot's clock: the real time until a test moves it forward (never sleeps)."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta()
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def move_to(self, moment: datetime) -> None:
+        """Jump to `moment` (time only ever moves forward)."""
+        self.offset += max(moment - self.now(), timedelta())
+
+
 @dataclass
 class Stack:
     """The running bot and the Playground pointed at it."""
@@ -72,6 +87,7 @@ class Stack:
     app: web.Application
     runner: web.AppRunner
     db_path: Path
+    clock: MovableClock
     playground: Playground | None = None
     _bot_stopped: bool = False
 
@@ -108,10 +124,11 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
     settings = Settings(
         database_url=f"sqlite+aiosqlite:///{db_path}", run_scheduler=False, port=port
     )
-    app = create_app(settings)
+    clock = MovableClock()
+    app = create_app(settings, clock=clock)
     runner = web.AppRunner(app)
     await runner.setup()
-    stack = Stack(app=app, runner=runner, db_path=db_path)
+    stack = Stack(app=app, runner=runner, db_path=db_path, clock=clock)
     try:
         await web.SockSite(runner, sock).start()
         stack.playground = await start_playground(
