@@ -18,7 +18,14 @@ from bot.i18n import texts_for
 from consultations import services
 from consultations.consultation import CaseStatus
 from consultations.model import Role
-from storage.tables import audit_events, case_managers, consultations, outbox, recommendations
+from storage.tables import (
+    audit_events,
+    case_managers,
+    consultations,
+    meeting_summaries,
+    outbox,
+    recommendations,
+)
 from tests.conftest import BotFactory, RunningBot
 from tests.e2e.test_intake import COORDINATOR, REQUESTER, TEAM_CHANNEL, SteppingClock, chat, click
 from tests.e2e.test_poll import MEMBER_A, MEMBER_B, accepted_case, member_id
@@ -464,3 +471,180 @@ async def test_two_coordinators_publishing_at_once_publish_once(
         managers = (await connection.execute(select(case_managers.c.user_id))).scalars().all()
     assert plan == [REC_1] and managers == [b_id]
     assert len(await outbox_rows(bot, "recommendation.due")) == 1
+
+
+async def published(
+    bot: RunningBot, fake: LoopbackConnector, url: str, clock: SteppingClock
+) -> tuple[int, int, dict[str, Any]]:
+    """A summary with REC_1 (member A, due Thu 3.12) and REC_2 (member A, due Fri 4.12),
+    member B as case manager, published on Thursday 26.11 at 14:01; returns the ids of
+    A and B and the coordinator's published card."""
+    a_id, b_id = await scheduled_case(bot, fake, url)
+    clock.current = at(26, 11, 14, 1)
+    await bot.components.dispatcher.tick()
+    editor = await click(bot, url, COORDINATOR, fake.cards(chat(COORDINATOR))[-1], "summary.open")
+    form = {
+        "attendees": f"{a_id},{b_id}",
+        "client_attended": "no",
+        "findings": FINDINGS,
+        "case_manager": str(b_id),
+        "review_date": "2026-12-14",
+    }
+    for text, due in ((REC_1, "2026-12-03"), (REC_2, "2026-12-04")):
+        editor = await click(
+            bot,
+            url,
+            COORDINATOR,
+            editor,
+            "summary.add_rec",
+            **form,
+            rec_text=text,
+            rec_owner=f"user:{a_id}",
+            rec_due=due,
+        )
+    preview = await click(bot, url, COORDINATOR, editor, "summary.preview", **form)
+    card = await click(bot, url, COORDINATOR, preview, "summary.publish")
+    await bot.components.dispatcher.tick()
+    return a_id, b_id, card
+
+
+async def test_an_amended_summary_is_a_new_version_and_the_plan_follows_it(
+    make_bot: BotFactory, connector: tuple[LoopbackConnector, str]
+) -> None:
+    fake, url = connector
+    clock = SteppingClock()
+    bot = await make_bot(clock=clock)
+    a_id, b_id, card = await published(bot, fake, url, clock)
+
+    # Version 2 drops REC_2 and moves REC_1 a week later.
+    editor = await click(bot, url, COORDINATOR, card, "summary.amend")
+    assert FI("summary.editor.amending", version=2) in texts(editor)
+    remove = execute_with(editor, "summary.remove_rec", index=1)
+    form = {
+        "attendees": f"{a_id},{b_id}",
+        "client_attended": "no",
+        "findings": FINDINGS + " Täydennetty.",
+        "case_manager": str(b_id),
+        "review_date": "2026-12-14",
+    }
+    body = await bot.invoke(
+        a.execute(url, COORDINATOR, "summary.remove_rec", {**remove["data"], **form})
+    )
+    editor = body["value"]
+    assert REC_2 not in texts(editor) and REC_1 in texts(editor)
+    preview = await click(bot, url, COORDINATOR, editor, "summary.preview", **form)
+    await click(bot, url, COORDINATOR, preview, "summary.publish")
+    await bot.components.dispatcher.tick()
+    amended = fake.cards(chat(REQUESTER))[-1]
+    assert FI("summary.amended.title", case_number="TK-2026-0001") in texts(amended)
+    assert "Täydennetty." in texts(amended)
+
+    async with bot.components.engine.connect() as connection:
+        versions = list(
+            await connection.execute(
+                select(
+                    meeting_summaries.c.version,
+                    meeting_summaries.c.state,
+                    meeting_summaries.c.findings,
+                ).order_by(meeting_summaries.c.version)
+            )
+        )
+        statuses = dict(
+            (await connection.execute(select(recommendations.c.text, recommendations.c.status)))
+            .tuples()
+            .all()
+        )
+    # Version 1 is kept exactly as it was published.
+    assert [(v, s, f) for v, s, f in versions] == [
+        (1, "published", FINDINGS),
+        (2, "published", FINDINGS + " Täydennetty."),
+    ]
+    assert statuses == {REC_1: "open", REC_2: "removed"}
+    # The removed item's reminders are gone; REC_1's due reminder still waits.
+    due = await outbox_rows(bot, "recommendation.due")
+    assert sorted(r.status for r in due) == ["cancelled", "pending"]
+
+
+async def test_a_declined_hand_over_reminders_and_bringing_the_case_back(
+    make_bot: BotFactory, connector: tuple[LoopbackConnector, str]
+) -> None:
+    fake, url = connector
+    clock = SteppingClock()
+    bot = await make_bot(clock=clock)
+    dispatcher = bot.components.dispatcher
+    a_id, b_id, _card = await published(bot, fake, url, clock)
+
+    # Friday 27.11 at 15:00 B proposes A; A is reminded after 2 working days (Tue 1.12
+    # 15:00), the coordinator after 5 (Fri 4.12 15:00).
+    clock.current = at(27, 11, 15)
+    await bot.post(a.text(url, MEMBER_B, "asiakkaat"))
+    review = await click(bot, url, MEMBER_B, fake.cards(chat(MEMBER_B))[-1], "case.review")
+    await click(bot, url, MEMBER_B, review, "handover.propose", successor=str(a_id), note="Ota?")
+    [reminder] = await outbox_rows(bot, "handover.reminder")
+    [escalation] = await outbox_rows(bot, "handover.escalation")
+    assert reminder.due_at == at(1, 12, 15) and escalation.due_at == at(4, 12, 15)
+    # A second proposal while one waits is refused.
+    again = await press(
+        bot, url, MEMBER_B, review, "handover.propose", successor=str(a_id), note="Ota?"
+    )
+    assert again["type"] == MESSAGE and again["value"] == FI("error.handover_pending")
+
+    clock.current = at(1, 12, 15, 1)
+    await dispatcher.tick()
+    nudge = fake.cards(chat(MEMBER_A))[-1]
+    assert FI("reminder.handover") in texts(nudge)
+
+    # Monday's digest: one hand-over waiting; after the due dates, overdue items too.
+    clock.current = at(7, 12, 8)
+    await services.queue_weekly_digest(
+        bot.components.uow_factory(), clock.now(), finnish_calendar()
+    )
+    await dispatcher.tick()
+    digest = fake.cards(chat(COORDINATOR))[-1]
+    assert FI("digest.handovers_waiting", count=1) in texts(digest)
+    assert FI("digest.overdue_recommendations", count=2) in texts(digest)
+
+    declined = await click(bot, url, MEMBER_A, nudge, "handover.decline", reason="Lomalla")
+    assert FI("handover.declined_notice") in texts(declined)
+    await dispatcher.tick()
+    told = fake.cards(chat(MEMBER_B))[-1]
+    assert FI("handover.declined.body", name=MEMBER_A["name"]) in texts(told)
+    assert "Lomalla" in texts(told)
+    # The coordinator had heard of the waiting hand-over on Friday 4.12.
+    assert {r.status for r in await outbox_rows(bot, "handover.escalation")} == {"sent"}
+    assert any(
+        FI("reminder.handover_escalation") in texts(c) for c in fake.cards(chat(COORDINATOR))
+    )
+    async with bot.components.engine.connect() as connection:
+        managers = (await connection.execute(select(case_managers.c.user_id))).scalars().all()
+    assert managers == [b_id]
+
+    # The review date (Mon 14.12) comes: B brings the case back to the team.
+    clock.current = at(14, 12, 8, 1)
+    await dispatcher.tick()
+    review = fake.cards(chat(MEMBER_B))[-1]
+    assert FI("reminder.review_due") in texts(review)
+    no_reason = await press(bot, url, MEMBER_B, review, "case.bring_back")
+    assert no_reason["type"] == MESSAGE and no_reason["value"] == FI("error.reason_missing")
+    back = await click(
+        bot,
+        url,
+        MEMBER_B,
+        review,
+        "case.bring_back",
+        bring_back_reason="Työkokeilu ei onnistunut, tarvitaan uusi arvio.",
+    )
+    assert FI("review.brought_back") in texts(back)
+    assert await case_status(bot) == CaseStatus.SUBMITTED.value
+    await dispatcher.tick()
+    triage = fake.cards(chat(COORDINATOR))[-1]
+    assert "triage.accept" in {x["verb"] for x in executes(triage)}
+    assert "Työkokeilu ei onnistunut" in texts(triage)
+    assert FI("brought_back.title", case_number="TK-2026-0001") in texts(
+        fake.cards(chat(REQUESTER))[-1]
+    )
+    # The second round is accepted like the first; its requester is told again.
+    before = len(fake.cards(chat(REQUESTER)))
+    await click(bot, url, COORDINATOR, triage, "triage.accept")
+    await dispatcher.tick()
+    assert len(fake.cards(chat(REQUESTER))) == before + 1

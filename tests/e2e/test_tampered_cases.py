@@ -40,6 +40,27 @@ VERBS = [
     "role.revoke",
     "profile.save",
     "deliveries.open",
+    "summary.open",
+    "summary.save",
+    "summary.add_rec",
+    "summary.remove_rec",
+    "summary.preview",
+    "summary.edit",
+    "summary.publish",
+    "summary.amend",
+    "summary.view",
+    "rec.open",
+    "rec.update",
+    "cases.open",
+    "case.review",
+    "case.close",
+    "case.bring_back",
+    "handover.propose",
+    "handover.open",
+    "handover.accept",
+    "handover.decline",
+    "feedback.open",
+    "feedback.give",
     "no.such.verb",
 ]
 
@@ -66,7 +87,11 @@ def _snapshot(database: str) -> tuple[Any, ...]:
         ).fetchall()
         messages = connection.execute("SELECT count(*) FROM outbox").fetchone()
         roles = connection.execute("SELECT * FROM role_grants ORDER BY 1, 2, 3").fetchall()
-    return cases, messages, roles
+        follow_up = [
+            connection.execute(f"SELECT count(*) FROM {table}").fetchone()
+            for table in ("meeting_summaries", "recommendations", "handovers", "feedback")
+        ]
+    return cases, messages, roles, follow_up
 
 
 @pytest.fixture(scope="module")
@@ -138,6 +163,20 @@ values = st.one_of(
                 "consent",
                 "profession",
                 "services",
+                "summary_id",
+                "recommendation_id",
+                "handover_id",
+                "action",
+                "outcome",
+                "rating",
+                "successor",
+                "note",
+                "findings",
+                "attendees",
+                "index",
+                "rec_owner",
+                "rec_due",
+                "new_due",
             ]
         ),
         values,
@@ -158,3 +197,5 @@ def test_a_stranger_with_random_card_data_gets_no_500_and_changes_no_case(
         row for row in before[0] if row[0] == real_id
     ]
     assert after[2] == before[2]
+    # No summary, recommendation, hand-over or feedback comes out of a stranger's click.
+    assert after[3] == before[3]
