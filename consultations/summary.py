@@ -16,7 +16,7 @@ from datetime import date, datetime
 from consultations.errors import DomainError, IdentityCodeRefused, InvalidInput
 from consultations.privacy import contains_identity_code
 
-MAX_FINDINGS = 4000
+MAX_FINDINGS = 3000
 MAX_RECOMMENDATION = 1000
 MAX_REASON = 1000
 MAX_RECOMMENDATIONS = 15

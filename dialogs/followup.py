@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -139,7 +140,7 @@ class FollowUpFlow(CardFlow):
     ) -> followup.SummaryView:
         edit = parse_summary_edit(data, self._today())
         if add is not None or remove is not None:
-            edit = followup.SummaryEdit(**{**edit.__dict__, "add": add, "remove": remove})
+            edit = replace(edit, add=add, remove=remove)
         return await followup.edit_summary(
             self._uow(),
             user_id,
@@ -295,7 +296,9 @@ class FollowUpFlow(CardFlow):
         )
         return cards.handover_card(t, view, for_user=user_id)
 
-    async def _answer(self, user_id: int, data: Mapping[str, Any], accept: bool) -> Any:
+    async def _answer(
+        self, user_id: int, data: Mapping[str, Any], accept: bool
+    ) -> followup.HandOverView:
         return await followup.answer_handover(
             self._uow(),
             user_id,

@@ -52,7 +52,16 @@ from dialogs.cards.registry import EMPTY
 
 MAX_NOTE = 2000
 MAX_COMMENT = 2000
-_LIMITS: tuple[int | None, ...] = (None, 600, 300, 160, 80)
+# How hard a card is squeezed to fit: free texts are cut to the first number of
+# characters and names to the second (None: whole).
+_LIMITS: tuple[tuple[int | None, int | None], ...] = (
+    (None, None),
+    (600, 60),
+    (300, 40),
+    (160, 25),
+    (80, 16),
+    (40, 10),
+)
 
 
 @dataclass(frozen=True)
@@ -61,11 +70,12 @@ class Names:
 
     t: Localizer
     names: Mapping[int, str]
+    limit: int | None = None
 
     def person(self, user_id: int | None) -> str:
         if user_id is None:
             return EMPTY
-        return self.names.get(user_id) or EMPTY
+        return clip_text(self.names.get(user_id) or "", self.limit) or EMPTY
 
     def owner(self, owner: Owner) -> str:
         if owner.party is not None:
@@ -129,10 +139,9 @@ def _text_input(input_id: str, label: str, limit: int, value: str = "") -> dict[
     }
 
 
-def _owner_choices(t: Localizer, view: SummaryView) -> list[dict[str, str]]:
+def _owner_choices(t: Localizer, view: SummaryView, names: Names) -> list[dict[str, str]]:
     people = [
-        {"title": view.names.get(u) or EMPTY, "value": Owner(user_id=u).token}
-        for u in view.owner_choices
+        {"title": names.person(u), "value": Owner(user_id=u).token} for u in view.owner_choices
     ]
     parties = [
         {"title": t(f"party.{p.value}"), "value": Owner(party=p).token} for p in OutsideParty
@@ -154,7 +163,11 @@ def _plan_line(
         due=t.date(line.due),
         status=status_name(t, status),
     )
-    return [paragraph(clip_text(line.text, limit) or EMPTY), paragraph(details, subtle=True)]
+    text = clip_text(line.text, limit) or EMPTY
+    if limit is not None and limit <= 80:
+        # Squeezed hard: one block per line instead of two.
+        return [paragraph(f"{text} · {details}")]
+    return [paragraph(text), paragraph(details, subtle=True)]
 
 
 # --- the summary ---------------------------------------------------------------------------
@@ -191,17 +204,18 @@ def summary_editor_card(
 ) -> Card:
     """The coordinator writes the summary: every button saves what has been typed."""
     summary = view.summary
-    names = Names(t, view.names)
     data = {"summary_id": summary.id}
-    attendee_choices = [
-        {"title": view.names.get(u) or EMPTY, "value": str(u)} for u in view.attendee_choices
-    ]
-    manager_choices = [
-        {"title": view.names.get(u) or EMPTY, "value": str(u)}
-        for u in dict.fromkeys([*view.attendee_choices, view.case.requester_id])
-    ]
 
-    def build(limit: int | None) -> Card:
+    def build(step: tuple[int | None, int | None]) -> Card:
+        limit, name_limit = step
+        names = Names(t, view.names, name_limit)
+        attendee_choices = [
+            {"title": names.person(u), "value": str(u)} for u in view.attendee_choices
+        ]
+        manager_choices = [
+            {"title": names.person(u), "value": str(u)}
+            for u in dict.fromkeys([*view.attendee_choices, view.case.requester_id])
+        ]
         body: list[dict[str, Any]] = [
             heading(
                 t(
@@ -268,7 +282,7 @@ def summary_editor_card(
                 "id": "rec_owner",
                 "label": t("summary.rec.owner"),
                 "style": "compact",
-                "choices": _owner_choices(t, view),
+                "choices": _owner_choices(t, view, names),
             }
         )
         body.append(paragraph(t("summary.rec.owner_hint"), subtle=True))
@@ -299,9 +313,11 @@ def summary_editor_card(
     return fit(build, _LIMITS)
 
 
-def _summary_body(t: Localizer, view: SummaryView, limit: int | None) -> list[dict[str, Any]]:
+def _summary_body(
+    t: Localizer, view: SummaryView, limit: int | None, name_limit: int | None
+) -> list[dict[str, Any]]:
     summary = view.summary
-    names = Names(t, view.names)
+    names = Names(t, view.names, name_limit)
     body: list[dict[str, Any]] = [
         facts(
             [
@@ -328,7 +344,8 @@ def summary_preview_card(t: Localizer, view: SummaryView) -> Card:
     """What will be sent, with what still keeps it from being published."""
     data = {"summary_id": view.summary.id}
 
-    def build(limit: int | None) -> Card:
+    def build(step: tuple[int | None, int | None]) -> Card:
+        limit, name_limit = step
         body: list[dict[str, Any]] = [
             heading(
                 t(
@@ -341,7 +358,7 @@ def summary_preview_card(t: Localizer, view: SummaryView) -> Card:
         body.extend(attention(t(code)) for code in view.problems)
         if not view.problems:
             body.append(paragraph(t("summary.preview.recipients")))
-        body.extend(_summary_body(t, view, limit))
+        body.extend(_summary_body(t, view, limit, name_limit))
         actions = [execute(t("summary.edit"), "summary.edit", data)]
         if not view.problems:
             actions.append(execute(t("summary.publish"), "summary.publish", data, style="positive"))
@@ -362,7 +379,8 @@ def summary_card(
     summary = view.summary
     amended = summary.version > 1
 
-    def build(limit: int | None) -> Card:
+    def build(step: tuple[int | None, int | None]) -> Card:
+        limit, name_limit = step
         body: list[dict[str, Any]] = []
         if notice:
             body.append(_good(notice))
@@ -383,7 +401,7 @@ def summary_card(
             body.append(_good(t("summary.you_are_case_manager")))
         if any(r.owner.user_id == for_user for r in summary.recommendations):
             body.append(paragraph(t("summary.you_own")))
-        body.extend(_summary_body(t, view, limit))
+        body.extend(_summary_body(t, view, limit, name_limit))
         body.append(paragraph(t("meeting.privacy"), subtle=True))
         actions = []
         if summary.case_manager_id == for_user or any(
@@ -424,7 +442,8 @@ def recommendation_card(
     rec = view.recommendation
     data = {"recommendation_id": rec.id}
 
-    def build(limit: int | None) -> Card:
+    def build(step: tuple[int | None, int | None]) -> Card:
+        limit, _names = step
         body: list[dict[str, Any]] = []
         if reason and view.can_update:
             body.append(attention(t(reason)))
@@ -482,9 +501,10 @@ def recommendation_card(
 def cases_card(t: Localizer, view: CasesView, today: date) -> Card:
     """`cases`/`asiakkaat`/`klienter`: cases I manage with their open recommendations,
     recommendations I own elsewhere, hand-overs waiting for me, summaries I owe."""
-    names = Names(t, view.names)
 
-    def build(limit: int | None) -> Card:
+    def build(step: tuple[int | None, int | None]) -> Card:
+        limit, name_limit = step
+        names = Names(t, view.names, name_limit)
         body: list[dict[str, Any]] = [heading(t("cases.title"))]
         empty = not (view.managed or view.owned or view.handovers or view.summaries_due)
         if empty:
@@ -653,7 +673,8 @@ def handover_card(
     data = {"handover_id": handover.id}
     waiting = handover.state is HandOverState.PROPOSED
 
-    def build(limit: int | None) -> Card:
+    def build(step: tuple[int | None, int | None]) -> Card:
+        limit, _names = step
         body: list[dict[str, Any]] = []
         if reason and waiting:
             body.append(attention(t(reason)))

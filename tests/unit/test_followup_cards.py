@@ -1,0 +1,114 @@
+"""The follow-up cards stay under Teams' size limit with the longest texts the forms allow,
+and speak every language."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.i18n import LANGUAGES, Texts
+from consultations.consultation import CaseStatus, Consultation, RequestDetails
+from consultations.followup import SummaryView
+from consultations.poll import TimeSlot
+from consultations.summary import (
+    MAX_FINDINGS,
+    MAX_RECOMMENDATION,
+    MAX_RECOMMENDATIONS,
+    MeetingSummary,
+    OutsideParty,
+    Owner,
+    PlannedRecommendation,
+    Recommendation,
+    SummaryState,
+)
+from dialogs.cards.base import MAX_CARD_BYTES, card_bytes
+from dialogs.cards.followup import summary_card, summary_editor_card, summary_preview_card
+from tests.support.cards import texts
+
+HELSINKI = ZoneInfo("Europe/Helsinki")
+NOW = datetime(2026, 11, 26, 14, 1, tzinfo=HELSINKI)
+# Escaped in JSON, each "ä" is six bytes: the worst case for the size limit.
+WORST = "ä"
+
+
+def view(state: SummaryState, members: int = 30, filler: str = WORST) -> SummaryView:
+    people = list(range(1, members + 1))
+    plan = tuple(
+        PlannedRecommendation(
+            filler * MAX_RECOMMENDATION,
+            Owner(user_id=people[i % members]) if i % 2 else Owner(party=OutsideParty.KELA),
+            date(2026, 12, 3),
+            recommendation_id=100 + i,
+        )
+        for i in range(MAX_RECOMMENDATIONS)
+    )
+    summary = MeetingSummary(
+        id=7,
+        consultation_id=1,
+        poll_id=3,
+        round=1,
+        version=2,
+        created_by=1,
+        state=state,
+        attendees=tuple(people),
+        client_attended=True,
+        findings=filler * MAX_FINDINGS,
+        recommendations=plan,
+        case_manager_id=2,
+        review_date=date(2027, 1, 15),
+        published_at=NOW if state is SummaryState.PUBLISHED else None,
+    )
+    case = Consultation(
+        id=1,
+        requester_id=999,
+        details=RequestDetails(team_id=1),
+        status=CaseStatus.FOLLOW_UP,
+        case_number="TK-2026-0042",
+    )
+    live = {
+        p.recommendation_id or 0: Recommendation(p.recommendation_id, 1, 7, p.text, p.owner, p.due)
+        for p in plan
+    }
+    return SummaryView(
+        case=case,
+        summary=summary,
+        meeting=TimeSlot(5, datetime(2026, 11, 26, 13, tzinfo=HELSINKI), 60),
+        names={u: filler * 60 for u in [*people, 999]},
+        attendee_choices=people,
+        owner_choices=[*people, 999],
+        recommendations=live,
+        case_manager_id=2,
+    )
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_fullest_summary_cards_fit_under_the_limit(language: str) -> None:
+    t = Texts(language)
+    cards = [
+        summary_editor_card(t, view(SummaryState.DRAFT)),
+        summary_preview_card(t, view(SummaryState.DRAFT)),
+        summary_card(t, view(SummaryState.PUBLISHED), for_user=2, coordinator=True),
+    ]
+    for card in cards[1:]:
+        assert card_bytes(card) <= MAX_CARD_BYTES
+    # The editor carries the coordinator's own findings in full in its input (an input is
+    # never shortened); it fits as the connector sends it, UTF-8.
+    editor = cards[0]
+    assert len(json.dumps(editor, ensure_ascii=False).encode("utf-8")) <= MAX_CARD_BYTES
+
+
+def test_an_ordinary_summary_is_shown_whole() -> None:
+    t = Texts("fi")
+    full = view(SummaryState.PUBLISHED, members=4, filler="a")
+    shown = replace(
+        full,
+        summary=replace(full.summary, recommendations=full.summary.recommendations[:5]),
+    )
+    card = summary_card(t, shown, for_user=2)
+    assert "a" * MAX_FINDINGS in texts(card)
+    assert "a" * MAX_RECOMMENDATION in texts(card)
+    assert t("summary.you_are_case_manager") in texts(card)
