@@ -534,9 +534,13 @@ async def test_an_amended_summary_is_a_new_version_and_the_plan_follows_it(
     assert REC_2 not in texts(editor) and REC_1 in texts(editor)
     preview = await click(bot, url, COORDINATOR, editor, "summary.preview", **form)
     await click(bot, url, COORDINATOR, preview, "summary.publish")
+    # The requester's Teams is in Swedish by now: the amendment reaches them in Swedish.
+    await bot.post(a.text(url, REQUESTER, "hjälp", locale="sv-SE"))
     await bot.components.dispatcher.tick()
     amended = fake.cards(chat(REQUESTER))[-1]
-    assert FI("summary.amended.title", case_number="TK-2026-0001") in texts(amended)
+    sv = texts_for("sv-SE")
+    assert sv("summary.amended.title", case_number="TK-2026-0001") in texts(amended)
+    assert sv("summary.findings") in texts(amended)
     assert "Täydennetty." in texts(amended)
 
     async with bot.components.engine.connect() as connection:
