@@ -11,9 +11,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
-from typing import Any
 
 from consultations.calendar import BusinessCalendar
+from consultations.casework import (
+    audit_case,
+    is_coordinator,
+    message_case,
+    require_coordinator,
+    sent_case,
+)
 from consultations.consultation import (
     FINISHED,
     CaseStatus,
@@ -26,7 +32,6 @@ from consultations.intake import send_to_triage
 from consultations.model import OutgoingMessage, RecipientType, Role
 from consultations.poll import AvailabilityPoll, PollState, TimeSlot
 from consultations.ports import HeldMeeting, UnitOfWork
-from consultations.services import notify_user
 from consultations.summary import (
     ESCALATION_DAYS,
     FEEDBACK_AFTER_DAYS,
@@ -91,69 +96,6 @@ def meeting_end(poll: AvailabilityPoll) -> datetime | None:
 # --- small helpers -------------------------------------------------------------------------
 
 
-async def _case(uow: UnitOfWork, case_id: int) -> Consultation:
-    case = await uow.consultations.get(case_id)
-    if case is None or case.status is CaseStatus.DRAFT:
-        raise NotFound()
-    return case
-
-
-async def is_coordinator(uow: UnitOfWork, case: Consultation, user_id: int) -> bool:
-    return case.team_id is not None and Role.COORDINATOR in await uow.teams.roles_of(
-        case.team_id, user_id
-    )
-
-
-async def _require_coordinator(uow: UnitOfWork, case: Consultation, actor_id: int) -> None:
-    if not await is_coordinator(uow, case, actor_id):
-        raise DomainError("error.not_coordinator")
-
-
-async def _audit(
-    uow: UnitOfWork,
-    actor_id: int | None,
-    action: str,
-    case: Consultation,
-    now: datetime,
-    **ids: Any,
-) -> None:
-    await uow.audit.record(
-        at=now,
-        actor_user_id=actor_id,
-        action=action,
-        subject_type="consultation",
-        subject_id=str(case.id),
-        team_id=case.team_id,
-        details={"status": case.status.value, **ids},
-    )
-
-
-async def _tell(
-    uow: UnitOfWork,
-    case: Consultation,
-    *,
-    key: str,
-    kind: str,
-    user_id: int,
-    due_at: datetime,
-    now: datetime,
-    subject: str = "",
-    **payload: Any,
-) -> None:
-    assert case.id is not None
-    await notify_user(
-        uow,
-        key=key,
-        kind=kind,
-        user_id=user_id,
-        team_id=case.team_id,
-        due_at=due_at,
-        now=now,
-        payload={"case_id": case.id, "user_id": user_id, **payload},
-        subject=subject,
-    )
-
-
 async def _channel_notice(uow: UnitOfWork, case: Consultation, key: str, now: datetime) -> None:
     """The team channel hears the case number and status only (SPEC §3)."""
     if case.team_id is None:
@@ -195,7 +137,7 @@ async def _may_follow_up(uow: UnitOfWork, case: Consultation, actor_id: int) -> 
     """The case manager and the team's coordinators act on the case's follow-up."""
     assert case.id is not None
     return await uow.followup.case_manager(case.id) == actor_id or await is_coordinator(
-        uow, case, actor_id
+        uow, case.team_id, actor_id
     )
 
 
@@ -218,7 +160,7 @@ async def queue_summary_prompts(
     if end is None:
         return
     base = f"case:{case.id}:p{poll.id}:s{poll.sequence}:c{coordinator_id}"
-    await _tell(
+    await message_case(
         uow,
         case,
         key=f"{base}:summary-prompt",
@@ -229,7 +171,7 @@ async def queue_summary_prompts(
         subject=summary_subject(case.id),
         poll_id=poll.id,
     )
-    await _tell(
+    await message_case(
         uow,
         case,
         key=f"{base}:summary-missing",
@@ -261,7 +203,7 @@ async def _schedule_recommendation(
     recipient = recommendation.owner.user_id or await uow.followup.case_manager(case.id)
     stamp = now.isoformat()
     if recipient is not None:
-        await _tell(
+        await message_case(
             uow,
             case,
             key=f"rec:{recommendation.id}:due:{recipient}:{stamp}",
@@ -273,7 +215,7 @@ async def _schedule_recommendation(
             recommendation_id=recommendation.id,
         )
     for coordinator in await follow_up_coordinators(uow, case):
-        await _tell(
+        await message_case(
             uow,
             case,
             key=f"rec:{recommendation.id}:escalation:{coordinator}:{stamp}",
@@ -294,7 +236,7 @@ async def _schedule_review(
     manager = await uow.followup.case_manager(case.id)
     if manager is None:
         return
-    await _tell(
+    await message_case(
         uow,
         case,
         key=f"case:{case.id}:review:{manager}:{now.isoformat()}",
@@ -412,8 +354,8 @@ async def open_summary(
     """The coordinator opens the case's summary: the draft being written (started with the
     poll's attendees once the meeting is fixed), else the latest published version."""
     async with uow:
-        case = await _case(uow, case_id)
-        await _require_coordinator(uow, case, actor_id)
+        case = await sent_case(uow, case_id)
+        await require_coordinator(uow, case.team_id, actor_id)
         summary = await uow.followup.draft_summary(case_id)
         if summary is None:
             latest = await _published(uow, case_id)
@@ -426,7 +368,7 @@ async def open_summary(
             else:
                 raise DomainError("error.meeting_not_fixed")
         view = await _summary_view(uow, case, summary, today)
-        await _audit(uow, actor_id, "summary.viewed", case, now, summary_id=summary.id)
+        await audit_case(uow, actor_id, "summary.viewed", case, now, summary_id=summary.id)
         await uow.commit()
         return view
 
@@ -450,8 +392,8 @@ async def _draft_for_change(
     summary = await uow.followup.get_summary(summary_id, lock=True)
     if summary is None:
         raise NotFound()
-    case = await _case(uow, summary.consultation_id)
-    await _require_coordinator(uow, case, actor_id)
+    case = await sent_case(uow, summary.consultation_id)
+    await require_coordinator(uow, case.team_id, actor_id)
     if not summary.is_draft:
         raise DomainError("error.summary_published_already")
     return case, summary
@@ -487,7 +429,7 @@ async def edit_summary(
         if edit.remove is not None:
             changed = changed.without_recommendation(edit.remove)
         await uow.followup.save_summary(changed, now)
-        await _audit(
+        await audit_case(
             uow,
             actor_id,
             "summary.draft_saved",
@@ -599,7 +541,7 @@ async def publish_summary(
         for user_id in dict.fromkeys(recipients):
             if user_id == actor_id:
                 continue
-            await _tell(
+            await message_case(
                 uow,
                 case,
                 key=f"summary:{summary_id}:to:{user_id}",
@@ -612,7 +554,7 @@ async def publish_summary(
         if first:
             await _channel_notice(uow, case, f"summary:{summary_id}:notice", now)
             feedback_day = (now + timedelta(days=FEEDBACK_AFTER_DAYS)).astimezone(calendar.tz)
-            await _tell(
+            await message_case(
                 uow,
                 case,
                 key=f"case:{case.id}:r{summary.round}:feedback",
@@ -622,7 +564,7 @@ async def publish_summary(
                 now=now,
                 subject=feedback_subject(case.id),
             )
-        await _audit(
+        await audit_case(
             uow,
             actor_id,
             "summary.published",
@@ -643,8 +585,8 @@ async def amend_summary(
 ) -> SummaryView:
     """Start the next version from the latest published one (or reopen its draft)."""
     async with uow:
-        case = await _case(uow, case_id)
-        await _require_coordinator(uow, case, actor_id)
+        case = await sent_case(uow, case_id)
+        await require_coordinator(uow, case.team_id, actor_id)
         if case.status not in AFTER_SUMMARY:
             raise DomainError("error.case_not_in_follow_up")
         draft = await uow.followup.draft_summary(case_id)
@@ -654,7 +596,7 @@ async def amend_summary(
                 raise DomainError("error.summary_not_published")
             draft = await uow.followup.add_summary(latest.amendment(actor_id), now)
         view = await _summary_view(uow, case, draft, today)
-        await _audit(uow, actor_id, "summary.amendment_started", case, now, summary_id=draft.id)
+        await audit_case(uow, actor_id, "summary.amendment_started", case, now, summary_id=draft.id)
         await uow.commit()
         return view
 
@@ -667,15 +609,15 @@ async def view_summary(
         summary = await uow.followup.get_summary(summary_id)
         if summary is None:
             raise NotFound()
-        case = await _case(uow, summary.consultation_id)
+        case = await sent_case(uow, summary.consultation_id)
         concerned = {case.requester_id, *summary.attendees}
         if summary.case_manager_id:
             concerned.add(summary.case_manager_id)
         concerned.add(await uow.followup.case_manager(case.id or 0) or 0)
         if summary.is_draft or actor_id not in concerned:
-            await _require_coordinator(uow, case, actor_id)
+            await require_coordinator(uow, case.team_id, actor_id)
         view = await _summary_view(uow, case, summary, today)
-        await _audit(uow, actor_id, "summary.viewed", case, now, summary_id=summary_id)
+        await audit_case(uow, actor_id, "summary.viewed", case, now, summary_id=summary_id)
         await uow.commit()
         return view
 
@@ -709,7 +651,7 @@ async def _recommendation_view(
     allowed = (
         recommendation.owner.user_id == actor_id
         or manager == actor_id
-        or await is_coordinator(uow, case, actor_id)
+        or await is_coordinator(uow, case.team_id, actor_id)
     )
     if not allowed:
         raise DomainError("error.not_recommendation_owner")
@@ -734,9 +676,9 @@ async def view_recommendation(
         recommendation = await uow.followup.get_recommendation(recommendation_id)
         if recommendation is None:
             raise NotFound()
-        case = await _case(uow, recommendation.consultation_id)
+        case = await sent_case(uow, recommendation.consultation_id)
         view = await _recommendation_view(uow, actor_id, recommendation, case)
-        await _audit(
+        await audit_case(
             uow, actor_id, "recommendation.viewed", case, now, recommendation=recommendation_id
         )
         await uow.commit()
@@ -762,7 +704,7 @@ async def update_recommendation(
         recommendation = await uow.followup.get_recommendation(recommendation_id, lock=True)
         if recommendation is None:
             raise NotFound()
-        case = await _case(uow, recommendation.consultation_id)
+        case = await sent_case(uow, recommendation.consultation_id)
         await _recommendation_view(uow, actor_id, recommendation, case)
         if case.status in FINISHED:
             raise DomainError("error.case_closed")
@@ -789,7 +731,7 @@ async def update_recommendation(
         await _schedule_recommendation(
             uow, case, recommendation, now, calendar, remind_at=remind_at
         )
-        await _audit(
+        await audit_case(
             uow,
             actor_id,
             f"recommendation.{action}",
@@ -900,7 +842,7 @@ async def review_view(uow: UnitOfWork, actor_id: int, case_id: int, now: datetim
     """The case manager's card for the case: close with an outcome, bring it back to the
     team, or hand the role over."""
     async with uow:
-        case = await _case(uow, case_id)
+        case = await sent_case(uow, case_id)
         if not await _may_follow_up(uow, case, actor_id):
             raise DomainError("error.not_case_manager")
         assert case.team_id is not None
@@ -920,7 +862,7 @@ async def review_view(uow: UnitOfWork, actor_id: int, case_id: int, now: datetim
             candidates,
             can_act=case.status in AFTER_SUMMARY,
         )
-        await _audit(uow, actor_id, "case.review_viewed", case, now)
+        await audit_case(uow, actor_id, "case.review_viewed", case, now)
         await uow.commit()
         return view
 
@@ -946,7 +888,7 @@ async def close_case(
     """The case manager closes the case with its outcome; the requester and the
     coordinator are told, the channel sees the new status."""
     async with uow:
-        case = await _case(uow, case_id)
+        case = await sent_case(uow, case_id)
         if not await _may_follow_up(uow, case, actor_id):
             raise DomainError("error.not_case_manager")
         if case.status not in AFTER_SUMMARY:
@@ -961,7 +903,7 @@ async def close_case(
         for user_id in dict.fromkeys(told):
             if user_id == actor_id:
                 continue
-            await _tell(
+            await message_case(
                 uow,
                 case,
                 key=f"case:{case_id}:closed:{user_id}",
@@ -971,7 +913,7 @@ async def close_case(
                 now=now,
             )
         await _channel_notice(uow, case, f"case:{case_id}:closed:notice", now)
-        await _audit(uow, actor_id, "case.closed", case, now, outcome=outcome.value)
+        await audit_case(uow, actor_id, "case.closed", case, now, outcome=outcome.value)
         await uow.commit()
         return case
 
@@ -989,7 +931,7 @@ async def bring_back(
     if not reason:
         raise DomainError("error.reason_missing")
     async with uow:
-        case = await _case(uow, case_id)
+        case = await sent_case(uow, case_id)
         if not await _may_follow_up(uow, case, actor_id):
             raise DomainError("error.not_case_manager")
         if case.status is not CaseStatus.FOLLOW_UP:
@@ -1001,7 +943,7 @@ async def bring_back(
         await uow.outbox.cancel_subject(review_subject(case_id))
         await send_to_triage(uow, case, now, calendar)
         if case.requester_id != actor_id:
-            await _tell(
+            await message_case(
                 uow,
                 case,
                 key=f"case:{case_id}:r{case_round(case)}:brought-back",
@@ -1011,7 +953,7 @@ async def bring_back(
                 now=now,
             )
         await _channel_notice(uow, case, f"case:{case_id}:r{case_round(case)}:notice", now)
-        await _audit(uow, actor_id, "case.brought_back", case, now)
+        await audit_case(uow, actor_id, "case.brought_back", case, now)
         await uow.commit()
         return case
 
@@ -1033,7 +975,7 @@ async def propose_handover(
     if not note:
         raise DomainError("error.handover_note")
     async with uow:
-        case = await _case(uow, case_id)
+        case = await sent_case(uow, case_id)
         manager = await uow.followup.case_manager(case_id)
         if manager != actor_id:
             raise DomainError("error.not_case_manager")
@@ -1054,7 +996,7 @@ async def propose_handover(
         assert handover.id is not None
         subject = handover_subject(handover.id)
         base = f"handover:{handover.id}"
-        await _tell(
+        await message_case(
             uow,
             case,
             key=f"{base}:proposed",
@@ -1065,7 +1007,7 @@ async def propose_handover(
             subject=subject,
             handover_id=handover.id,
         )
-        await _tell(
+        await message_case(
             uow,
             case,
             key=f"{base}:reminder",
@@ -1077,7 +1019,7 @@ async def propose_handover(
             handover_id=handover.id,
         )
         for coordinator in await follow_up_coordinators(uow, case):
-            await _tell(
+            await message_case(
                 uow,
                 case,
                 key=f"{base}:escalation:{coordinator}",
@@ -1088,7 +1030,7 @@ async def propose_handover(
                 subject=subject,
                 handover_id=handover.id,
             )
-        await _audit(
+        await audit_case(
             uow, actor_id, "handover.proposed", case, now, handover=handover.id, to=successor_id
         )
         await uow.commit()
@@ -1111,13 +1053,13 @@ async def view_handover(
         handover = await uow.followup.get_handover(handover_id)
         if handover is None:
             raise NotFound()
-        case = await _case(uow, handover.consultation_id)
+        case = await sent_case(uow, handover.consultation_id)
         # The requester hears who follows their client up; the two case managers and the
         # coordinators see the whole hand-over.
         if actor_id not in (handover.from_user_id, handover.to_user_id, case.requester_id):
-            await _require_coordinator(uow, case, actor_id)
+            await require_coordinator(uow, case.team_id, actor_id)
         view = await _handover_view(uow, handover, case)
-        await _audit(uow, actor_id, "handover.viewed", case, now, handover=handover_id)
+        await audit_case(uow, actor_id, "handover.viewed", case, now, handover=handover_id)
         await uow.commit()
         return view
 
@@ -1149,7 +1091,7 @@ async def answer_handover(
         handover = await uow.followup.get_handover(handover_id, lock=True)
         if handover is None:
             raise NotFound()
-        case = await _case(uow, handover.consultation_id)
+        case = await sent_case(uow, handover.consultation_id)
         assert case.id is not None
         handover.answer(actor_id, accept, now, reason)
         if accept and case.status not in AFTER_SUMMARY:
@@ -1166,7 +1108,7 @@ async def answer_handover(
         for user_id in dict.fromkeys(told):
             if user_id == actor_id:
                 continue
-            await _tell(
+            await message_case(
                 uow,
                 case,
                 key=f"handover:{handover_id}:{kind}:{user_id}",
@@ -1176,7 +1118,7 @@ async def answer_handover(
                 now=now,
                 handover_id=handover_id,
             )
-        await _audit(uow, actor_id, kind, case, now, handover=handover_id)
+        await audit_case(uow, actor_id, kind, case, now, handover=handover_id)
         view = await _handover_view(uow, handover, case)
         await uow.commit()
         return view
@@ -1193,7 +1135,7 @@ class FeedbackView:
 
 async def view_feedback(uow: UnitOfWork, actor_id: int, case_id: int) -> FeedbackView:
     async with uow:
-        case = await _case(uow, case_id)
+        case = await sent_case(uow, case_id)
         if case.requester_id != actor_id:
             raise DomainError("error.not_requester")
         given = await uow.followup.feedback(case_id)
@@ -1205,7 +1147,7 @@ async def give_feedback(
 ) -> FeedbackView:
     """The requester tells how useful the consultation was: once per round."""
     async with uow:
-        case = await _case(uow, case_id)
+        case = await sent_case(uow, case_id)
         if case.requester_id != actor_id:
             raise DomainError("error.not_requester")
         latest = await _published(uow, case_id)
@@ -1215,7 +1157,7 @@ async def give_feedback(
         if not await uow.followup.add_feedback(feedback, latest.round):
             raise DomainError("error.feedback_given")
         await uow.outbox.cancel_subject(feedback_subject(case_id))
-        await _audit(uow, actor_id, "feedback.given", case, now, rating=rating)
+        await audit_case(uow, actor_id, "feedback.given", case, now, rating=rating)
         await uow.commit()
         return FeedbackView(case, feedback)
 

@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from consultations.calendar import BusinessCalendar
+from consultations.casework import audit_case, message_case, require_coordinator
 from consultations.consultation import (
     FINISHED,
     TRIAGE_REMINDER_DAYS,
@@ -31,7 +32,6 @@ from consultations.errors import DomainError, IdentityCodeRefused, InvalidInput,
 from consultations.model import Role
 from consultations.ports import UnitOfWork
 from consultations.privacy import contains_identity_code
-from consultations.services import notify_user
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
 # SPEC §2.6 defaults, in working days (the first reminder's lives with the aggregate).
@@ -79,53 +79,6 @@ def _require_requester(case: Consultation, actor_id: int) -> None:
         raise DomainError("error.not_requester")
 
 
-async def _require_coordinator(uow: UnitOfWork, case: Consultation, actor_id: int) -> None:
-    if case.team_id is None or Role.COORDINATOR not in await uow.teams.roles_of(
-        case.team_id, actor_id
-    ):
-        raise DomainError("error.not_coordinator")
-
-
-async def _audit(
-    uow: UnitOfWork, actor_id: int, action: str, case: Consultation, now: datetime, **details: Any
-) -> None:
-    await uow.audit.record(
-        at=now,
-        actor_user_id=actor_id,
-        action=action,
-        subject_type="consultation",
-        subject_id=str(case.id),
-        team_id=case.team_id,
-        details={"status": case.status.value, **details},
-    )
-
-
-async def _message(
-    uow: UnitOfWork,
-    *,
-    key: str,
-    kind: str,
-    user_id: int,
-    case: Consultation,
-    due_at: datetime,
-    now: datetime,
-    subject: str = "",
-    **payload: Any,
-) -> None:
-    assert case.id is not None
-    await notify_user(
-        uow,
-        key=key,
-        kind=kind,
-        user_id=user_id,
-        team_id=case.team_id,
-        due_at=due_at,
-        now=now,
-        payload={"case_id": case.id, **payload},
-        subject=subject,
-    )
-
-
 async def send_to_triage(
     uow: UnitOfWork, case: Consultation, now: datetime, calendar: BusinessCalendar
 ) -> None:
@@ -137,7 +90,7 @@ async def send_to_triage(
     escalation_at = calendar.add_working_days(now, TRIAGE_ESCALATION_DAYS)
     for coordinator in coordinators:
         base = f"case:{case.id}:r{round_}:c{coordinator.id}"
-        await _message(
+        await message_case(
             uow,
             key=f"{base}:triage",
             kind="triage.request",
@@ -146,7 +99,7 @@ async def send_to_triage(
             due_at=now,
             now=now,
         )
-        await _message(
+        await message_case(
             uow,
             key=f"{base}:triage-reminder",
             kind="triage.reminder",
@@ -158,7 +111,7 @@ async def send_to_triage(
         )
         # Still untriaged after a week: an escalation, worded as one, to every coordinator
         # of the team (the triage card went to all of them at once).
-        await _message(
+        await message_case(
             uow,
             key=f"{base}:escalation",
             kind="triage.escalation",
@@ -181,7 +134,7 @@ async def start_request(uow: UnitOfWork, requester_id: int, now: datetime) -> Co
             draft_page="basics",
         )
         await uow.consultations.add(case, now)
-        await _audit(uow, requester_id, "consultation.draft_started", case, now)
+        await audit_case(uow, requester_id, "consultation.draft_started", case, now)
         await uow.commit()
         return case
 
@@ -192,7 +145,7 @@ async def open_draft(uow: UnitOfWork, actor_id: int, case_id: int, now: datetime
         _require_requester(case, actor_id)
         if case.status is not CaseStatus.DRAFT:
             raise DomainError("error.case_not_editable")
-        await _audit(uow, actor_id, "consultation.viewed", case, now)
+        await audit_case(uow, actor_id, "consultation.viewed", case, now)
         await uow.commit()
         return case
 
@@ -221,7 +174,9 @@ async def update_draft(
             case.details = case.details.merged({"urgent_timeframe": ""})
         case.draft_page = page
         await uow.consultations.save(case, now)
-        await _audit(uow, actor_id, "consultation.draft_saved", case, now, fields=sorted(changes))
+        await audit_case(
+            uow, actor_id, "consultation.draft_saved", case, now, fields=sorted(changes)
+        )
         await uow.commit()
         return case
 
@@ -248,7 +203,7 @@ async def submit_request(
         case.draft_page = ""
         await uow.consultations.save(case, now)
         await send_to_triage(uow, case, now, calendar)
-        await _audit(uow, actor_id, "consultation.submitted", case, now)
+        await audit_case(uow, actor_id, "consultation.submitted", case, now)
         await uow.commit()
         return case
 
@@ -261,7 +216,7 @@ async def discard_draft(uow: UnitOfWork, actor_id: int, case_id: int, now: datet
             raise DomainError("error.case_not_editable")
         case.transition(CaseStatus.WITHDRAWN, actor_id, now, "draft_discarded")
         await uow.consultations.save(case, now)
-        await _audit(uow, actor_id, "consultation.draft_discarded", case, now)
+        await audit_case(uow, actor_id, "consultation.draft_discarded", case, now)
         await uow.commit()
 
 
@@ -282,7 +237,7 @@ async def withdraw_request(
         await uow.outbox.cancel_subject(question_subject(case.id))
         if case.team_id is not None:
             for coordinator in await uow.teams.holders(case.team_id, Role.COORDINATOR):
-                await _message(
+                await message_case(
                     uow,
                     key=f"case:{case.id}:withdrawn:c{coordinator.id}",
                     kind="case.withdrawn",
@@ -291,7 +246,7 @@ async def withdraw_request(
                     due_at=now,
                     now=now,
                 )
-        await _audit(uow, actor_id, "consultation.withdrawn", case, now)
+        await audit_case(uow, actor_id, "consultation.withdrawn", case, now)
         await uow.commit()
         return case
 
@@ -305,11 +260,11 @@ async def view_for_triage(
         if case.status is CaseStatus.DRAFT:
             # A draft is the requester's alone until it is sent; not even its existence shows.
             raise NotFound()
-        await _require_coordinator(uow, case, actor_id)
+        await require_coordinator(uow, case.team_id, actor_id)
         requester = await uow.users.get(case.requester_id)
         team = await uow.teams.get(case.team_id) if case.team_id else None
         notes = await uow.consultations.notes(case_id)
-        await _audit(uow, actor_id, "consultation.viewed", case, now)
+        await audit_case(uow, actor_id, "consultation.viewed", case, now)
         await uow.commit()
         return case, requester.name if requester else "", team.name if team else "", notes
 
@@ -319,12 +274,12 @@ async def accept_request(
 ) -> Consultation:
     async with uow:
         case = await _case(uow, case_id)
-        await _require_coordinator(uow, case, actor_id)
+        await require_coordinator(uow, case.team_id, actor_id)
         case.transition(CaseStatus.ACCEPTED, actor_id, now, "accepted")
         await uow.consultations.save(case, now)
         assert case.id is not None
         await uow.outbox.cancel_subject(triage_subject(case.id))
-        await _message(
+        await message_case(
             uow,
             key=f"case:{case.id}:r{case_round(case)}:accepted",
             kind="case.accepted",
@@ -333,7 +288,7 @@ async def accept_request(
             due_at=now,
             now=now,
         )
-        await _audit(uow, actor_id, "consultation.accepted", case, now)
+        await audit_case(uow, actor_id, "consultation.accepted", case, now)
         await uow.commit()
         return case
 
@@ -350,7 +305,7 @@ async def ask_for_information(
     text = _note_text(question, "error.question_required")
     async with uow:
         case = await _case(uow, case_id)
-        await _require_coordinator(uow, case, actor_id)
+        await require_coordinator(uow, case.team_id, actor_id)
         case.transition(CaseStatus.NEEDS_INFO, actor_id, now, "asked")
         case.pending_question = text
         await uow.consultations.save(case, now)
@@ -358,7 +313,7 @@ async def ask_for_information(
         await uow.consultations.add_note(case.id, actor_id, "question", text, now)
         await uow.outbox.cancel_subject(triage_subject(case.id))
         asked = len(await uow.consultations.notes(case.id))
-        await _message(
+        await message_case(
             uow,
             key=f"case:{case.id}:q{asked}",
             kind="case.question",
@@ -367,7 +322,7 @@ async def ask_for_information(
             due_at=now,
             now=now,
         )
-        await _message(
+        await message_case(
             uow,
             key=f"case:{case.id}:q{asked}:reminder",
             kind="question.reminder",
@@ -377,7 +332,7 @@ async def ask_for_information(
             now=now,
             subject=question_subject(case.id),
         )
-        await _audit(uow, actor_id, "consultation.asked", case, now)
+        await audit_case(uow, actor_id, "consultation.asked", case, now)
         await uow.commit()
         return case
 
@@ -406,7 +361,7 @@ async def answer_question(
         await uow.consultations.add_note(case.id, actor_id, "answer", text, now)
         await uow.outbox.cancel_subject(question_subject(case.id))
         await send_to_triage(uow, case, now, calendar)
-        await _audit(uow, actor_id, "consultation.answered", case, now)
+        await audit_case(uow, actor_id, "consultation.answered", case, now)
         await uow.commit()
         return case
 
@@ -427,7 +382,7 @@ async def decline_request(
         raise InvalidInput() from None
     async with uow:
         case = await _case(uow, case_id)
-        await _require_coordinator(uow, case, actor_id)
+        await require_coordinator(uow, case.team_id, actor_id)
         case.transition(CaseStatus.DECLINED, actor_id, now, "declined")
         case.decline_reason = text
         case.decline_route = suggested
@@ -436,7 +391,7 @@ async def decline_request(
         assert case.id is not None
         await uow.outbox.cancel_subject(triage_subject(case.id))
         await uow.outbox.cancel_subject(question_subject(case.id))
-        await _message(
+        await message_case(
             uow,
             key=f"case:{case.id}:r{case_round(case)}:declined",
             kind="case.declined",
@@ -445,7 +400,7 @@ async def decline_request(
             due_at=now,
             now=now,
         )
-        await _audit(uow, actor_id, "consultation.declined", case, now)
+        await audit_case(uow, actor_id, "consultation.declined", case, now)
         await uow.commit()
         return case
 

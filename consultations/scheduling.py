@@ -12,10 +12,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from consultations.calendar import BusinessCalendar
+from consultations.casework import require_coordinator, sent_case
 from consultations.consultation import CaseStatus, Consultation
 from consultations.errors import DomainError, IdentityCodeRefused, NotFound
 from consultations.followup import queue_summary_prompts, summary_subject
-from consultations.model import Role
 from consultations.poll import (
     MAX_INVITEES,
     Answer,
@@ -54,23 +54,11 @@ def nudge_time(deadline: datetime, calendar: BusinessCalendar) -> datetime:
     return calendar.next_working_moment(moment)
 
 
-async def _case(uow: UnitOfWork, case_id: int) -> Consultation:
-    case = await uow.consultations.get(case_id)
-    if case is None or case.status is CaseStatus.DRAFT:
-        raise NotFound()
-    return case
-
-
 async def _poll(uow: UnitOfWork, poll_id: int, lock: str = "none") -> AvailabilityPoll:
     poll = await uow.polls.get(poll_id, lock=lock)
     if poll is None:
         raise NotFound()
     return poll
-
-
-async def _require_coordinator(uow: UnitOfWork, team_id: int | None, actor_id: int) -> None:
-    if team_id is None or Role.COORDINATOR not in await uow.teams.roles_of(team_id, actor_id):
-        raise DomainError("error.not_coordinator")
 
 
 async def _tell(
@@ -124,8 +112,8 @@ async def setup_view(
     """What the coordinator needs to propose a poll: the case, the team roster and the
     members suggested by the wanted professions."""
     async with uow:
-        case = await _case(uow, case_id)
-        await _require_coordinator(uow, case.team_id, actor_id)
+        case = await sent_case(uow, case_id)
+        await require_coordinator(uow, case.team_id, actor_id)
         if case.status is not CaseStatus.ACCEPTED:
             raise DomainError("error.case_not_accepted")
         assert case.team_id is not None
@@ -165,8 +153,8 @@ async def open_poll(
     if not set(required) <= set(invited):
         raise DomainError("error.required_not_invited")
     async with uow:
-        case = await _case(uow, case_id)
-        await _require_coordinator(uow, case.team_id, actor_id)
+        case = await sent_case(uow, case_id)
+        await require_coordinator(uow, case.team_id, actor_id)
         if case.status is not CaseStatus.ACCEPTED:
             raise DomainError("error.case_not_accepted")
         assert case.team_id is not None
@@ -285,7 +273,7 @@ async def view_poll(
     async with uow:
         poll = await _poll(uow, poll_id)
         if poll.invitee(actor_id) is None:
-            await _require_coordinator(uow, poll.team_id, actor_id)
+            await require_coordinator(uow, poll.team_id, actor_id)
         await _audit(uow, actor_id, "poll.viewed", poll, now)
         await uow.commit()
         return poll
@@ -306,8 +294,8 @@ async def finalize_poll(
     meeting ends, the coordinator is asked for its summary."""
     async with uow:
         poll = await _poll(uow, poll_id, lock="update")
-        await _require_coordinator(uow, poll.team_id, actor_id)
-        case = await _case(uow, poll.consultation_id)
+        await require_coordinator(uow, poll.team_id, actor_id)
+        case = await sent_case(uow, poll.consultation_id)
         rescheduled = poll.state is PollState.FINALIZED
         if rescheduled:
             # A new time from the same poll: the same calendar event, a higher SEQUENCE.
@@ -344,8 +332,8 @@ async def cancel_poll(
     gets a cancelling .ics; the case returns to accepted for a new poll."""
     async with uow:
         poll = await _poll(uow, poll_id, lock="update")
-        await _require_coordinator(uow, poll.team_id, actor_id)
-        case = await _case(uow, poll.consultation_id)
+        await require_coordinator(uow, poll.team_id, actor_id)
+        case = await sent_case(uow, poll.consultation_id)
         was_fixed = poll.state is PollState.FINALIZED
         told = poll.attendees() if was_fixed else [i.user_id for i in poll.invitees]
         poll.cancel()

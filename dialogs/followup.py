@@ -8,6 +8,7 @@ from datetime import date
 from typing import Any
 
 from consultations import followup
+from consultations.casework import is_coordinator
 from consultations.consultation import Outcome
 from consultations.errors import DomainError, InvalidInput
 from consultations.summary import (
@@ -200,7 +201,7 @@ class FollowUpFlow(CardFlow):
     async def _view(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
         view = await self._draft_view(user_id, positive_id(data, "summary_id"))
         async with self._uow() as uow:
-            coordinator = await followup.is_coordinator(uow, view.case, user_id)
+            coordinator = await is_coordinator(uow, view.case.team_id, user_id)
         if view.summary.is_draft:
             return cards.summary_editor_card(t, view)
         return cards.summary_card(t, view, for_user=user_id, coordinator=coordinator)
