@@ -280,10 +280,9 @@ async def _ics(request: web.Request) -> web.Response:
     async with components.uow_factory() as uow:
         poll = await uow.polls.get(poll_id)
         case = await uow.consultations.get(poll.consultation_id) if poll else None
-    if poll is None or case is None or poll.chosen_slot_id is None:
+    slot = poll.chosen_slot if poll else None
+    if poll is None or case is None or slot is None:
         raise web.HTTPNotFound()
-    slot = poll.slot(poll.chosen_slot_id)
-    assert slot is not None
     texts = texts_for(None)
     body = meeting_ics(
         uid=meeting_uid(case.id or 0, poll_id),

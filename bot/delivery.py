@@ -190,12 +190,11 @@ def _summary_prompt_renderer(reminder: bool) -> Renderer:
             poll = await uow.polls.get(int(payload["poll_id"]))
         if case is None or poll is None:
             raise KeyError(payload["case_id"])
-        chosen = poll.slot(poll.chosen_slot_id) if poll.chosen_slot_id is not None else None
         return followup_cards.summary_prompt_card(
             t,
             case_id=int(payload["case_id"]),
             case_number=case.case_number or "",
-            meeting=chosen,
+            meeting=poll.chosen_slot,
             reminder=reminder,
             done=case.status is not CaseStatus.SCHEDULED,
         )

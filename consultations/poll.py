@@ -88,6 +88,11 @@ class AvailabilityPoll:
     def slot(self, slot_id: int) -> TimeSlot | None:
         return next((s for s in self.slots if s.id == slot_id), None)
 
+    @property
+    def chosen_slot(self) -> TimeSlot | None:
+        """The fixed meeting time, once there is one."""
+        return self.slot(self.chosen_slot_id) if self.chosen_slot_id is not None else None
+
     def attendees(self) -> list[int]:
         """Who is told of the fixed meeting: every invitee who did not say no to the chosen
         time (a required invitee always), in invitation order."""

@@ -134,10 +134,6 @@ def _tally_text(t: Localizer, tally: SlotTally) -> str:
     return t("poll.tally", yes=tally.yes, if_need_be=tally.if_need_be, no=tally.no)
 
 
-def _chosen(poll: AvailabilityPoll) -> TimeSlot | None:
-    return poll.slot(poll.chosen_slot_id) if poll.chosen_slot_id is not None else None
-
-
 def _place(t: Localizer, poll: AvailabilityPoll, squeeze: _Squeeze) -> str:
     return clip_text(poll.place.strip(), squeeze.text) or t("poll.place.none")
 
@@ -145,7 +141,7 @@ def _place(t: Localizer, poll: AvailabilityPoll, squeeze: _Squeeze) -> str:
 def _outcome(t: Localizer, poll: AvailabilityPoll) -> dict[str, Any]:
     """What became of a poll that is no longer open."""
     if poll.state is PollState.FINALIZED:
-        chosen = _chosen(poll)
+        chosen = poll.chosen_slot
         return _good(t("poll.outcome.finalized", slot=slot_label(t, chosen) if chosen else EMPTY))
     if poll.state is PollState.CANCELLED:
         return attention(t("poll.outcome.cancelled"))
@@ -543,7 +539,7 @@ def meeting_confirmation_card(
     """To every attendee and the requester: the time, the place and an .ics invitation.
 
     Pseudonymous: only the case number identifies the consultation."""
-    chosen = _chosen(poll)
+    chosen = poll.chosen_slot
     when = slot_label(t, chosen) if chosen else EMPTY
 
     def build(sq: _Squeeze) -> Card:
