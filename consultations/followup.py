@@ -89,7 +89,7 @@ def escalation_at(recommendation: Recommendation, calendar: BusinessCalendar) ->
 
 
 def meeting_end(poll: AvailabilityPoll) -> datetime | None:
-    chosen = poll.slot(poll.chosen_slot_id) if poll.chosen_slot_id is not None else None
+    chosen = poll.chosen_slot
     return chosen.end if chosen else None
 
 
@@ -304,7 +304,7 @@ async def _summary_view(
     ]
     people = await uow.users.get_many(sorted(set(mentioned)))
     live = {r.id: r for r in await uow.followup.recommendations(case.id) if r.id is not None}
-    meeting = poll.slot(poll.chosen_slot_id) if poll and poll.chosen_slot_id is not None else None
+    meeting = poll.chosen_slot if poll else None
     published = [
         s for s in await uow.followup.published_summaries(case.id) if s.round == summary.round
     ]
@@ -319,6 +319,13 @@ async def _summary_view(
         case_manager_id=await uow.followup.case_manager(case.id),
         published_versions=len(published),
     )
+    return _showing(view, summary, today)
+
+
+def _showing(view: SummaryView, summary: MeetingSummary, today: date) -> SummaryView:
+    """The view of `summary` (a saved change of the same draft), with what keeps it from
+    being published."""
+    view = replace(view, summary=summary, problems=())
     if summary.is_draft:
         allowed = frozenset(view.case_manager_choices)
         view = replace(view, problems=summary.problems(today, allowed))
@@ -438,7 +445,8 @@ async def edit_summary(
             summary_id=summary_id,
             recommendations=len(changed.recommendations),
         )
-        view = await _summary_view(uow, case, changed, today)
+        # Nothing but the draft changed: the choices, names and live plan are as loaded.
+        view = _showing(view, changed, today)
         await uow.commit()
         return view
 

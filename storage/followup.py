@@ -205,23 +205,31 @@ class SqlAlchemyFollowUpRepository:
 
     # --- recommendations -----------------------------------------------------------------
 
-    async def _history(self, recommendation_id: int) -> list[StatusChange]:
+    async def _histories(self, recommendation_ids: Sequence[int]) -> dict[int, list[StatusChange]]:
+        """The status histories of these recommendations, in one query."""
+        histories: dict[int, list[StatusChange]] = {i: [] for i in recommendation_ids}
+        if not recommendation_ids:
+            return histories
         rows = await self._s.execute(
             select(recommendation_events)
-            .where(recommendation_events.c.recommendation_id == recommendation_id)
+            .where(recommendation_events.c.recommendation_id.in_(list(recommendation_ids)))
             .order_by(recommendation_events.c.id)
         )
-        return [
-            StatusChange(
-                RecommendationStatus(e["from_status"]) if e["from_status"] else None,
-                RecommendationStatus(e["to_status"]),
-                e["actor_user_id"],
-                e["at"],
-                e["reason"],
-                e["due"],
+        for e in rows.mappings():
+            histories[e["recommendation_id"]].append(
+                StatusChange(
+                    RecommendationStatus(e["from_status"]) if e["from_status"] else None,
+                    RecommendationStatus(e["to_status"]),
+                    e["actor_user_id"],
+                    e["at"],
+                    e["reason"],
+                    e["due"],
+                )
             )
-            for e in rows.mappings()
-        ]
+        return histories
+
+    async def _history(self, recommendation_id: int) -> list[StatusChange]:
+        return (await self._histories([recommendation_id]))[recommendation_id]
 
     def _recommendation(
         self, row: RowMapping, history: list[StatusChange] | None
@@ -334,10 +342,9 @@ class SqlAlchemyFollowUpRepository:
             .where(recommendations.c.consultation_id == consultation_id)
             .order_by(recommendations.c.id)
         )
-        result = []
-        for row in rows.mappings().all():
-            result.append(self._recommendation(row, await self._history(row["id"])))
-        return result
+        found = rows.mappings().all()
+        histories = await self._histories([row["id"] for row in found])
+        return [self._recommendation(row, histories[row["id"]]) for row in found]
 
     async def owned_by(self, user_id: int) -> Sequence[Recommendation]:
         rows = await self._s.execute(
