@@ -13,7 +13,6 @@ act in Finnish through custom activities in their own chats.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -26,7 +25,7 @@ from bot.i18n import texts_for
 from consultations.consultation import CaseStatus
 from consultations.followup import due_reminder_at, escalation_at
 from consultations.summary import Owner, Recommendation
-from storage.tables import consultations, feedback, outbox
+from storage.tables import consultations, feedback
 from tests.e2e.test_playground import Stack
 from tests.e2e.test_playground_intake import (
     CARD,
@@ -61,38 +60,11 @@ REC_SNOOZED = "Työkokeilu kevyissä tehtävissä"
 NOTE = "Työkokeilu jatkuu, olet lähin."
 
 
-async def _deliveries(
-    stack: Stack, person: ChatUser, mark: int, count: int, timeout: float = 10.0
-) -> list[Posted]:
-    """The first `count` cards the outbox delivered into this person's chat after `mark`."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        async with stack.components.engine.connect() as connection:
-            rows = await connection.execute(
-                select(outbox.c.sent_activity_id).where(
-                    outbox.c.conversation_id == person.chat, outbox.c.status == "sent"
-                )
-            )
-            sent_here = {str(r.sent_activity_id) for r in rows}
-        found = [
-            Posted(str(e["messageId"]), e["request"]["body"]["attachments"][0]["content"])
-            for e in stack.pg.outgoing()[mark:]
-            if e.get("activityName") == "message"
-            and e.get("messageId") in sent_here
-            and (e.get("response") or {}).get("statusCode") == 201
-        ]
-        if len(found) >= count:
-            return found[:count]
-        assert loop.time() < deadline, f"{len(found)} of {count} cards reached {person.user_id}"
-        await asyncio.sleep(0.05)
-
-
 async def _delivered_with(stack: Stack, person: ChatUser, mark: int, verb: str) -> Posted:
     """The first card delivered to this person after `mark` that offers `verb` (other
     reminders may be due at the same tick)."""
     for count in range(1, 6):
-        cards = await _deliveries(stack, person, mark, count)
+        cards = await person.deliveries(stack, mark, count)
         if verb in actions(cards[-1].card):
             return cards[-1]
     raise AssertionError(f"no card with {verb} reached {person.user_id}")
@@ -157,7 +129,7 @@ async def test_after_the_meeting_through_the_playground(stack: Stack) -> None:
     mark = pg.outgoing_mark()
     await dispatcher.tick()
     for person in (adele, isaiah):
-        (vote,) = await _deliveries(stack, person, mark, 1)
+        (vote,) = await person.deliveries(stack, mark, 1)
         (slot,) = _choice_ids(vote.card)
         await person.click(vote, "poll.vote", **{slot: "yes"})
     (choose,) = _executes(overview.card, "poll.finalize")
@@ -212,12 +184,12 @@ async def test_after_the_meeting_through_the_playground(stack: Stack) -> None:
     mark = pg.outgoing_mark()
     await dispatcher.tick()
     for person in (megan, adele, isaiah):
-        (summary,) = await _deliveries(stack, person, mark, 1)
+        (summary,) = await person.deliveries(stack, mark, 1)
         shown = texts(summary.card)
         assert FI("summary.title", case_number=case_number) in shown
         assert FINDINGS in shown and REC_DONE in shown and REC_SNOOZED in shown
     assert FI("summary.you_are_case_manager") in texts(
-        (await _deliveries(stack, isaiah, mark, 1))[0].card
+        (await isaiah.deliveries(stack, mark, 1))[0].card
     )
 
     # --- the due date: Adele gets both, marks one done, snoozes the other ----------------
@@ -225,7 +197,7 @@ async def test_after_the_meeting_through_the_playground(stack: Stack) -> None:
     clock.move_to(due_reminder_at(planned, calendar) + timedelta(minutes=1))
     mark = pg.outgoing_mark()
     await dispatcher.tick()
-    cards = await _deliveries(stack, adele, mark, 2)
+    cards = await adele.deliveries(stack, mark, 2)
     by_text = {REC_DONE if REC_DONE in texts(c.card) else REC_SNOOZED: c for c in cards}
     assert by_text.keys() == {REC_DONE, REC_SNOOZED}
     assert all(FI("reminder.recommendation_due") in texts(c.card) for c in cards)
@@ -257,7 +229,7 @@ async def test_after_the_meeting_through_the_playground(stack: Stack) -> None:
     mark = pg.outgoing_mark()
     told = await _tick_and_wait_for_alex(stack, EN("handover.accepted.body", name="Adele Vance"))
     assert case_number in texts(told.card)
-    (to_isaiah,) = await _deliveries(stack, isaiah, mark, 1)
+    (to_isaiah,) = await isaiah.deliveries(stack, mark, 1)
     assert FI("handover.accepted.body", name="Adele Vance") in texts(to_isaiah.card)
 
     # --- Adele closes the case with its outcome -----------------------------------------

@@ -133,8 +133,10 @@ class ChatUser:
         entry = await self.pg.wait_for_outgoing(self._is_bot_post, timeout, start=mark)
         return {**entry["request"]["body"], "id": str(entry["response"]["body"]["id"])}
 
-    async def delivered_card(self, stack: Stack, mark: int, timeout: float = 10.0) -> Posted:
-        """The card the bot's outbox delivered to this user after ``mark``.
+    async def deliveries(
+        self, stack: Stack, mark: int, count: int, timeout: float = 10.0
+    ) -> list[Posted]:
+        """The first `count` cards the bot's outbox delivered to this user after ``mark``.
 
         A proactive post names its conversation only in the URL, which the inspector log
         leaves out (its entry has no ``conversationId``). So the outbox tells which message
@@ -156,10 +158,21 @@ class ChatUser:
                 and (entry.get("response") or {}).get("statusCode") == 201
             )
 
-        entry = await self.pg.wait_for_outgoing(is_delivery, timeout, start=mark)
-        attachments = entry["request"]["body"].get("attachments") or []
-        assert len(attachments) == 1 and attachments[0]["contentType"] == CARD, entry
-        return Posted(str(entry["messageId"]), attachments[0]["content"])
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while len(found := [e for e in self.pg.outgoing()[mark:] if is_delivery(e)]) < count:
+            assert loop.time() < deadline, f"{len(found)} of {count} cards reached {self.user_id}"
+            await asyncio.sleep(0.05)
+        posted = []
+        for entry in found[:count]:
+            attachments = entry["request"]["body"].get("attachments") or []
+            assert len(attachments) == 1 and attachments[0]["contentType"] == CARD, entry
+            posted.append(Posted(str(entry["messageId"]), attachments[0]["content"]))
+        return posted
+
+    async def delivered_card(self, stack: Stack, mark: int, timeout: float = 10.0) -> Posted:
+        """The card the bot's outbox delivered to this user after ``mark``."""
+        return (await self.deliveries(stack, mark, 1, timeout))[0]
 
     async def say(self, text: str) -> dict[str, Any]:
         """Type ``text``; return the bot's reply."""
