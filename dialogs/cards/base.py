@@ -104,3 +104,25 @@ def clip_text(text: str, limit: int | None) -> str:
 
 def attention(text: str) -> dict[str, Any]:
     return {"type": "TextBlock", "text": text, "wrap": True, "color": "Attention"}
+
+
+def good(text: str) -> dict[str, Any]:
+    """A bold, green line: something went well."""
+    return {"type": "TextBlock", "text": text, "wrap": True, "color": "Good", "weight": "Bolder"}
+
+
+def bold(text: str, *, separator: bool = False) -> dict[str, Any]:
+    block = paragraph(f"**{text}**")
+    if separator:
+        block["separator"] = True
+    return block
+
+
+def row(items: list[dict[str, Any]]) -> dict[str, Any]:
+    """A group of blocks set apart from what is above it."""
+    return {"type": "Container", "separator": True, "items": items}
+
+
+def buttons(*actions: dict[str, Any]) -> dict[str, Any]:
+    """Buttons inside the body, beside what they act on."""
+    return {"type": "ActionSet", "actions": list(actions)}

@@ -40,12 +40,16 @@ from dialogs.cards.base import (
     Localizer,
     adaptive_card,
     attention,
+    bold,
+    buttons,
     clip_text,
     execute,
     facts,
     fit,
+    good,
     heading,
     paragraph,
+    row,
 )
 from dialogs.cards.poll import slot_label
 from dialogs.cards.registry import EMPTY
@@ -81,22 +85,6 @@ class Names:
         if owner.party is not None:
             return self.t(f"party.{owner.party.value}")
         return self.person(owner.user_id)
-
-
-def _good(text: str) -> dict[str, Any]:
-    return {"type": "TextBlock", "text": text, "wrap": True, "color": "Good", "weight": "Bolder"}
-
-
-def _section(text: str) -> dict[str, Any]:
-    return {"type": "TextBlock", "text": f"**{text}**", "wrap": True, "separator": True}
-
-
-def _container(items: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"type": "Container", "separator": True, "items": items}
-
-
-def _buttons(*actions: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "ActionSet", "actions": list(actions)}
 
 
 def _yes_no(t: Localizer, value: bool | None) -> str:
@@ -191,7 +179,7 @@ def summary_prompt_card(
     body.append(heading(t("summary.prompt.title", case_number=case_number)))
     body.append(facts([(t("meeting.time"), _meeting(t, meeting))]))
     if done:
-        body.append(_good(t("summary.prompt.done")))
+        body.append(good(t("summary.prompt.done")))
         return adaptive_card(body)
     body.append(paragraph(t("summary.prompt.body")))
     button = execute(t("summary.prompt.button"), "summary.open", {"case_id": case_id})
@@ -226,7 +214,7 @@ def summary_editor_card(
             )
         ]
         if notice:
-            body.append(_good(notice))
+            body.append(good(notice))
         body.extend(attention(t(code)) for code in errors)
         if summary.version > 1:
             body.append(paragraph(t("summary.editor.amending", version=summary.version)))
@@ -257,14 +245,14 @@ def summary_editor_card(
             client["value"] = "yes" if summary.client_attended else "no"
         body.append(client)
         body.append(_text_input("findings", t("summary.findings"), MAX_FINDINGS, summary.findings))
-        body.append(_section(t("summary.recommendations")))
+        body.append(bold(t("summary.recommendations"), separator=True))
         if not summary.recommendations:
             body.append(paragraph(t("summary.recommendations.none"), subtle=True))
         for index, line in enumerate(summary.recommendations):
             live = view.recommendations.get(line.recommendation_id or -1)
             items = _plan_line(t, names, line, live, limit)
             items.append(
-                _buttons(
+                buttons(
                     execute(
                         t("summary.rec.remove"),
                         "summary.remove_rec",
@@ -273,8 +261,8 @@ def summary_editor_card(
                     )
                 )
             )
-            body.append(_container(items))
-        body.append(_section(t("summary.rec.new")))
+            body.append(row(items))
+        body.append(bold(t("summary.rec.new"), separator=True))
         body.append(_text_input("rec_text", t("summary.rec.text"), MAX_RECOMMENDATION))
         body.append(
             {
@@ -287,8 +275,8 @@ def summary_editor_card(
         )
         body.append(paragraph(t("summary.rec.owner_hint"), subtle=True))
         body.append(_date_input("rec_due", t("summary.rec.due")))
-        body.append(_buttons(execute(t("summary.rec.add"), "summary.add_rec", data)))
-        body.append(_section(t("summary.case_manager")))
+        body.append(buttons(execute(t("summary.rec.add"), "summary.add_rec", data)))
+        body.append(bold(t("summary.case_manager"), separator=True))
         body.append(paragraph(t("summary.case_manager.hint"), subtle=True))
         manager: dict[str, Any] = {
             "type": "Input.ChoiceSet",
@@ -328,15 +316,15 @@ def _summary_body(
                 (t("summary.review_date"), _date_text(t, summary.review_date)),
             ]
         ),
-        _section(t("summary.findings")),
+        bold(t("summary.findings"), separator=True),
         paragraph(clip_text(summary.findings, limit) or EMPTY),
-        _section(t("summary.recommendations")),
+        bold(t("summary.recommendations"), separator=True),
     ]
     if not summary.recommendations:
         body.append(paragraph(t("summary.recommendations.none"), subtle=True))
     for line in summary.recommendations:
         live = view.recommendations.get(line.recommendation_id or -1)
-        body.append(_container(_plan_line(t, names, line, live, limit)))
+        body.append(row(_plan_line(t, names, line, live, limit)))
     return body
 
 
@@ -383,7 +371,7 @@ def summary_card(
         limit, name_limit = step
         body: list[dict[str, Any]] = []
         if notice:
-            body.append(_good(notice))
+            body.append(good(notice))
         title = "summary.amended.title" if amended else "summary.title"
         body.append(heading(t(title, case_number=view.case.case_number or "")))
         if summary.published_at is not None:
@@ -398,7 +386,7 @@ def summary_card(
                 )
             )
         if summary.case_manager_id == for_user:
-            body.append(_good(t("summary.you_are_case_manager")))
+            body.append(good(t("summary.you_are_case_manager")))
         if any(r.owner.user_id == for_user for r in summary.recommendations):
             body.append(paragraph(t("summary.you_own")))
         body.extend(_summary_body(t, view, limit, name_limit))
@@ -448,7 +436,7 @@ def recommendation_card(
         if reason and view.can_update:
             body.append(attention(t(reason)))
         if notice:
-            body.append(_good(notice))
+            body.append(good(notice))
         body.append(heading(t("rec.title", case_number=view.case.case_number or "")))
         body.append(paragraph(clip_text(rec.text, limit) or EMPTY))
         owner = owner_label or (
@@ -469,7 +457,7 @@ def recommendation_card(
         if not view.can_update:
             body.append(paragraph(t("rec.closed"), subtle=True))
             return adaptive_card(body)
-        body.append(_section(t("rec.update")))
+        body.append(bold(t("rec.update"), separator=True))
         body.append(_date_input("new_due", t("rec.new_due")))
         body.append(_text_input("reason", t("rec.reason_label"), MAX_REASON))
         body.append(paragraph(t("rec.update_hint"), subtle=True))
@@ -478,7 +466,7 @@ def recommendation_card(
             return execute(t(key), "rec.update", {**data, "action": action}, style=style)
 
         body.append(
-            _buttons(
+            buttons(
                 act("rec.action.done", FollowUpAction.DONE, "positive"),
                 act("rec.action.in_progress", FollowUpAction.IN_PROGRESS),
                 act("rec.action.not_implemented", FollowUpAction.NOT_IMPLEMENTED),
@@ -512,12 +500,12 @@ def cases_card(t: Localizer, view: CasesView, today: date) -> Card:
             return adaptive_card(body)
         for handover, case_number, sender in view.handovers:
             body.append(
-                _container(
+                row(
                     [
                         attention(
                             t("cases.handover_waiting", case_number=case_number, name=sender)
                         ),
-                        _buttons(
+                        buttons(
                             execute(
                                 t("handover.open"), "handover.open", {"handover_id": handover.id}
                             )
@@ -527,10 +515,10 @@ def cases_card(t: Localizer, view: CasesView, today: date) -> Card:
             )
         for meeting in view.summaries_due:
             body.append(
-                _container(
+                row(
                     [
                         attention(t("cases.summary_due", case_number=meeting.case_number)),
-                        _buttons(
+                        buttons(
                             execute(
                                 t("summary.prompt.button"),
                                 "summary.open",
@@ -541,7 +529,7 @@ def cases_card(t: Localizer, view: CasesView, today: date) -> Card:
                 )
             )
         if view.managed:
-            body.append(_section(t("cases.managed")))
+            body.append(bold(t("cases.managed"), separator=True))
         for managed in view.managed[:10]:
             case = managed.case
             items: list[dict[str, Any]] = [
@@ -577,13 +565,13 @@ def cases_card(t: Localizer, view: CasesView, today: date) -> Card:
                 )
                 for index, rec in enumerate(managed.recommendations[:4])
             )
-            items.append(_buttons(*actions))
-            body.append(_container(items))
+            items.append(buttons(*actions))
+            body.append(row(items))
         if view.owned:
-            body.append(_section(t("cases.owned")))
+            body.append(bold(t("cases.owned"), separator=True))
         for rec, case_number in view.owned[:10]:
             body.append(
-                _container(
+                row(
                     [
                         paragraph(
                             t(
@@ -593,7 +581,7 @@ def cases_card(t: Localizer, view: CasesView, today: date) -> Card:
                                 due=t.date(rec.due),
                             )
                         ),
-                        _buttons(execute(t("rec.open"), "rec.open", {"recommendation_id": rec.id})),
+                        buttons(execute(t("rec.open"), "rec.open", {"recommendation_id": rec.id})),
                     ]
                 )
             )
@@ -614,7 +602,7 @@ def review_card(
     if reason and view.can_act:
         body.append(attention(t(reason)))
     if notice:
-        body.append(_good(notice))
+        body.append(good(notice))
     body.append(heading(t("review.title", case_number=case.case_number or "")))
     body.append(
         facts(
@@ -626,10 +614,10 @@ def review_card(
         )
     )
     if case.outcome is not None:
-        body.append(_good(t("review.closed", outcome=outcome_name(t, case.outcome))))
+        body.append(good(t("review.closed", outcome=outcome_name(t, case.outcome))))
     if not view.can_act:
         return adaptive_card(body)
-    body.append(_section(t("review.close")))
+    body.append(bold(t("review.close"), separator=True))
     body.append(
         {
             "type": "Input.ChoiceSet",
@@ -639,12 +627,12 @@ def review_card(
             "choices": [{"title": outcome_name(t, o), "value": o.value} for o in Outcome],
         }
     )
-    body.append(_buttons(execute(t("review.close.button"), "case.close", data, style="positive")))
-    body.append(_section(t("review.bring_back")))
+    body.append(buttons(execute(t("review.close.button"), "case.close", data, style="positive")))
+    body.append(bold(t("review.bring_back"), separator=True))
     body.append(paragraph(t("review.bring_back.hint"), subtle=True))
     body.append(_text_input("bring_back_reason", t("review.bring_back.reason"), MAX_NOTE))
-    body.append(_buttons(execute(t("review.bring_back.button"), "case.bring_back", data)))
-    body.append(_section(t("handover.title.short")))
+    body.append(buttons(execute(t("review.bring_back.button"), "case.bring_back", data)))
+    body.append(bold(t("handover.title.short"), separator=True))
     if managed.handover is not None and managed.handover.state is HandOverState.PROPOSED:
         body.append(paragraph(t("cases.handover_pending"), subtle=True))
         return adaptive_card(body)
@@ -661,7 +649,7 @@ def review_card(
         }
     )
     body.append(_text_input("note", t("handover.note"), MAX_NOTE))
-    body.append(_buttons(execute(t("handover.propose"), "handover.propose", data)))
+    body.append(buttons(execute(t("handover.propose"), "handover.propose", data)))
     return adaptive_card(body)
 
 
@@ -679,10 +667,10 @@ def handover_card(
         if reason and waiting:
             body.append(attention(t(reason)))
         if notice:
-            body.append(_good(notice))
+            body.append(good(notice))
         body.append(heading(t("handover.title", case_number=view.case.case_number or "")))
         body.append(paragraph(t("handover.body", name=view.from_name or EMPTY, to=view.to_name)))
-        body.append(_section(t("handover.note")))
+        body.append(bold(t("handover.note"), separator=True))
         body.append(paragraph(clip_text(handover.note, limit) or EMPTY))
         body.append(
             facts(
@@ -716,7 +704,7 @@ def handover_result_card(t: Localizer, view: HandOverView) -> Card:
     key = "handover.accepted.body" if accepted else "handover.declined.body"
     body: list[dict[str, Any]] = [
         heading(t("handover.title", case_number=view.case.case_number or "")),
-        (_good if accepted else attention)(t(key, name=view.to_name or EMPTY)),
+        (good if accepted else attention)(t(key, name=view.to_name or EMPTY)),
     ]
     if view.handover.reason:
         body.append(
@@ -730,7 +718,7 @@ def case_closed_card(t: Localizer, case: Consultation) -> Card:
     return adaptive_card(
         [
             heading(t("closed.title", case_number=case.case_number or "")),
-            _good(t("review.closed", outcome=outcome)),
+            good(t("review.closed", outcome=outcome)),
             paragraph(t("closed.body"), subtle=True),
         ]
     )
@@ -751,7 +739,7 @@ def feedback_card(t: Localizer, view: FeedbackView, *, notice: str = "") -> Card
     case = view.case
     body: list[dict[str, Any]] = [heading(t("feedback.title", case_number=case.case_number or ""))]
     if notice:
-        body.append(_good(notice))
+        body.append(good(notice))
     if view.given is not None:
         body.append(
             paragraph(t("feedback.given", rating=view.given.rating, date=t.datetime(view.given.at)))

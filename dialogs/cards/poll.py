@@ -30,12 +30,16 @@ from dialogs.cards.base import (
     Localizer,
     adaptive_card,
     attention,
+    bold,
+    buttons,
     clip_text,
     execute,
     facts,
     fit,
+    good,
     heading,
     paragraph,
+    row,
 )
 from dialogs.cards.registry import EMPTY, profession_name, professions_text
 
@@ -83,25 +87,6 @@ def _names(t: Localizer, names: Iterable[str], squeeze: _Squeeze) -> str:
 # --- small pieces ------------------------------------------------------------------------
 
 
-def _good(text: str) -> dict[str, Any]:
-    return {"type": "TextBlock", "text": text, "wrap": True, "color": "Good", "weight": "Bolder"}
-
-
-def _bold(text: str, *, separator: bool = False) -> dict[str, Any]:
-    block = paragraph(f"**{text}**")
-    if separator:
-        block["separator"] = True
-    return block
-
-
-def _row(items: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"type": "Container", "separator": True, "items": items}
-
-
-def _buttons(*actions: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "ActionSet", "actions": list(actions)}
-
-
 def slot_label(t: Localizer, slot: TimeSlot) -> str:
     """ "2.3.2026 10.30–11.30": the start as the localizer writes it, and the end time."""
     start = t.datetime(slot.start)
@@ -142,12 +127,12 @@ def _outcome(t: Localizer, poll: AvailabilityPoll) -> dict[str, Any]:
     """What became of a poll that is no longer open."""
     if poll.state is PollState.FINALIZED:
         chosen = poll.chosen_slot
-        return _good(t("poll.outcome.finalized", slot=slot_label(t, chosen) if chosen else EMPTY))
+        return good(t("poll.outcome.finalized", slot=slot_label(t, chosen) if chosen else EMPTY))
     if poll.state is PollState.CANCELLED:
         return attention(t("poll.outcome.cancelled"))
     if poll.state is PollState.CLOSED:
-        return _bold(t("poll.outcome.closed"))
-    return _bold(t("poll.outcome.open"))
+        return bold(t("poll.outcome.closed"))
+    return bold(t("poll.outcome.open"))
 
 
 # --- the coordinator proposes times ------------------------------------------------------
@@ -230,7 +215,7 @@ def poll_setup_card(
                 "choices": minutes_choices,
                 "value": minutes_value,
             }
-            body.append(_bold(t("poll.setup.slot", number=i), separator=True))
+            body.append(bold(t("poll.setup.slot", number=i), separator=True))
             body.append(
                 {
                     "type": "ColumnSet",
@@ -246,7 +231,7 @@ def poll_setup_card(
             {"title": _member_title(t, name, profession, sq), "value": str(uid)}
             for uid, name, profession in members
         ]
-        body.append(_bold(t("poll.setup.people"), separator=True))
+        body.append(bold(t("poll.setup.people"), separator=True))
         if wanted:
             body.append(paragraph(t("poll.setup.wanted", professions=professions_text(t, wanted))))
         body.append(
@@ -279,7 +264,7 @@ def poll_setup_card(
         }
         if deadline := _value(values, "deadline_date", ""):
             deadline_date["value"] = deadline
-        body.append(_bold(t("poll.setup.deadline"), separator=True))
+        body.append(bold(t("poll.setup.deadline"), separator=True))
         body.append(
             {
                 "type": "ColumnSet",
@@ -347,7 +332,7 @@ def vote_card(
         if reminder and is_open:
             body.append(attention(t("reminder.poll_nudge")))
         if notice:
-            body.append(_good(t(notice)))
+            body.append(good(t(notice)))
         body.append(heading(t("poll.vote.title", case_number=case_number)))
         body.append(
             facts(
@@ -360,7 +345,7 @@ def vote_card(
         )
         if not is_open:
             body.append(_outcome(t, poll))
-            body.append(_bold(t("poll.vote.your_answers"), separator=True))
+            body.append(bold(t("poll.vote.your_answers"), separator=True))
             body.append(
                 facts([(slot_label(t, s), answer_text(t, mine.get(_sid(s)))) for s in poll.slots])
             )
@@ -382,7 +367,7 @@ def vote_card(
             items: list[dict[str, Any]] = [choice]
             if slot_id in tallies:
                 items.append(paragraph(_tally_text(t, tallies[slot_id]), subtle=True))
-            body.append(_row(items))
+            body.append(row(items))
         body.append(paragraph(t("poll.vote.changeable"), subtle=True))
         button = execute(t("poll.vote.button"), "poll.vote", {"poll_id": poll.id}, style="positive")
         return adaptive_card(body, [button])
@@ -426,7 +411,7 @@ def overview_card(
         if reason:
             body.append(attention(t(reason)))
         if notice:
-            body.append(_good(t(notice)))
+            body.append(good(t(notice)))
         body.append(heading(t("poll.overview.title", case_number=case_number)))
         answered = len(poll.invitees) - len(missing)
         body.append(
@@ -453,10 +438,10 @@ def overview_card(
                 return adaptive_card(body, [reschedule])
             return adaptive_card(body)
         if poll.state is PollState.CLOSED:
-            body.append(_bold(t("poll.overview.closed")))
+            body.append(bold(t("poll.overview.closed")))
         if recommended is not None:
             label = slot_label(t, recommended.slot)
-            body.append(_good(t("poll.overview.recommended", slot=label)))
+            body.append(good(t("poll.overview.recommended", slot=label)))
         else:
             body.append(attention(t("poll.overview.no_recommendation")))
         if wanted := poll.wanted:
@@ -472,7 +457,7 @@ def overview_card(
             if slot.id == best_id:
                 title = f"{label} · {t('poll.overview.best')}"
             items: list[dict[str, Any]] = [
-                _bold(title),
+                bold(title),
                 paragraph(_tally_text(t, tally)),
                 paragraph(
                     t(
@@ -508,13 +493,13 @@ def overview_card(
                     "poll.finalize",
                     {**slot_data, "override": True},
                 )
-            items.append(_buttons(choose))
-            body.append(_row(items))
+            items.append(buttons(choose))
+            body.append(row(items))
         if missing:
             names = _names(t, (i.name for i in missing), sq)
             body.append(attention(t("poll.overview.not_answered", names=names)))
         else:
-            body.append(_good(t("poll.overview.everyone_answered")))
+            body.append(good(t("poll.overview.everyone_answered")))
         actions = [
             execute(t("poll.overview.refresh"), "poll.refresh", data),
             execute(t("poll.overview.cancel"), "poll.cancel", data, style="destructive"),
