@@ -24,33 +24,13 @@ from consultations.summary import (
 from dialogs.cards import followup as cards
 from dialogs.cards.base import Card, Localizer
 from dialogs.flow import Action, CardFlow
-from dialogs.inputs import positive_id
+from dialogs.inputs import id_list, optional_date, positive_id
 
 MAX_NOTE = cards.MAX_NOTE
 
 
-def _date(value: Any) -> date | None:
-    if value in (None, ""):
-        return None
-    if not isinstance(value, str):
-        raise InvalidInput()
-    try:
-        return date.fromisoformat(value[:10])
-    except ValueError:
-        raise InvalidInput() from None
-
-
 def _ids(value: Any) -> tuple[int, ...]:
-    if value in (None, ""):
-        return ()
-    items = value.split(",") if isinstance(value, str) else value
-    if not isinstance(items, list):
-        raise InvalidInput()
-    return tuple(
-        dict.fromkeys(
-            positive_id({"id": i.strip() if isinstance(i, str) else i}, "id") for i in items
-        )
-    )
+    return tuple(dict.fromkeys(id_list(value)))
 
 
 def _optional_id(data: Mapping[str, Any], key: str) -> int | None:
@@ -62,7 +42,7 @@ def parse_summary_edit(data: Mapping[str, Any], today: date) -> followup.Summary
     attended = data.get("client_attended")
     if attended not in (None, "", "yes", "no"):
         raise InvalidInput()
-    review = _date(data.get("review_date"))
+    review = optional_date(data.get("review_date"))
     if review is not None:
         check_future_date(review, today, "error.summary_review_date")
     return followup.SummaryEdit(
@@ -81,7 +61,7 @@ def parse_new_recommendation(data: Mapping[str, Any], today: date) -> PlannedRec
     if data.get("rec_owner") in (None, ""):
         raise DomainError("error.recommendation_owner")
     owner = Owner.parse(data.get("rec_owner"))
-    due = _date(data.get("rec_due"))
+    due = optional_date(data.get("rec_due"))
     if due is None:
         raise DomainError("error.due_date")
     return PlannedRecommendation(text, owner, check_future_date(due, today, "error.due_date"))
@@ -218,7 +198,7 @@ class FollowUpFlow(CardFlow):
         action = data.get("action")
         if not isinstance(action, str) or action not in followup.FollowUpAction.ALL:
             raise InvalidInput()
-        due = _date(data.get("new_due"))
+        due = optional_date(data.get("new_due"))
         if action == followup.FollowUpAction.IN_PROGRESS:
             if due is None:
                 raise DomainError("error.due_date")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import date, datetime, time
+from datetime import datetime, time
 from typing import Any
 
 from consultations import scheduling
@@ -16,21 +16,10 @@ from consultations.poll import Answer, suggest_slots
 from dialogs.cards import poll as cards
 from dialogs.cards.base import Card, Localizer
 from dialogs.flow import Action, CardFlow
-from dialogs.inputs import positive_id
+from dialogs.inputs import id_list, optional_date, positive_id
 
 SLOT_ROWS = 4
 _SLOT_INPUT = re.compile(r"slot_(\d{1,9})")
-
-
-def _date(value: Any) -> date | None:
-    if value in (None, ""):
-        return None
-    if not isinstance(value, str):
-        raise InvalidInput()
-    try:
-        return date.fromisoformat(value[:10])
-    except ValueError:
-        raise InvalidInput() from None
 
 
 def _time(value: Any) -> time | None:
@@ -44,22 +33,11 @@ def _time(value: Any) -> time | None:
         raise InvalidInput() from None
 
 
-def _ids(value: Any) -> list[int]:
-    if value in (None, ""):
-        return []
-    items = value.split(",") if isinstance(value, str) else value
-    if not isinstance(items, list):
-        raise InvalidInput()
-    return [
-        positive_id({"id": item.strip() if isinstance(item, str) else item}, "id") for item in items
-    ]
-
-
 def parse_setup(data: Mapping[str, Any], calendar: BusinessCalendar) -> dict[str, Any]:
     """The setup card's inputs, checked; times are Helsinki wall-clock times."""
     slots: list[tuple[datetime, int]] = []
     for row in range(1, SLOT_ROWS + 1):
-        day, start = _date(data.get(f"slot{row}_date")), _time(data.get(f"slot{row}_time"))
+        day, start = optional_date(data.get(f"slot{row}_date")), _time(data.get(f"slot{row}_time"))
         if day is None and start is None:
             continue
         if day is None or start is None:
@@ -70,7 +48,7 @@ def parse_setup(data: Mapping[str, Any], calendar: BusinessCalendar) -> dict[str
         except ValueError:
             raise InvalidInput() from None
         slots.append((datetime.combine(day, start, tzinfo=calendar.tz), duration))
-    deadline_day = _date(data.get("deadline_date"))
+    deadline_day = optional_date(data.get("deadline_date"))
     deadline_time = _time(data.get("deadline_time")) or time(12)
     if deadline_day is None:
         raise DomainError("error.deadline_missing")
@@ -79,8 +57,8 @@ def parse_setup(data: Mapping[str, Any], calendar: BusinessCalendar) -> dict[str
         raise InvalidInput()
     return {
         "slots": slots,
-        "invitees": _ids(data.get("invitees")),
-        "required": _ids(data.get("required")),
+        "invitees": id_list(data.get("invitees")),
+        "required": id_list(data.get("required")),
         "deadline": datetime.combine(deadline_day, deadline_time, tzinfo=calendar.tz),
         "place": place,
     }
