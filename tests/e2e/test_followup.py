@@ -104,6 +104,29 @@ async def scheduled_case(bot: RunningBot, fake: LoopbackConnector, url: str) -> 
     return a_id, b_id
 
 
+async def add_rec(
+    bot: RunningBot,
+    url: str,
+    editor: dict[str, Any],
+    form: dict[str, str],
+    text: str,
+    owner: str,
+    due: str,
+) -> dict[str, Any]:
+    """The coordinator adds one recommendation to the draft (saving `form` with it)."""
+    return await click(
+        bot,
+        url,
+        COORDINATOR,
+        editor,
+        "summary.add_rec",
+        **form,
+        rec_text=text,
+        rec_owner=owner,
+        rec_due=due,
+    )
+
+
 async def outbox_rows(bot: RunningBot, kind: str) -> list[Any]:
     async with bot.components.engine.connect() as connection:
         rows = await connection.execute(
@@ -179,30 +202,10 @@ async def test_the_life_after_the_meeting_from_summary_to_feedback(
         "case_manager": str(b_id),
         "review_date": "2027-01-15",
     }
-    editor = await click(
-        bot,
-        url,
-        COORDINATOR,
-        editor,
-        "summary.add_rec",
-        **form,
-        rec_text=REC_1,
-        rec_owner=f"user:{a_id}",
-        rec_due="2026-12-03",
-    )
+    editor = await add_rec(bot, url, editor, form, REC_1, f"user:{a_id}", "2026-12-03")
     assert FI("summary.rec.added") in texts(editor) and REC_1 in texts(editor)
     assert inputs(editor)["findings"]["value"] == FINDINGS
-    editor = await click(
-        bot,
-        url,
-        COORDINATOR,
-        editor,
-        "summary.add_rec",
-        **form,
-        rec_text=REC_2,
-        rec_owner=f"user:{a_id}",
-        rec_due="2026-12-03",
-    )
+    editor = await add_rec(bot, url, editor, form, REC_2, f"user:{a_id}", "2026-12-03")
     # A due date in the past is refused with the reason.
     late = await press(
         bot,
@@ -216,17 +219,7 @@ async def test_the_life_after_the_meeting_from_summary_to_feedback(
         rec_due="2026-11-20",
     )
     assert late["type"] == MESSAGE and late["value"] == FI("error.due_date")
-    editor = await click(
-        bot,
-        url,
-        COORDINATOR,
-        editor,
-        "summary.add_rec",
-        **form,
-        rec_text=REC_KELA,
-        rec_owner="party:kela",
-        rec_due="2026-12-03",
-    )
+    editor = await add_rec(bot, url, editor, form, REC_KELA, "party:kela", "2026-12-03")
     assert len([x for x in executes(editor) if x["verb"] == "summary.remove_rec"]) == 3
 
     # Someone else cannot publish; the coordinator can, after the preview.
@@ -445,17 +438,7 @@ async def test_two_coordinators_publishing_at_once_publish_once(
         "case_manager": str(b_id),
         "review_date": "2027-01-15",
     }
-    editor = await click(
-        bot,
-        url,
-        COORDINATOR,
-        editor,
-        "summary.add_rec",
-        **form,
-        rec_text=REC_1,
-        rec_owner=f"user:{a_id}",
-        rec_due="2026-12-03",
-    )
+    editor = await add_rec(bot, url, editor, form, REC_1, f"user:{a_id}", "2026-12-03")
     preview = await click(bot, url, COORDINATOR, editor, "summary.preview", **form)
     data = execute_with(preview, "summary.publish")["data"]
     first, second = await asyncio.gather(
@@ -491,17 +474,7 @@ async def published(
         "review_date": "2026-12-14",
     }
     for text, due in ((REC_1, "2026-12-03"), (REC_2, "2026-12-04")):
-        editor = await click(
-            bot,
-            url,
-            COORDINATOR,
-            editor,
-            "summary.add_rec",
-            **form,
-            rec_text=text,
-            rec_owner=f"user:{a_id}",
-            rec_due=due,
-        )
+        editor = await add_rec(bot, url, editor, form, text, f"user:{a_id}", due)
     preview = await click(bot, url, COORDINATOR, editor, "summary.preview", **form)
     card = await click(bot, url, COORDINATOR, preview, "summary.publish")
     await bot.components.dispatcher.tick()
