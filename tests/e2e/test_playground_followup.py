@@ -7,8 +7,9 @@ accepts; the case closes with an outcome; the requester answers the feedback car
 The bot's clock is moved forward by the test (``Stack.clock``), never slept; the
 dispatcher is ticked by hand. Who is who (see ``test_playground_poll.py``): Alex Wilber is
 the coordinator (``en-US``, the Playground's current user), Megan Bowen the requester,
-Adele Vance owns the recommendations, Isaiah Langer is the first case manager; the three
-act in Finnish through custom activities in their own chats.
+Adele Vance owns the recommendations, Isaiah Langer is the first case manager; they act
+through custom activities in their own chats, Megan and Adele in Finnish, Isaiah in
+Swedish.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ from tests.support.cards import actions, inputs, texts
 pytestmark = pytest.mark.playground
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
-EN, FI = texts_for("en-US"), texts_for("fi-FI")
+EN, FI, SV = texts_for("en-US"), texts_for("fi-FI"), texts_for("sv-SE")
 FINDINGS = "Osa-aikatyö onnistuu, kun kipu on hallinnassa."
 REC_DONE = "Kipupoliklinikan lähete"
 REC_SNOOZED = "Työkokeilu kevyissä tehtävissä"
@@ -104,6 +105,7 @@ async def test_after_the_meeting_through_the_playground(stack: Stack) -> None:
     megan = await ChatUser.open(pg, REQUESTER)
     adele = await ChatUser.open(pg, INVITEE)
     isaiah = await ChatUser.open(pg, REQUIRED)
+    isaiah.locale = "sv-SE"  # Isaiah's Teams is in Swedish
     triage = await _accepted_case(stack, megan)
     adele_id, isaiah_id = await _user_id(stack, INVITEE), await _user_id(stack, REQUIRED)
 
@@ -183,12 +185,12 @@ async def test_after_the_meeting_through_the_playground(stack: Stack) -> None:
     # The requester, the case manager and the owner get it in Finnish.
     mark = pg.outgoing_mark()
     await dispatcher.tick()
-    for person in (megan, adele, isaiah):
+    for person, language in ((megan, FI), (adele, FI), (isaiah, SV)):
         (summary,) = await person.deliveries(stack, mark, 1)
         shown = texts(summary.card)
-        assert FI("summary.title", case_number=case_number) in shown
+        assert language("summary.title", case_number=case_number) in shown
         assert FINDINGS in shown and REC_DONE in shown and REC_SNOOZED in shown
-    assert FI("summary.you_are_case_manager") in texts(
+    assert SV("summary.you_are_case_manager") in texts(
         (await isaiah.deliveries(stack, mark, 1))[0].card
     )
 
@@ -214,12 +216,12 @@ async def test_after_the_meeting_through_the_playground(stack: Stack) -> None:
     assert "rec.update" in actions(escalation.card), "the coordinator can act on it too"
 
     # --- Isaiah hands the case manager role over to Adele, who accepts -----------------
-    reply = await isaiah.say("asiakkaat")
+    reply = await isaiah.say("klienter")
     cases = Posted(reply["id"], reply["attachments"][0]["content"])
     assert case_number in texts(cases.card) and REC_SNOOZED in texts(cases.card)
     review = await isaiah.click(cases, "case.review")
     proposed = await isaiah.click(review, "handover.propose", successor=str(adele_id), note=NOTE)
-    assert FI("handover.proposed_notice") in texts(proposed.card)
+    assert SV("handover.proposed_notice") in texts(proposed.card)
     mark = pg.outgoing_mark()
     await dispatcher.tick()
     offer = await _delivered_with(stack, adele, mark, "handover.accept")
@@ -230,7 +232,7 @@ async def test_after_the_meeting_through_the_playground(stack: Stack) -> None:
     told = await _tick_and_wait_for_alex(stack, EN("handover.accepted.body", name="Adele Vance"))
     assert case_number in texts(told.card)
     (to_isaiah,) = await isaiah.deliveries(stack, mark, 1)
-    assert FI("handover.accepted.body", name="Adele Vance") in texts(to_isaiah.card)
+    assert SV("handover.accepted.body", name="Adele Vance") in texts(to_isaiah.card)
 
     # --- Adele closes the case with its outcome -----------------------------------------
     reply = await adele.say("asiakkaat")
