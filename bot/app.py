@@ -23,6 +23,7 @@ from botbuilder.core.invoke_response import InvokeResponse
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
 from botbuilder.schema import Activity
 from botframework.connector.auth import (
+    AuthenticateRequestResult,
     AuthenticationConstants,
     CallerIdConstants,
     MicrosoftAppCredentials,
@@ -148,8 +149,8 @@ def _bad_request(reason: str, status: int = 400) -> web.Response:
     return web.json_response({"error": reason}, status=status)
 
 
-def _validate_activity(data: Any) -> Activity | str:
-    """Check the shape of an incoming activity; return it, or why it is refused."""
+def _activity_problem(data: Any) -> str | None:
+    """Why an incoming activity's JSON is refused, or None when its shape is right."""
     if not isinstance(data, dict):
         return "activity must be a JSON object"
     for key in ("type", "serviceUrl", "channelId"):
@@ -171,11 +172,44 @@ def _validate_activity(data: Any) -> Activity | str:
             not isinstance(value, list) or not all(isinstance(v, dict) for v in value)
         ):
             return f"{key} must be a list of objects"
+    return None
+
+
+def _validate_activity(data: Any) -> Activity | str:
+    """Check the shape of an incoming activity; return it, or why it is refused."""
+    problem = _activity_problem(data)
+    if problem is not None:
+        return problem
     try:
         activity = Activity().deserialize(data)
     except Exception:  # noqa: BLE001 - msrest raises many kinds; all mean a bad activity
         return "activity does not deserialize"
     return activity
+
+
+def _flow_action_verb(data: Any) -> str | None:
+    """The verb of an Action.Execute, or None when the activity is anything else."""
+    if not isinstance(data, dict) or data.get("type") != "invoke":
+        return None
+    if data.get("name") != "adaptiveCard/action":
+        return None
+    value = data.get("value")
+    action = value.get("action") if isinstance(value, dict) else None
+    verb = action.get("verb") if isinstance(action, dict) else None
+    return verb if isinstance(verb, str) else None
+
+
+async def _authenticate(
+    components: Components, activity: Activity, auth_header: str | None
+) -> AuthenticateRequestResult | None:
+    """The request's authentication, or None when it is refused."""
+    try:
+        return await components.adapter.bot_framework_authentication.authenticate_request(
+            activity, auth_header
+        )
+    except Exception as error:  # noqa: BLE001 - the SDK raises many kinds for a bad token
+        log.info("request refused: %s (activity %s)", type(error).__name__, activity.id)
+        return None
 
 
 async def _messages(request: web.Request) -> web.StreamResponse:
@@ -190,17 +224,28 @@ async def _messages(request: web.Request) -> web.StreamResponse:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         return _bad_request("body is not JSON")
+    # The SDK treats only None as "no header"; "" would crash its validation.
+    auth_header = request.headers.get("Authorization")
+    verb = _flow_action_verb(data)
+    if verb is not None and components.bot.answers_without_turn(verb):
+        problem = _activity_problem(data)
+        if problem is not None:
+            return _bad_request(problem)
+        # What the authentication reads of an activity; the rest stays JSON.
+        claimed = Activity(
+            type=data["type"],
+            id=data.get("id"),
+            channel_id=data["channelId"],
+            service_url=data["serviceUrl"],
+        )
+        if await _authenticate(components, claimed, auth_header) is None:
+            return _bad_request("unauthorized", 401)
+        return _http_response(await components.bot.answer_flow_action(data))
     activity = _validate_activity(data)
     if isinstance(activity, str):
         return _bad_request(activity)
-    # The SDK treats only None as "no header"; "" would crash its validation.
-    auth_header = request.headers.get("Authorization")
-    try:
-        authenticated = await components.adapter.bot_framework_authentication.authenticate_request(
-            activity, auth_header
-        )
-    except Exception as error:  # noqa: BLE001 - the SDK raises many kinds for a bad token
-        log.info("request refused: %s (activity %s)", type(error).__name__, activity.id)
+    authenticated = await _authenticate(components, activity, auth_header)
+    if authenticated is None:
         return _bad_request("unauthorized", 401)
     invoke_response = await components.adapter.process_activity(
         authenticated, activity, components.bot.on_turn

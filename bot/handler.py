@@ -17,10 +17,11 @@ from botbuilder.core import (
 )
 from botbuilder.core.teams import TeamsActivityHandler
 from botbuilder.dialogs import DialogSet, DialogTurnStatus
-from botbuilder.schema import Activity, ActivityTypes, ChannelAccount
+from botbuilder.schema import Activity, ActivityTypes
 
 from bot.connector import BotConnector
 from bot.i18n import Texts, texts_for
+from bot.senders import SenderMemory, account_ref, json_obj, json_str
 from consultations import services
 from consultations.delivery import DeliveryFailure
 from consultations.errors import DomainError, InvalidInput, NotAuthorised
@@ -90,14 +91,14 @@ class CardAction:
     data: Mapping[str, Any]
 
 
-def _obj(mapping: Mapping[str, Any], key: str) -> dict[str, Any]:
-    value = mapping.get(key)
-    return value if isinstance(value, dict) else {}
+_obj = json_obj
+_str = json_str
 
 
-def _str(mapping: Mapping[str, Any], key: str) -> str:
-    value = mapping.get(key)
-    return value if isinstance(value, str) else ""
+def _activity_json(activity: Activity) -> dict[str, Any]:
+    """An activity as Teams sent it (camelCase JSON), for the readers that take JSON."""
+    serialized = activity.serialize()
+    return serialized if isinstance(serialized, dict) else {}
 
 
 def _strings(value: Any) -> list[str]:
@@ -132,6 +133,7 @@ class TyokykyBot(TeamsActivityHandler):  # type: ignore[misc]
         self._clock = clock
         self._admins = admins
         self._conversation_state = conversation_state
+        self._senders = SenderMemory()
         self._dialog_state = conversation_state.create_property("DialogState")
         self._dialogs = DialogSet(self._dialog_state)
         self._dialogs.add(ProfileDialog(uow_factory=uow_factory, clock=clock, texts=texts_for))
@@ -159,57 +161,34 @@ class TyokykyBot(TeamsActivityHandler):  # type: ignore[misc]
         return texts_for(locale)
 
     async def _remember_sender(self, turn_context: TurnContext) -> User | None:
-        activity = turn_context.activity
-        sender = activity.from_property
-        if (
-            sender is None
-            or not sender.id
-            or sender.id == (activity.recipient.id if activity.recipient else None)
-        ):
+        return await self._record_sender(_activity_json(turn_context.activity))
+
+    async def _record_sender(
+        self, activity: Mapping[str, Any], *, cached: bool = False
+    ) -> User | None:
+        """Record the sender of an activity (as Teams describes them) and return them;
+        None for an activity without a sender, or one from the bot itself.
+
+        cached=True skips the database for a sender recorded moments ago exactly as they
+        are now; the answer is then that earlier User: right for its id, not for fields a
+        turn may have changed since (a profession)."""
+        sender = _obj(activity, "from")
+        sender_id = _str(sender, "id")
+        if not sender_id or sender_id == _str(_obj(activity, "recipient"), "id"):
             return None
-        conversation = activity.conversation
-        personal = (
-            conversation is not None
-            and (conversation.conversation_type or "personal") == "personal"
+        conversation = _obj(activity, "conversation")
+        personal = (_str(conversation, "conversationType") or "personal") == "personal"
+        ref = account_ref(activity, sender)
+        conversation_id = (_str(conversation, "id") or None) if personal else None
+        if cached:
+            known = self._senders.get(ref, conversation_id, self._clock.now())
+            if known is not None:
+                return known
+        user = await services.record_user(
+            self._uow(), ref, self._clock.now(), personal_conversation_id=conversation_id
         )
-        return await services.record_user(
-            self._uow(),
-            self._user_ref(turn_context, sender),
-            self._clock.now(),
-            personal_conversation_id=conversation.id if personal and conversation else None,
-        )
-
-    def _roster_ref(self, turn_context: TurnContext, member: Mapping[str, Any]) -> UserRef:
-        activity = turn_context.activity
-        return UserRef(
-            teams_user_id=_str(member, "id"),
-            aad_object_id=_str(member, "aadObjectId") or _str(member, "objectId") or None,
-            name=_str(member, "name"),
-            locale="",
-            tenant_id=(activity.conversation.tenant_id or "") if activity.conversation else "",
-            service_url=activity.service_url or "",
-            bot_id=(activity.recipient.id or "") if activity.recipient else "",
-        )
-
-    def _user_ref(self, turn_context: TurnContext, account: ChannelAccount) -> UserRef:
-        activity = turn_context.activity
-        tenant = ""
-        if activity.conversation is not None and activity.conversation.tenant_id:
-            tenant = activity.conversation.tenant_id
-        channel_data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
-        tenant_data = channel_data.get("tenant")
-        if not tenant and isinstance(tenant_data, dict) and isinstance(tenant_data.get("id"), str):
-            tenant = tenant_data["id"]
-        is_sender = activity.from_property is not None and account.id == activity.from_property.id
-        return UserRef(
-            teams_user_id=account.id,
-            aad_object_id=getattr(account, "aad_object_id", None),
-            name=account.name or "",
-            locale=(activity.locale or "") if is_sender else "",
-            tenant_id=tenant,
-            service_url=activity.service_url or "",
-            bot_id=(activity.recipient.id or "") if activity.recipient else "",
-        )
+        self._senders.put(ref, conversation_id, user, self._clock.now())
+        return user
 
     # --- messages ---------------------------------------------------------------------
 
@@ -298,20 +277,50 @@ class TyokykyBot(TeamsActivityHandler):  # type: ignore[misc]
         activity = turn_context.activity
         if activity.name != "adaptiveCard/action":
             return await super().on_invoke_activity(turn_context)
-        texts = self._texts(turn_context)
-        value = activity.value if isinstance(activity.value, dict) else {}
-        action = _obj(value, "action")
+        return await self._answer_card_action(_activity_json(activity), turn_context)
+
+    def answers_without_turn(self, verb: str) -> bool:
+        """Whether a card action is a flow's, which needs nothing of the SDK's turn."""
+        return any(verb in flow.verbs for flow in (self._requests, self._polls, self._follow_up))
+
+    async def answer_flow_action(self, activity: Mapping[str, Any]) -> InvokeResponse:
+        """Answer a flow's Action.Execute straight from the activity's JSON.
+
+        A card click is the hottest turn there is, and its answer travels in the HTTP
+        response: it needs no connector client, no turn context and no conversation
+        state, so the SDK's turn pipeline (most of a turn's cost) is skipped. The activity
+        must already be checked and authenticated.
+        """
+        try:
+            return await self._answer_card_action(activity, None)
+        except Exception as error:  # what the adapter's on_turn_error does for a turn
+            log.error(
+                "turn failed: %s (activity %s, type invoke)",
+                type(error).__name__,
+                _str(activity, "id"),
+                exc_info=(type(error), error, error.__traceback__),
+            )
+            return self._message_response(texts_for(_str(activity, "locale") or None)("error.turn"))
+
+    async def _answer_card_action(
+        self, activity: Mapping[str, Any], turn_context: TurnContext | None
+    ) -> InvokeResponse:
+        texts = texts_for(_str(activity, "locale") or None)
+        action = _obj(_obj(activity, "value"), "action")
         data = _obj(action, "data")
         verb = _str(action, "verb")
         if any(contains_identity_code(s) for s in _strings(data)):
             return self._message_response(texts("error.identity_code"))
-        user = await self._remember_sender(turn_context)
+        user = await self._record_sender(activity, cached=turn_context is None)
         if user is None:
             return self._message_response(texts("error.invalid_input"))
         try:
-            card = await self._card_action(turn_context, user, texts, CardAction(verb, data))
+            if turn_context is None:
+                card = await self._flow_card(verb, user.id, texts, data)
+            else:
+                card = await self._card_action(turn_context, user, texts, CardAction(verb, data))
         except DomainError as error:
-            return self._message_response(await self._refused(turn_context, error))
+            return self._message_response(self._refusal(texts, error, _str(activity, "id")))
         return InvokeResponse(
             status=int(HTTPStatus.OK),
             body={"statusCode": 200, "type": CARD_RESPONSE, "value": card},
@@ -345,19 +354,25 @@ class TyokykyBot(TeamsActivityHandler):  # type: ignore[misc]
         }
         handler = handlers.get(action.verb)
         if handler is None:
-            card = await self._requests.handle(action.verb, user.id, texts, action.data)
-            if card is None:
-                card = await self._polls.handle(action.verb, user.id, texts, action.data)
-            if card is None:
-                card = await self._follow_up.handle(action.verb, user.id, texts, action.data)
-            if card is None:
-                raise InvalidInput()
-            return card
+            return await self._flow_card(action.verb, user.id, texts, action.data)
         return await handler(turn_context, user, texts, {**action.data, "verb": action.verb})
 
+    async def _flow_card(
+        self, verb: str, user_id: int, texts: Texts, data: Mapping[str, Any]
+    ) -> Card:
+        for flow in (self._requests, self._polls, self._follow_up):
+            card = await flow.handle(verb, user_id, texts, data)
+            if card is not None:
+                return card
+        raise InvalidInput()
+
     async def _refused(self, turn_context: TurnContext, error: DomainError) -> str:
-        log.info("card action refused: %s (activity %s)", error.code, turn_context.activity.id)
-        return self._texts(turn_context)(error.code, **error.params)
+        return self._refusal(self._texts(turn_context), error, turn_context.activity.id)
+
+    @staticmethod
+    def _refusal(texts: Texts, error: DomainError, activity_id: str | None) -> str:
+        log.info("card action refused: %s (activity %s)", error.code, activity_id)
+        return texts(error.code, **error.params)
 
     async def _request_command(self, command: str, user: User, texts: Texts) -> Card:
         if command == "new":
@@ -580,6 +595,7 @@ class TyokykyBot(TeamsActivityHandler):  # type: ignore[misc]
 
     async def _sync_team(self, turn_context: TurnContext, *, greet: bool) -> None:
         activity = turn_context.activity
+        activity_json = _activity_json(activity)
         channel_data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
         team_data = _obj(channel_data, "team")
         teams_team_id = _str(team_data, "id")
@@ -591,9 +607,7 @@ class TyokykyBot(TeamsActivityHandler):  # type: ignore[misc]
         token: str | None = None
         for _page in range(100):  # 100 pages of up to 500 members is more than any team
             members, token = await self._connector.paged_members(service_url, teams_team_id, token)
-            roster.extend(
-                self._roster_ref(turn_context, m) for m in members if m.get("id") != bot_id
-            )
+            roster.extend(account_ref(activity_json, m) for m in members if m.get("id") != bot_id)
             if not token:
                 break
         try:
@@ -616,7 +630,7 @@ class TyokykyBot(TeamsActivityHandler):  # type: ignore[misc]
         team, _installer, offer = await services.record_team_installation(
             self._uow(),
             installation,
-            self._user_ref(turn_context, installer)
+            account_ref(activity_json, _obj(activity_json, "from"))
             if greet and installer and installer.id
             else None,
             self._clock.now(),

@@ -186,6 +186,10 @@ class PollRepository(Protocol):
         """Insert or replace this invitee's answers, one row per slot (an upsert)."""
         ...
 
+    async def card_context(self, poll_id: int) -> tuple[str, TeamSettings]:
+        """What a poll card shows beside the poll: its case's number and the team's settings."""
+        ...
+
 
 @dataclass(frozen=True)
 class HeldMeeting:

@@ -240,10 +240,12 @@ async def cast_vote(
     async with uow:
         poll = await _poll(uow, poll_id, lock="share")
         had_everyone = poll.everyone_answered()
+        had_answered = actor_id not in {i.user_id for i in poll.not_answered()}
         poll.record_vote(actor_id, answers)
         await uow.polls.record_votes(poll_id, actor_id, answers, now)
-        if actor_id not in {i.user_id for i in poll.not_answered()}:
-            # Answered every slot: no nudge needed any more.
+        if not had_answered and actor_id not in {i.user_id for i in poll.not_answered()}:
+            # Answered every slot for the first time: no nudge needed any more (nudges
+            # are queued only for those who have not answered).
             await uow.outbox.cancel(nudge_key(poll_id, actor_id))
         if poll.everyone_answered() and not had_everyone:
             await _tell(
@@ -256,14 +258,9 @@ async def cast_vote(
                 now=now,
             )
         await _audit(uow, actor_id, "poll.voted", poll, now, slots=len(answers))
-        case = await uow.consultations.get(poll.consultation_id)
-        team = await uow.teams.get(poll.team_id)
+        case_number, settings = await uow.polls.card_context(poll_id)
         await uow.commit()
-        return VoteOutcome(
-            poll,
-            (case.case_number or "") if case else "",
-            team.settings.show_tallies if team else True,
-        )
+        return VoteOutcome(poll, case_number, settings.show_tallies)
 
 
 async def view_poll(

@@ -13,9 +13,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from consultations.errors import Conflict
-from consultations.model import Profession
+from consultations.model import Profession, TeamSettings
 from consultations.poll import Answer, AvailabilityPoll, Invitee, PollState, TimeSlot
-from storage.tables import poll_invitees, poll_slots, poll_votes, polls, users
+from storage.tables import consultations, poll_invitees, poll_slots, poll_votes, polls, teams, users
 
 LOCKS = ("none", "share", "update")
 
@@ -214,3 +214,17 @@ class SqlAlchemyPollRepository:
                 },
             )
         )
+
+    async def card_context(self, poll_id: int) -> tuple[str, TeamSettings]:
+        row = (
+            await self._s.execute(
+                select(consultations.c.case_number, teams.c.settings)
+                .select_from(polls)
+                .join(consultations, consultations.c.id == polls.c.consultation_id)
+                .join(teams, teams.c.id == polls.c.team_id)
+                .where(polls.c.id == poll_id)
+            )
+        ).first()
+        if row is None:
+            return "", TeamSettings()
+        return row.case_number or "", TeamSettings.from_json(row.settings)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -51,7 +51,7 @@ from storage.tables import (
 )
 
 
-def _user(row: RowMapping) -> User:
+def _user(row: RowMapping | Mapping[str, Any]) -> User:
     return User(
         id=row["id"],
         teams_user_id=row["teams_user_id"],
@@ -120,11 +120,13 @@ class SqlAlchemyUserRepository:
             )
             user_id = inserted.scalar_one()
         else:
-            user_id = existing["id"]
             changed = {k: v for k, v in values.items() if k != "updated_at" and existing[k] != v}
             # Most turns come from someone the bot knows as they are: write nothing then.
             if changed:
-                await self._s.execute(update(users).where(users.c.id == user_id).values(**values))
+                await self._s.execute(
+                    update(users).where(users.c.id == existing["id"]).values(**values)
+                )
+            return _user({**existing, **changed})
         user = await self.get(int(user_id))
         assert user is not None
         return user
