@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +18,55 @@ from consultations.poll import Answer, AvailabilityPoll, Invitee, PollState, Tim
 from storage.tables import consultations, poll_invitees, poll_slots, poll_votes, polls, teams, users
 
 LOCKS = ("none", "share", "update")
+
+# The statements a vote runs, built once: SQLAlchemy then keeps their cache keys and
+# compiled forms, and a vote turn does not pay for building SQL again every time.
+_POLL = select(polls).where(polls.c.id == bindparam("poll_id"))
+_POLL_LOCKED = {
+    "share": _POLL.with_for_update(read=True),
+    "update": _POLL.with_for_update(),
+}
+_SLOTS = (
+    select(poll_slots.c.id, poll_slots.c.start, poll_slots.c.minutes)
+    .where(poll_slots.c.poll_id == bindparam("poll_id"))
+    .order_by(poll_slots.c.start, poll_slots.c.id)
+)
+_INVITEES = (
+    select(
+        poll_invitees.c.user_id,
+        poll_invitees.c.profession,
+        poll_invitees.c.required,
+        users.c.name,
+    )
+    .join(users, users.c.id == poll_invitees.c.user_id)
+    .where(poll_invitees.c.poll_id == bindparam("poll_id"))
+    .order_by(users.c.name, users.c.id)
+)
+_VOTES = select(poll_votes.c.user_id, poll_votes.c.slot_id, poll_votes.c.answer).where(
+    poll_votes.c.poll_id == bindparam("poll_id")
+)
+_CARD_CONTEXT = (
+    select(consultations.c.case_number, teams.c.settings)
+    .select_from(polls)
+    .join(consultations, consultations.c.id == polls.c.consultation_id)
+    .join(teams, teams.c.id == polls.c.team_id)
+    .where(polls.c.id == bindparam("poll_id"))
+)
+
+
+def _vote_upsert(dialect_insert: Any) -> Any:
+    """INSERT … ON CONFLICT DO UPDATE: a changed answer replaces the old one."""
+    statement = dialect_insert(poll_votes)
+    return statement.on_conflict_do_update(
+        index_elements=["poll_id", "user_id", "slot_id"],
+        set_={"answer": statement.excluded.answer, "updated_at": statement.excluded.updated_at},
+    )
+
+
+_VOTE_UPSERT = {
+    "postgresql": _vote_upsert(postgresql_insert),
+    "sqlite": _vote_upsert(sqlite_insert),
+}
 
 
 class SqlAlchemyPollRepository:
@@ -84,52 +133,29 @@ class SqlAlchemyPollRepository:
     async def get(self, poll_id: int, *, lock: str = "none") -> AvailabilityPoll | None:
         if lock not in LOCKS:
             raise ValueError(f"lock must be one of {LOCKS}, not {lock!r}")
-        query = select(polls).where(polls.c.id == poll_id)
         # On SQLite the transaction holds the database's write lock from BEGIN IMMEDIATE
         # (storage.db), so there is nothing to add. On PostgreSQL a vote shares the row lock
         # and closing takes it exclusively: no vote slips in after the poll has closed.
-        if lock != "none" and self._dialect() == "postgresql":
-            query = query.with_for_update(read=lock == "share")
-        row = (await self._s.execute(query)).mappings().first()
+        query = _POLL_LOCKED[lock] if lock != "none" and self._dialect() == "postgresql" else _POLL
+        key = {"poll_id": poll_id}
+        row = (await self._s.execute(query, key)).mappings().first()
         if row is None:
             return None
         slots = [
-            TimeSlot(s["id"], s["start"], s["minutes"])
-            for s in (
-                await self._s.execute(
-                    select(poll_slots)
-                    .where(poll_slots.c.poll_id == poll_id)
-                    .order_by(poll_slots.c.start, poll_slots.c.id)
-                )
-            ).mappings()
+            TimeSlot(s_id, start, minutes)
+            for s_id, start, minutes in await self._s.execute(_SLOTS, key)
         ]
         invitees = [
             Invitee(
-                user_id=i["user_id"],
-                name=i["name"],
-                profession=Profession(i["profession"]) if i["profession"] else None,
-                required=i["required"],
+                user_id=user_id,
+                name=name,
+                profession=Profession(profession) if profession else None,
+                required=required,
             )
-            for i in (
-                await self._s.execute(
-                    select(
-                        poll_invitees.c.user_id,
-                        poll_invitees.c.profession,
-                        poll_invitees.c.required,
-                        users.c.name,
-                    )
-                    .join(users, users.c.id == poll_invitees.c.user_id)
-                    .where(poll_invitees.c.poll_id == poll_id)
-                    .order_by(users.c.name, users.c.id)
-                )
-            ).mappings()
+            for user_id, profession, required, name in await self._s.execute(_INVITEES, key)
         ]
         votes: dict[int, dict[int, Answer]] = {}
-        for user_id, slot_id, answer in await self._s.execute(
-            select(poll_votes.c.user_id, poll_votes.c.slot_id, poll_votes.c.answer).where(
-                poll_votes.c.poll_id == poll_id
-            )
-        ):
+        for user_id, slot_id, answer in await self._s.execute(_VOTES, key):
             votes.setdefault(user_id, {})[slot_id] = Answer(answer)
         poll = AvailabilityPoll(
             id=row["id"],
@@ -201,30 +227,11 @@ class SqlAlchemyPollRepository:
             }
             for slot_id, answer in answers.items()
         ]
-        # INSERT … ON CONFLICT DO UPDATE: a changed answer replaces the old one.
-        statement = (postgresql_insert if self._dialect() == "postgresql" else sqlite_insert)(
-            poll_votes
-        ).values(rows)
-        await self._s.execute(
-            statement.on_conflict_do_update(
-                index_elements=["poll_id", "user_id", "slot_id"],
-                set_={
-                    "answer": statement.excluded.answer,
-                    "updated_at": statement.excluded.updated_at,
-                },
-            )
-        )
+        # One statement, many rows (executemany): a changed answer replaces the old one.
+        await self._s.execute(_VOTE_UPSERT[self._dialect()], rows)
 
     async def card_context(self, poll_id: int) -> tuple[str, TeamSettings]:
-        row = (
-            await self._s.execute(
-                select(consultations.c.case_number, teams.c.settings)
-                .select_from(polls)
-                .join(consultations, consultations.c.id == polls.c.consultation_id)
-                .join(teams, teams.c.id == polls.c.team_id)
-                .where(polls.c.id == poll_id)
-            )
-        ).first()
+        row = (await self._s.execute(_CARD_CONTEXT, {"poll_id": poll_id})).first()
         if row is None:
             return "", TeamSettings()
         return row.case_number or "", TeamSettings.from_json(row.settings)

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import RowMapping
@@ -376,6 +376,15 @@ class SqlAlchemyTeamRepository:
         return [_team(r) for r in rows]
 
 
+# Statements run on nearly every turn, built once so SQLAlchemy keeps their cache keys.
+_CANCEL = (
+    update(outbox)
+    .where(outbox.c.idempotency_key == bindparam("key"), outbox.c.status == "pending")
+    .values(status="cancelled")
+)
+_AUDIT = insert(audit_events)
+
+
 class SqlAlchemyOutbox:
     """The producer side of the outbox: rows written in the caller's transaction."""
 
@@ -405,11 +414,7 @@ class SqlAlchemyOutbox:
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def cancel(self, idempotency_key: str) -> int:
-        result = await self._s.execute(
-            update(outbox)
-            .where(outbox.c.idempotency_key == idempotency_key, outbox.c.status == "pending")
-            .values(status="cancelled")
-        )
+        result = await self._s.execute(_CANCEL, {"key": idempotency_key})
         return int(result.rowcount)  # type: ignore[attr-defined]
 
     async def cancel_subject(self, subject: str) -> int:
@@ -468,15 +473,16 @@ class SqlAlchemyAuditLog:
         details: dict[str, Any] | None = None,
     ) -> None:
         await self._s.execute(
-            insert(audit_events).values(
-                at=at,
-                actor_user_id=actor_user_id,
-                action=action,
-                subject_type=subject_type,
-                subject_id=subject_id,
-                team_id=team_id,
-                details=details or {},
-            )
+            _AUDIT,
+            {
+                "at": at,
+                "actor_user_id": actor_user_id,
+                "action": action,
+                "subject_type": subject_type,
+                "subject_id": subject_id,
+                "team_id": team_id,
+                "details": details or {},
+            },
         )
 
 
