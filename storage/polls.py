@@ -7,14 +7,13 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from consultations.errors import Conflict
 from consultations.model import Profession, TeamSettings
 from consultations.poll import Answer, AvailabilityPoll, Invitee, PollState, TimeSlot
+from storage.db import UtcDateTime
 from storage.tables import consultations, poll_invitees, poll_slots, poll_votes, polls, teams, users
 
 LOCKS = ("none", "share", "update")
@@ -54,19 +53,15 @@ _CARD_CONTEXT = (
 )
 
 
-def _vote_upsert(dialect_insert: Any) -> Any:
-    """INSERT … ON CONFLICT DO UPDATE: a changed answer replaces the old one."""
-    statement = dialect_insert(poll_votes)
-    return statement.on_conflict_do_update(
-        index_elements=["poll_id", "user_id", "slot_id"],
-        set_={"answer": statement.excluded.answer, "updated_at": statement.excluded.updated_at},
-    )
-
-
-_VOTE_UPSERT = {
-    "postgresql": _vote_upsert(postgresql_insert),
-    "sqlite": _vote_upsert(sqlite_insert),
-}
+# A changed answer replaces the old one. Written as text because SQLAlchemy cannot cache
+# an ON CONFLICT DO UPDATE construct and would compile it on every vote; PostgreSQL and
+# SQLite (3.24+) read the same statement.
+_VOTE_UPSERT = text(
+    "INSERT INTO poll_votes (poll_id, user_id, slot_id, answer, updated_at)"
+    " VALUES (:poll_id, :user_id, :slot_id, :answer, :updated_at)"
+    " ON CONFLICT (poll_id, user_id, slot_id)"
+    " DO UPDATE SET answer = excluded.answer, updated_at = excluded.updated_at"
+).bindparams(bindparam("updated_at", type_=UtcDateTime()))
 
 
 class SqlAlchemyPollRepository:
@@ -228,7 +223,7 @@ class SqlAlchemyPollRepository:
             for slot_id, answer in answers.items()
         ]
         # One statement, many rows (executemany): a changed answer replaces the old one.
-        await self._s.execute(_VOTE_UPSERT[self._dialect()], rows)
+        await self._s.execute(_VOTE_UPSERT, rows)
 
     async def card_context(self, poll_id: int) -> tuple[str, TeamSettings]:
         row = (await self._s.execute(_CARD_CONTEXT, {"poll_id": poll_id})).first()

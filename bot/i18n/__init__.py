@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -51,17 +51,21 @@ class Texts:
         return text.format(**params) if params else text
 
     def datetime(self, value: datetime) -> str:
-        return str(
-            format_datetime(
-                value.astimezone(HELSINKI), "short", tzinfo=HELSINKI, locale=self._babel()
-            )
-        )
+        return _short_datetime(self.language, value)
 
     def date(self, value: date) -> str:
         return str(format_date(value, "medium", locale=self._babel()))
 
     def _babel(self) -> Locale:
         return Locale.parse(_BABEL_LOCALE[self.language])
+
+
+@lru_cache(maxsize=4096)
+def _short_datetime(language: str, value: datetime) -> str:
+    # Babel's formatting is slow next to the rest of a card, and the same few moments
+    # (a poll's slots and deadline) are shown over and over.
+    locale = Locale.parse(_BABEL_LOCALE[language])
+    return str(format_datetime(value.astimezone(HELSINKI), "short", tzinfo=HELSINKI, locale=locale))
 
 
 def texts_for(locale: str | None) -> Texts:
