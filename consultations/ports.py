@@ -181,9 +181,10 @@ class PollRepository(Protocol):
         ...
 
     async def record_votes(
-        self, poll_id: int, user_id: int, answers: Mapping[int, Answer], now: datetime
+        self, poll_id: int, votes: Mapping[int, Mapping[int, Answer]], now: datetime
     ) -> None:
-        """Insert or replace this invitee's answers, one row per slot (an upsert)."""
+        """Insert or replace invitees' answers (user id -> slot id -> answer), one row per
+        slot (an upsert)."""
         ...
 
     async def card_context(self, poll_id: int) -> tuple[str, TeamSettings]:

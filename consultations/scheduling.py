@@ -225,6 +225,15 @@ class VoteOutcome:
     show_tallies: bool
 
 
+@dataclass(frozen=True)
+class Ballot:
+    """One invitee's answers to one poll, as their card sent them."""
+
+    actor_id: int
+    poll_id: int
+    answers: Mapping[int, Answer]
+
+
 async def cast_vote(
     uow: UnitOfWork,
     actor_id: int,
@@ -232,35 +241,78 @@ async def cast_vote(
     answers: Mapping[int, Answer],
     now: datetime,
 ) -> VoteOutcome:
-    """An invitee answers for themselves; answers may change until the poll closes.
+    """An invitee answers for themselves; answers may change until the poll closes."""
+    (result,) = await cast_votes(uow, [Ballot(actor_id, poll_id, answers)], now)
+    if isinstance(result, DomainError):
+        raise result
+    return result
 
-    One transaction does it all, the card's case number and tally setting included: a
-    vote is the hottest turn of the bot.
+
+async def cast_votes(
+    uow: UnitOfWork, ballots: Sequence[Ballot], now: datetime
+) -> list[VoteOutcome | DomainError]:
+    """Several invitees' votes in one transaction, in the order given (a vote is the
+    hottest turn of the bot, and votes arrive together).
+
+    Each ballot is judged on its own: a refused one (not an invitee, poll closed, a slot
+    of another poll) gets its DomainError, changes nothing and does not stop the others.
+    Each poll is read once, with the card's case number and tally setting.
     """
     async with uow:
-        poll = await _poll(uow, poll_id, lock="share")
-        had_everyone = poll.everyone_answered()
-        had_answered = actor_id not in {i.user_id for i in poll.not_answered()}
-        poll.record_vote(actor_id, answers)
-        await uow.polls.record_votes(poll_id, actor_id, answers, now)
-        if not had_answered and actor_id not in {i.user_id for i in poll.not_answered()}:
-            # Answered every slot for the first time: no nudge needed any more (nudges
-            # are queued only for those who have not answered).
-            await uow.outbox.cancel(nudge_key(poll_id, actor_id))
-        if poll.everyone_answered() and not had_everyone:
-            await _tell(
-                uow,
-                key=f"poll:{poll_id}:everyone-answered",
-                kind="poll.everyone_answered",
-                user_id=poll.created_by,
-                poll=poll,
-                due_at=now,
-                now=now,
-            )
-        await _audit(uow, actor_id, "poll.voted", poll, now, slots=len(answers))
-        case_number, settings = await uow.polls.card_context(poll_id)
+        polls: dict[int, VoteOutcome | DomainError] = {}
+        votes: dict[int, dict[int, dict[int, Answer]]] = {}  # poll -> user -> slot -> answer
+        results: list[VoteOutcome | DomainError] = []
+        for ballot in ballots:
+            if ballot.poll_id not in polls:
+                polls[ballot.poll_id] = await _poll_for_votes(uow, ballot.poll_id)
+            found = polls[ballot.poll_id]
+            if isinstance(found, DomainError):
+                results.append(found)
+                continue
+            try:
+                await _vote(uow, found.poll, ballot, now)
+            except DomainError as refused:
+                results.append(refused)
+                continue
+            mine = votes.setdefault(ballot.poll_id, {}).setdefault(ballot.actor_id, {})
+            mine.update(ballot.answers)
+            results.append(found)
+        for poll_id, answers in votes.items():
+            await uow.polls.record_votes(poll_id, answers, now)
         await uow.commit()
-        return VoteOutcome(poll, case_number, settings.show_tallies)
+        return results
+
+
+async def _poll_for_votes(uow: UnitOfWork, poll_id: int) -> VoteOutcome | DomainError:
+    try:
+        poll = await _poll(uow, poll_id, lock="share")
+    except DomainError as missing:
+        return missing
+    case_number, settings = await uow.polls.card_context(poll_id)
+    return VoteOutcome(poll, case_number, settings.show_tallies)
+
+
+async def _vote(uow: UnitOfWork, poll: AvailabilityPoll, ballot: Ballot, now: datetime) -> None:
+    assert poll.id is not None
+    actor_id = ballot.actor_id
+    had_everyone = poll.everyone_answered()
+    had_answered = actor_id not in {i.user_id for i in poll.not_answered()}
+    poll.record_vote(actor_id, ballot.answers)  # refuses before anything is written
+    if not had_answered and actor_id not in {i.user_id for i in poll.not_answered()}:
+        # Answered every slot for the first time: no nudge needed any more (nudges are
+        # queued only for those who have not answered).
+        await uow.outbox.cancel(nudge_key(poll.id, actor_id))
+    if poll.everyone_answered() and not had_everyone:
+        await _tell(
+            uow,
+            key=f"poll:{poll.id}:everyone-answered",
+            kind="poll.everyone_answered",
+            user_id=poll.created_by,
+            poll=poll,
+            due_at=now,
+            now=now,
+        )
+    await _audit(uow, actor_id, "poll.voted", poll, now, slots=len(ballot.answers))
 
 
 async def view_poll(

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, time
 from typing import Any
 
 from consultations import scheduling
+from consultations.ballots import BallotBox
 from consultations.calendar import BusinessCalendar
 from consultations.consultation import Consultation
 from consultations.errors import DomainError, InvalidInput
 from consultations.model import Role, TeamSettings
 from consultations.poll import Answer, suggest_slots
+from consultations.ports import Clock, UnitOfWork
 from dialogs.cards import poll as cards
 from dialogs.cards.base import Card, Localizer
 from dialogs.flow import Action, CardFlow
@@ -81,6 +83,17 @@ def parse_votes(data: Mapping[str, Any]) -> dict[int, Answer]:
 
 
 class PollFlow(CardFlow):
+    def __init__(
+        self,
+        *,
+        uow_factory: Callable[[], UnitOfWork],
+        clock: Clock,
+        calendar: BusinessCalendar,
+    ) -> None:
+        super().__init__(uow_factory=uow_factory, clock=clock, calendar=calendar)
+        # Votes that arrive together are written in one transaction.
+        self.ballots = BallotBox(uow_factory=uow_factory, clock=clock)
+
     def actions(self) -> dict[str, Action]:
         return {
             "poll.setup": self._setup,
@@ -164,8 +177,8 @@ class PollFlow(CardFlow):
     async def _vote(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
         poll_id = positive_id(data, "poll_id")
         try:
-            outcome = await scheduling.cast_vote(
-                self._uow(), user_id, poll_id, parse_votes(data), self._clock.now()
+            outcome = await self.ballots.cast(
+                scheduling.Ballot(user_id, poll_id, parse_votes(data))
             )
         except DomainError as error:
             if error.code != "error.poll_closed":

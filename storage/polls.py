@@ -208,10 +208,8 @@ class SqlAlchemyPollRepository:
         self._track(poll, version + 1)
 
     async def record_votes(
-        self, poll_id: int, user_id: int, answers: Mapping[int, Answer], now: datetime
+        self, poll_id: int, votes: Mapping[int, Mapping[int, Answer]], now: datetime
     ) -> None:
-        if not answers:
-            return
         rows: list[dict[str, Any]] = [
             {
                 "poll_id": poll_id,
@@ -220,8 +218,11 @@ class SqlAlchemyPollRepository:
                 "answer": Answer(answer).value,
                 "updated_at": now,
             }
+            for user_id, answers in votes.items()
             for slot_id, answer in answers.items()
         ]
+        if not rows:
+            return
         # One statement, many rows (executemany): a changed answer replaces the old one.
         await self._s.execute(_VOTE_UPSERT, rows)
 

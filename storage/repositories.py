@@ -458,8 +458,12 @@ class SqlAlchemyOutbox:
 
 
 class SqlAlchemyAuditLog:
+    """Audit records are written with the commit, all in one statement: nothing reads
+    them back inside a transaction, and a vote batch records one per voter."""
+
     def __init__(self, session: AsyncSession) -> None:
         self._s = session
+        self._pending: list[dict[str, Any]] = []
 
     async def record(
         self,
@@ -472,8 +476,7 @@ class SqlAlchemyAuditLog:
         team_id: int | None = None,
         details: dict[str, Any] | None = None,
     ) -> None:
-        await self._s.execute(
-            _AUDIT,
+        self._pending.append(
             {
                 "at": at,
                 "actor_user_id": actor_user_id,
@@ -482,8 +485,14 @@ class SqlAlchemyAuditLog:
                 "subject_id": subject_id,
                 "team_id": team_id,
                 "details": details or {},
-            },
+            }
         )
+
+    async def flush(self) -> None:
+        """Write what was recorded; the unit of work calls this just before it commits."""
+        if self._pending:
+            pending, self._pending = self._pending, []
+            await self._s.execute(_AUDIT, pending)
 
 
 def _consultation(row: RowMapping, history: list[Transition]) -> Consultation:

@@ -63,4 +63,5 @@ class SqlAlchemyUnitOfWork:
     async def commit(self) -> None:
         assert self._session is not None, "commit outside `async with uow`"
         if self._depth == 1:
+            await self.audit.flush()
             await self._session.commit()

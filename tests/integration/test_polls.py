@@ -199,13 +199,19 @@ async def test_a_changed_vote_replaces_the_old_one(world: World) -> None:
 
     async with world.uow() as uow:
         await uow.polls.record_votes(
-            poll.id, voter, {early: Answer.YES, middle: Answer.NO, late: Answer.IF_NEED_BE}, NOW
+            poll.id,
+            {
+                voter: {early: Answer.YES, middle: Answer.NO, late: Answer.IF_NEED_BE},
+                other: {early: Answer.NO},
+            },
+            NOW,
         )
-        await uow.polls.record_votes(poll.id, other, {early: Answer.NO}, NOW)
         await uow.commit()
     later = NOW + timedelta(hours=1)
     async with world.uow() as uow:
-        await uow.polls.record_votes(poll.id, voter, {middle: Answer.YES, early: Answer.NO}, later)
+        await uow.polls.record_votes(
+            poll.id, {voter: {middle: Answer.YES, early: Answer.NO}}, later
+        )
         await uow.commit()
 
     again = await load(world, poll.id)
@@ -345,7 +351,7 @@ async def vote(
         assert poll is not None
         poll.record_vote(user_id, answers)
         at = datetime.now(UTC)
-        await uow.polls.record_votes(poll_id, user_id, answers, at)
+        await uow.polls.record_votes(poll_id, {user_id: answers}, at)
         if locked is not None:
             locked.set()
         if go is not None:
