@@ -55,6 +55,7 @@ from storage.db import create_engine, session_factory
 from storage.delivery_queue import SqlAlchemyDeliveryQueue
 from storage.documents import ETagConflict, SqlAlchemyDocumentStore
 from storage.migrate import upgrade
+from storage.polls import PollShapes
 from storage.uow import SqlAlchemyUnitOfWork
 
 log = logging.getLogger(__name__)
@@ -394,8 +395,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         await upgrade(engine)
         sessions = session_factory(engine)
 
+        poll_shapes = PollShapes()
+
         def uow_factory() -> SqlAlchemyUnitOfWork:
-            return SqlAlchemyUnitOfWork(sessions)
+            return SqlAlchemyUnitOfWork(sessions, poll_shapes)
 
         storage = DatabaseStorage(SqlAlchemyDocumentStore(sessions), clock.now)
         adapter = CloudAdapter(

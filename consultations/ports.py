@@ -187,8 +187,9 @@ class PollRepository(Protocol):
         slot (an upsert)."""
         ...
 
-    async def card_context(self, poll_id: int) -> tuple[str, TeamSettings]:
-        """What a poll card shows beside the poll: its case's number and the team's settings."""
+    async def for_voting(self, poll_id: int) -> tuple[AvailabilityPoll, str, TeamSettings] | None:
+        """The poll as `get(lock="share")` gives it, with what its cards show beside it: the
+        case's number and the team's settings. Invitees' names may be a minute old."""
         ...
 
 

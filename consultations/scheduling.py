@@ -284,11 +284,10 @@ async def cast_votes(
 
 
 async def _poll_for_votes(uow: UnitOfWork, poll_id: int) -> VoteOutcome | DomainError:
-    try:
-        poll = await _poll(uow, poll_id, lock="share")
-    except DomainError as missing:
-        return missing
-    case_number, settings = await uow.polls.card_context(poll_id)
+    found = await uow.polls.for_voting(poll_id)
+    if found is None:
+        return NotFound()
+    poll, case_number, settings = found
     return VoteOutcome(poll, case_number, settings.show_tallies)
 
 

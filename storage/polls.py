@@ -3,11 +3,15 @@ transaction."""
 
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from consultations.errors import Conflict
@@ -44,13 +48,51 @@ _INVITEES = (
 _VOTES = select(poll_votes.c.user_id, poll_votes.c.slot_id, poll_votes.c.answer).where(
     poll_votes.c.poll_id == bindparam("poll_id")
 )
-_CARD_CONTEXT = (
-    select(consultations.c.case_number, teams.c.settings)
+_FOR_VOTING = (
+    select(polls, consultations.c.case_number, teams.c.settings.label("team_settings"))
     .select_from(polls)
     .join(consultations, consultations.c.id == polls.c.consultation_id)
     .join(teams, teams.c.id == polls.c.team_id)
     .where(polls.c.id == bindparam("poll_id"))
 )
+# Only the poll's row is locked: finalizing must wait for the vote, nothing else need.
+_FOR_VOTING_LOCKED = _FOR_VOTING.with_for_update(read=True, of=polls)
+SHAPE_MEMORY_SECONDS = 60.0
+SHAPE_MEMORY_SIZE = 1_000
+
+
+@dataclass(frozen=True)
+class _Shape:
+    slots: tuple[TimeSlot, ...]
+    invitees: tuple[Invitee, ...]
+
+
+class PollShapes:
+    """The slots and invitees of recently voted polls, shared by the units of work of one
+    app. Storage never changes them once a poll is opened; only an invitee's name can
+    change (in users), so an entry is read again after a minute."""
+
+    def __init__(
+        self, seconds: float = SHAPE_MEMORY_SECONDS, max_size: int = SHAPE_MEMORY_SIZE
+    ) -> None:
+        self._seconds = seconds
+        self._max_size = max_size
+        self._known: OrderedDict[int, tuple[_Shape, float]] = OrderedDict()
+
+    def get(self, poll_id: int) -> _Shape | None:
+        entry = self._known.get(poll_id)
+        if entry is None:
+            return None
+        if time.monotonic() >= entry[1]:
+            del self._known[poll_id]
+            return None
+        return entry[0]
+
+    def put(self, poll_id: int, shape: _Shape) -> None:
+        self._known[poll_id] = (shape, time.monotonic() + self._seconds)
+        self._known.move_to_end(poll_id)
+        while len(self._known) > self._max_size:
+            self._known.popitem(last=False)
 
 
 # A changed answer replaces the old one. Written as text because SQLAlchemy cannot cache
@@ -65,8 +107,9 @@ _VOTE_UPSERT = text(
 
 
 class SqlAlchemyPollRepository:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, shapes: PollShapes | None = None) -> None:
         self._s = session
+        self._shapes = shapes
         # The row version each poll object was loaded (or added) at, by object identity, so
         # `save` refuses a poll someone else saved since. The object is kept so its id() is
         # not reused while this repository lives.
@@ -132,15 +175,32 @@ class SqlAlchemyPollRepository:
         # (storage.db), so there is nothing to add. On PostgreSQL a vote shares the row lock
         # and closing takes it exclusively: no vote slips in after the poll has closed.
         query = _POLL_LOCKED[lock] if lock != "none" and self._dialect() == "postgresql" else _POLL
-        key = {"poll_id": poll_id}
-        row = (await self._s.execute(query, key)).mappings().first()
+        row = (await self._s.execute(query, {"poll_id": poll_id})).mappings().first()
         if row is None:
             return None
-        slots = [
+        return await self._poll(row, await self._read_shape(poll_id))
+
+    async def for_voting(self, poll_id: int) -> tuple[AvailabilityPoll, str, TeamSettings] | None:
+        postgresql = self._dialect() == "postgresql"
+        query = _FOR_VOTING_LOCKED if postgresql else _FOR_VOTING
+        row = (await self._s.execute(query, {"poll_id": poll_id})).mappings().first()
+        if row is None:
+            return None
+        shape = self._shapes.get(poll_id) if self._shapes is not None else None
+        if shape is None:
+            shape = await self._read_shape(poll_id)
+            if self._shapes is not None:
+                self._shapes.put(poll_id, shape)
+        poll = await self._poll(row, shape)
+        return poll, row["case_number"] or "", TeamSettings.from_json(row["team_settings"])
+
+    async def _read_shape(self, poll_id: int) -> _Shape:
+        key = {"poll_id": poll_id}
+        slots = tuple(
             TimeSlot(s_id, start, minutes)
             for s_id, start, minutes in await self._s.execute(_SLOTS, key)
-        ]
-        invitees = [
+        )
+        invitees = tuple(
             Invitee(
                 user_id=user_id,
                 name=name,
@@ -148,17 +208,20 @@ class SqlAlchemyPollRepository:
                 required=required,
             )
             for user_id, profession, required, name in await self._s.execute(_INVITEES, key)
-        ]
+        )
+        return _Shape(slots, invitees)
+
+    async def _poll(self, row: RowMapping, shape: _Shape) -> AvailabilityPoll:
         votes: dict[int, dict[int, Answer]] = {}
-        for user_id, slot_id, answer in await self._s.execute(_VOTES, key):
+        for user_id, slot_id, answer in await self._s.execute(_VOTES, {"poll_id": row["id"]}):
             votes.setdefault(user_id, {})[slot_id] = Answer(answer)
         poll = AvailabilityPoll(
             id=row["id"],
             consultation_id=row["consultation_id"],
             team_id=row["team_id"],
             created_by=row["created_by"],
-            slots=slots,
-            invitees=invitees,
+            slots=list(shape.slots),
+            invitees=list(shape.invitees),
             deadline=row["deadline"],
             place=row["place"],
             state=PollState(row["state"]),
@@ -225,9 +288,3 @@ class SqlAlchemyPollRepository:
             return
         # One statement, many rows (executemany): a changed answer replaces the old one.
         await self._s.execute(_VOTE_UPSERT, rows)
-
-    async def card_context(self, poll_id: int) -> tuple[str, TeamSettings]:
-        row = (await self._s.execute(_CARD_CONTEXT, {"poll_id": poll_id})).first()
-        if row is None:
-            return "", TeamSettings()
-        return row.case_number or "", TeamSettings.from_json(row.settings)

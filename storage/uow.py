@@ -8,7 +8,7 @@ from typing import Self
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.followup import SqlAlchemyFollowUpRepository
-from storage.polls import SqlAlchemyPollRepository
+from storage.polls import PollShapes, SqlAlchemyPollRepository
 from storage.repositories import (
     SqlAlchemyAuditLog,
     SqlAlchemyConsultationRepository,
@@ -27,8 +27,11 @@ class SqlAlchemyUnitOfWork:
     polls: SqlAlchemyPollRepository
     followup: SqlAlchemyFollowUpRepository
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], poll_shapes: PollShapes | None = None
+    ) -> None:
         self._sessions = sessions
+        self._poll_shapes = poll_shapes
         self._session: AsyncSession | None = None
         self._depth = 0
 
@@ -42,7 +45,7 @@ class SqlAlchemyUnitOfWork:
             self.outbox = SqlAlchemyOutbox(self._session)
             self.audit = SqlAlchemyAuditLog(self._session)
             self.consultations = SqlAlchemyConsultationRepository(self._session)
-            self.polls = SqlAlchemyPollRepository(self._session)
+            self.polls = SqlAlchemyPollRepository(self._session, self._poll_shapes)
             self.followup = SqlAlchemyFollowUpRepository(self._session)
         return self
 
