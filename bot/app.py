@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 import holidays
+import orjson
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from botbuilder.core import ConversationState, TurnContext, serializer_helper
@@ -268,7 +269,10 @@ def _http_response(invoke_response: InvokeResponse | None) -> web.Response:
         body = serializer_helper(body)
     if body is None:
         return web.Response(status=invoke_response.status)
-    return web.json_response(body, status=invoke_response.status)
+    # orjson: a card's JSON is most of the work of answering a card click.
+    return web.Response(
+        body=orjson.dumps(body), status=invoke_response.status, content_type="application/json"
+    )
 
 
 async def _healthz(request: web.Request) -> web.Response:

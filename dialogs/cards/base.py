@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
+
+import orjson
 
 Card = dict[str, Any]
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
@@ -80,9 +81,19 @@ def attachment(card: Card) -> dict[str, Any]:
     return {"contentType": CARD_CONTENT_TYPE, "content": card}
 
 
+_NON_ASCII = bytes(range(0x80, 0x100))
+
+
 def card_bytes(card: Card) -> int:
-    """The card's size as JSON with non-ASCII escaped: the most conservative measure."""
-    return len(json.dumps(card).encode("utf-8"))
+    """The card's size as JSON with non-ASCII escaped: the most conservative measure.
+
+    Encoded as UTF-8 (orjson: a card is measured on every turn that answers with one),
+    every byte of a multi-byte character then counts three: exactly its \\uXXXX escape
+    for two- and four-byte characters, more than it for three-byte ones.
+    """
+    data = orjson.dumps(card)
+    non_ascii = len(data) - len(data.translate(None, _NON_ASCII))
+    return len(data) + 2 * non_ascii + 5 * data.count(0x7F)  # DEL, sent raw, escapes to 6
 
 
 def fit(build: Callable[[Step], Card], steps: Sequence[Step]) -> Card:
