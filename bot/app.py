@@ -16,7 +16,6 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 import holidays
-import orjson
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from botbuilder.core import ConversationState, TurnContext, serializer_helper
@@ -47,6 +46,7 @@ from consultations.calendar import BusinessCalendar
 from consultations.delivery import RetryPolicy
 from consultations.poll import PollState
 from consultations.ports import Clock
+from dialogs.cards.base import json_bytes
 from dialogs.followup import FollowUpFlow
 from dialogs.poll import PollFlow
 from dialogs.request import RequestFlow
@@ -271,7 +271,7 @@ def _http_response(invoke_response: InvokeResponse | None) -> web.Response:
         return web.Response(status=invoke_response.status)
     # orjson: a card's JSON is most of the work of answering a card click.
     return web.Response(
-        body=orjson.dumps(body), status=invoke_response.status, content_type="application/json"
+        body=json_bytes(body), status=invoke_response.status, content_type="application/json"
     )
 
 

@@ -13,9 +13,9 @@ from typing import Any
 from urllib.parse import quote
 
 import aiohttp
-import orjson
 
 from consultations.delivery import DeliveryFailure, FailureKind
+from dialogs.cards.base import json_bytes
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ class BotConnector:
                 url,
                 # UTF-8 rather than \u escapes: a Finnish card is a third smaller on the wire,
                 # which keeps the largest cards well under Teams' 28 KB.
-                data=None if body is None else orjson.dumps(body),
+                data=None if body is None else json_bytes(body),
                 headers=headers,
                 timeout=self._timeout,
             ) as response:

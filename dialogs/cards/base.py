@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any, Protocol, TypeVar
@@ -84,6 +85,15 @@ def attachment(card: Card) -> dict[str, Any]:
 _NON_ASCII = bytes(range(0x80, 0x100))
 
 
+def json_bytes(value: Any) -> bytes:
+    """Compact UTF-8 JSON, fast (orjson); what orjson refuses (an integer beyond 64 bits
+    from a tampered payload) goes through the json module instead."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:  # orjson.JSONEncodeError
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
 def card_bytes(card: Card) -> int:
     """The card's size as JSON with non-ASCII escaped: the most conservative measure.
 
@@ -91,7 +101,7 @@ def card_bytes(card: Card) -> int:
     every byte of a multi-byte character then counts three: exactly its \\uXXXX escape
     for two- and four-byte characters, more than it for three-byte ones.
     """
-    data = orjson.dumps(card)
+    data = json_bytes(card)
     non_ascii = len(data) - len(data.translate(None, _NON_ASCII))
     return len(data) + 2 * non_ascii + 5 * data.count(0x7F)  # DEL, sent raw, escapes to 6
 

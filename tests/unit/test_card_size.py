@@ -8,7 +8,7 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dialogs.cards.base import card_bytes
+from dialogs.cards.base import card_bytes, json_bytes
 
 
 def escaped(card: dict[str, object]) -> int:
@@ -37,3 +37,8 @@ def test_the_measure_is_exact_for_two_and_four_byte_characters(text: str) -> Non
 
 def test_an_euro_sign_counts_at_least_its_escape() -> None:
     assert card_bytes({"text": "€"}) >= escaped({"text": "€"})
+
+
+def test_an_integer_beyond_64_bits_is_still_written() -> None:
+    # A tampered payload may carry one; the answer must not fail on it.
+    assert json_bytes({"id": 10**30}) == b'{"id":1000000000000000000000000000000}'
