@@ -58,9 +58,24 @@ def route(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+VERB = "help.open"
+
+
+@pytest.fixture(params=["help.open", "request.my"], ids=["sdk-turn", "card-flow"])
+def verb(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Which road the activity takes: a handler's own card action runs through the SDK's
+    turn pipeline, a card flow's is answered from the JSON (bot.app); both authenticate."""
+    monkeypatch.setattr(sys.modules[__name__], "VERB", request.param)
+    return str(request.param)
+
+
 @pytest.fixture
 async def bot(
-    route: str, make_bot: BotFactory, stub: JwksStub, monkeypatch: pytest.MonkeyPatch
+    route: str,
+    verb: str,
+    make_bot: BotFactory,
+    stub: JwksStub,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> RunningBot:
     overrides: dict[str, Any] = {}
     if route == METADATA_SETTING:
@@ -78,7 +93,7 @@ async def bot(
 
 def _activity(n: int = 1) -> dict[str, Any]:
     # serviceUrl is never called: an invoke is answered in the HTTP response.
-    return a.execute(SERVICE_URL, a.user(n), "help.open", {})
+    return a.execute(SERVICE_URL, a.user(n), VERB, {})
 
 
 async def _user_ids(bot: RunningBot) -> list[str]:

@@ -13,13 +13,15 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from consultations.ballots import BallotBox
 from consultations.consultation import Consultation, RequestDetails
 from consultations.errors import Conflict, DomainError
 from consultations.model import Profession, TeamInstallation, UserRef
 from consultations.poll import Answer, AvailabilityPoll, Invitee, PollState, TimeSlot
+from consultations.scheduling import Ballot
 from storage.db import create_engine, session_factory
 from storage.migrate import upgrade
-from storage.tables import poll_invitees, poll_slots, poll_votes, polls
+from storage.tables import audit_events, outbox, poll_invitees, poll_slots, poll_votes, polls
 from storage.uow import SqlAlchemyUnitOfWork
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
@@ -498,3 +500,142 @@ async def test_no_vote_lands_after_the_finalize_and_later_ones_find_the_poll_clo
         ).one()
     assert closed_at == finalized_at
     assert newest < closed_at
+
+
+# --- the ballot box: votes that arrive together, on both databases ---------------------------
+
+
+class FixedClock:
+    def now(self) -> datetime:
+        return NOW
+
+
+async def voted_audits(world: World) -> int:
+    async with world.sessions() as session:
+        found = await session.scalar(
+            select(func.count())
+            .select_from(audit_events)
+            .where(audit_events.c.action == "poll.voted")
+        )
+    return int(found or 0)
+
+
+async def test_50_invitees_voting_at_once_share_one_transaction_and_lose_no_vote(
+    engine: AsyncEngine,
+) -> None:
+    world = await seed(session_factory(engine), members=50)
+    poll = await add_poll(world, new_poll(world))
+    assert poll.id is not None
+    box = BallotBox(uow_factory=world.uow, clock=FixedClock())
+    expected = {user_id: all_slots(poll, n) for n, user_id in enumerate(world.members)}
+
+    outcomes = await asyncio.gather(
+        *(box.cast(Ballot(user_id, poll.id, answers)) for user_id, answers in expected.items())
+    )
+
+    assert box.batches == 1
+    assert (await load(world, poll.id)).votes == expected
+    assert len(await vote_rows(world, poll.id)) == 50 * 3
+    assert await voted_audits(world) == 50
+    # Every voter's card shows their own answers, and the poll as the batch left it.
+    for (user_id, answers), outcome in zip(expected.items(), outcomes, strict=True):
+        assert outcome.poll.votes[user_id] == answers
+        assert outcome.poll.everyone_answered()
+    async with world.sessions() as session:
+        told = await session.scalar(
+            select(func.count())
+            .select_from(outbox)
+            .where(outbox.c.kind == "poll.everyone_answered")
+        )
+    assert told == 1
+
+
+async def test_a_refused_ballot_changes_nothing_and_does_not_stop_the_others(
+    world: World,
+) -> None:
+    poll = await add_poll(world, new_poll(world, invitees=2))
+    other = await add_poll(world, new_poll(world, invitees=2))
+    assert poll.id is not None and other.id is not None
+    first, second, stranger = world.members
+    slot = poll.slots[0].id
+    foreign_slot = other.slots[0].id
+    assert slot is not None and foreign_slot is not None
+    box = BallotBox(uow_factory=world.uow, clock=FixedClock())
+
+    results = await asyncio.gather(
+        box.cast(Ballot(first, poll.id, {slot: Answer.YES})),
+        box.cast(Ballot(stranger, poll.id, {slot: Answer.YES})),
+        box.cast(Ballot(second, poll.id, {foreign_slot: Answer.NO})),
+        box.cast(Ballot(first, 999_999, {slot: Answer.NO})),
+        box.cast(Ballot(second, poll.id, {slot: Answer.NO})),
+        return_exceptions=True,
+    )
+
+    assert box.batches == 1
+    refused = [r.code if isinstance(r, DomainError) else "ok" for r in results]
+    assert refused == ["ok", "error.not_invited", "error.invalid_input", "error.not_found", "ok"]
+    assert await vote_rows(world, poll.id) == [(first, slot, "yes"), (second, slot, "no")]
+    assert await vote_rows(world, other.id) == []
+    assert await voted_audits(world) == 2
+
+
+async def test_the_same_invitee_twice_in_one_batch_keeps_the_later_answer(world: World) -> None:
+    poll = await add_poll(world, new_poll(world))
+    assert poll.id is not None
+    voter = world.members[0]
+    early, middle = (s.id for s in poll.slots[:2])
+    assert early is not None and middle is not None
+    box = BallotBox(uow_factory=world.uow, clock=FixedClock())
+
+    _, later = await asyncio.gather(
+        box.cast(Ballot(voter, poll.id, {early: Answer.YES, middle: Answer.YES})),
+        box.cast(Ballot(voter, poll.id, {early: Answer.NO})),
+    )
+
+    assert box.batches == 1
+    assert later.poll.votes[voter] == {early: Answer.NO, middle: Answer.YES}
+    assert await vote_rows(world, poll.id) == sorted([(voter, early, "no"), (voter, middle, "yes")])
+
+
+class FailingCommit(SqlAlchemyUnitOfWork):
+    async def commit(self) -> None:
+        raise ConnectionResetError("the database went away")
+
+
+async def test_a_batch_that_fails_tells_every_voter_and_writes_nothing(world: World) -> None:
+    poll = await add_poll(world, new_poll(world))
+    assert poll.id is not None
+    slot = poll.slots[0].id
+    assert slot is not None
+    box = BallotBox(uow_factory=lambda: FailingCommit(world.sessions), clock=FixedClock())
+
+    results = await asyncio.gather(
+        *(box.cast(Ballot(user_id, poll.id, {slot: Answer.YES})) for user_id in world.members),
+        return_exceptions=True,
+    )
+
+    assert [type(r) for r in results] == [ConnectionResetError] * len(world.members)
+    assert await vote_rows(world, poll.id) == []
+    assert await voted_audits(world) == 0
+    # The box is not stuck: the next vote is written.
+    working = BallotBox(uow_factory=world.uow, clock=FixedClock())
+    await working.cast(Ballot(world.members[0], poll.id, {slot: Answer.YES}))
+    assert await vote_rows(world, poll.id) == [(world.members[0], slot, "yes")]
+
+
+async def test_a_voter_who_stops_waiting_does_not_stop_the_batch(world: World) -> None:
+    poll = await add_poll(world, new_poll(world))
+    assert poll.id is not None
+    slot = poll.slots[0].id
+    assert slot is not None
+    first, second = world.members[:2]
+    box = BallotBox(uow_factory=world.uow, clock=FixedClock())
+
+    gone = asyncio.ensure_future(box.cast(Ballot(first, poll.id, {slot: Answer.YES})))
+    staying = asyncio.ensure_future(box.cast(Ballot(second, poll.id, {slot: Answer.NO})))
+    await asyncio.sleep(0)  # both ballots are in the box
+    gone.cancel()
+    outcome = await staying
+
+    assert outcome.poll.votes[second] == {slot: Answer.NO}
+    assert await vote_rows(world, poll.id) == sorted([(first, slot, "yes"), (second, slot, "no")])
