@@ -54,6 +54,10 @@ class BallotBox:
                 batch = self._waiting[: self._max_batch]
                 del self._waiting[: len(batch)]
                 await self._write_batch(batch)
+                # Let the turns that waited for a database connection meanwhile take it
+                # first: a steady stream of votes must not starve every other turn (with
+                # SQLite's single connection it did, for as long as the stream lasted).
+                await asyncio.sleep(0)
         finally:
             self._writer = None
 

@@ -19,6 +19,7 @@ from consultations.errors import Conflict, DomainError
 from consultations.model import Profession, TeamInstallation, UserRef
 from consultations.poll import Answer, AvailabilityPoll, Invitee, PollState, TimeSlot
 from consultations.scheduling import Ballot
+from consultations.services import record_user
 from storage.db import create_engine, session_factory
 from storage.migrate import upgrade
 from storage.tables import audit_events, outbox, poll_invitees, poll_slots, poll_votes, polls
@@ -639,3 +640,35 @@ async def test_a_voter_who_stops_waiting_does_not_stop_the_batch(world: World) -
 
     assert outcome.poll.votes[second] == {slot: Answer.NO}
     assert await vote_rows(world, poll.id) == sorted([(first, slot, "yes"), (second, slot, "no")])
+
+
+async def test_a_steady_stream_of_votes_does_not_starve_other_turns(engine: AsyncEngine) -> None:
+    # On SQLite the app has one database connection: the box must hand it over between
+    # batches, or a turn that is not a vote waits for as long as votes keep coming.
+    world = await seed(session_factory(engine), members=8)
+    poll = await add_poll(world, new_poll(world))
+    assert poll.id is not None
+    poll_id = poll.id
+    slot = poll.slots[0].id
+    assert slot is not None
+    # Small batches: votes keep arriving while each batch is written, as under load.
+    box = BallotBox(uow_factory=world.uow, clock=FixedClock(), max_batch=2)
+    stop = asyncio.Event()
+
+    async def keep_voting(user_id: int) -> None:
+        k = 0
+        while not stop.is_set():
+            await box.cast(Ballot(user_id, poll_id, {slot: list(Answer)[k % 3]}))
+            k += 1
+
+    voters = [asyncio.create_task(keep_voting(user_id)) for user_id in world.members]
+    try:
+        await until(lambda: asyncio.sleep(0, box.batches >= 3), "votes flow")
+        started = box.batches
+        await asyncio.wait_for(record_user(world.uow(), ref(99), NOW), timeout=10)
+        assert box.batches - started <= 3, "the other turn waited for many batches"
+    finally:
+        stop.set()
+        await asyncio.gather(*voters)
+    async with world.uow() as uow:
+        assert await uow.users.by_teams_id(ref(99).teams_user_id) is not None
