@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 import holidays
+import orjson
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from botbuilder.core import ConversationState, TurnContext, serializer_helper
@@ -147,6 +148,15 @@ def _token_provider(settings: Settings) -> Callable[[], Any]:
     return token
 
 
+def _json_loads(raw: bytes) -> Any:
+    """json.loads, faster: orjson first; what orjson refuses and the json module reads
+    (an integer beyond 64 bits in a tampered payload) still reads the same."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return json.loads(raw)
+
+
 def _bad_request(reason: str, status: int = 400) -> web.Response:
     return web.json_response({"error": reason}, status=status)
 
@@ -223,7 +233,7 @@ async def _messages(request: web.Request) -> web.StreamResponse:
     except web.HTTPRequestEntityTooLarge:
         return _bad_request("activity too large", 413)
     try:
-        data = json.loads(raw)
+        data = _json_loads(raw)
     except (ValueError, UnicodeDecodeError):
         return _bad_request("body is not JSON")
     # The SDK treats only None as "no header"; "" would crash its validation.

@@ -105,8 +105,11 @@ class AvailabilityPoll:
 
     def not_answered(self) -> list[Invitee]:
         """Invitees who have not answered every slot."""
-        slot_ids = {s.id for s in self.slots}
-        return [i for i in self.invitees if not slot_ids <= set(self.votes.get(i.user_id, {}))]
+        return [i for i in self.invitees if not self.has_answered(i.user_id)]
+
+    def has_answered(self, user_id: int) -> bool:
+        """Whether this invitee has answered every slot."""
+        return {s.id for s in self.slots} <= self.votes.get(user_id, {}).keys()
 
     def everyone_answered(self) -> bool:
         return not self.not_answered()

@@ -294,14 +294,16 @@ async def _poll_for_votes(uow: UnitOfWork, poll_id: int) -> VoteOutcome | Domain
 async def _vote(uow: UnitOfWork, poll: AvailabilityPoll, ballot: Ballot, now: datetime) -> None:
     assert poll.id is not None
     actor_id = ballot.actor_id
-    had_everyone = poll.everyone_answered()
-    had_answered = actor_id not in {i.user_id for i in poll.not_answered()}
+    others_done = all(poll.has_answered(i.user_id) for i in poll.invitees if i.user_id != actor_id)
+    had_answered = poll.has_answered(actor_id)
     poll.record_vote(actor_id, ballot.answers)  # refuses before anything is written
-    if not had_answered and actor_id not in {i.user_id for i in poll.not_answered()}:
+    answered_now = not had_answered and poll.has_answered(actor_id)
+    if answered_now:
         # Answered every slot for the first time: no nudge needed any more (nudges are
         # queued only for those who have not answered).
         await uow.outbox.cancel(nudge_key(poll.id, actor_id))
-    if poll.everyone_answered() and not had_everyone:
+    if answered_now and others_done:
+        # ...and with that, everyone has.
         await _tell(
             uow,
             key=f"poll:{poll.id}:everyone-answered",
