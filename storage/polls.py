@@ -48,11 +48,21 @@ _INVITEES = (
 _VOTES = select(poll_votes.c.user_id, poll_votes.c.slot_id, poll_votes.c.answer).where(
     poll_votes.c.poll_id == bindparam("poll_id")
 )
+# The poll's row with its case number, team settings and votes: one row per vote (or one
+# with no vote), so a vote batch reads its poll in one statement.
 _FOR_VOTING = (
-    select(polls, consultations.c.case_number, teams.c.settings.label("team_settings"))
+    select(
+        polls,
+        consultations.c.case_number,
+        teams.c.settings.label("team_settings"),
+        poll_votes.c.user_id.label("vote_user_id"),
+        poll_votes.c.slot_id.label("vote_slot_id"),
+        poll_votes.c.answer.label("vote_answer"),
+    )
     .select_from(polls)
     .join(consultations, consultations.c.id == polls.c.consultation_id)
     .join(teams, teams.c.id == polls.c.team_id)
+    .outerjoin(poll_votes, poll_votes.c.poll_id == polls.c.id)
     .where(polls.c.id == bindparam("poll_id"))
 )
 # Only the poll's row is locked: finalizing must wait for the vote, nothing else need.
@@ -178,20 +188,27 @@ class SqlAlchemyPollRepository:
         row = (await self._s.execute(query, {"poll_id": poll_id})).mappings().first()
         if row is None:
             return None
-        return await self._poll(row, await self._read_shape(poll_id))
+        return self._poll(row, await self._read_shape(poll_id), await self._votes(poll_id))
 
     async def for_voting(self, poll_id: int) -> tuple[AvailabilityPoll, str, TeamSettings] | None:
         postgresql = self._dialect() == "postgresql"
         query = _FOR_VOTING_LOCKED if postgresql else _FOR_VOTING
-        row = (await self._s.execute(query, {"poll_id": poll_id})).mappings().first()
-        if row is None:
+        rows = (await self._s.execute(query, {"poll_id": poll_id})).mappings().all()
+        if not rows:
             return None
+        votes: dict[int, dict[int, Answer]] = {}
+        for vote in rows:
+            if vote["vote_user_id"] is not None:
+                votes.setdefault(vote["vote_user_id"], {})[vote["vote_slot_id"]] = Answer(
+                    vote["vote_answer"]
+                )
         shape = self._shapes.get(poll_id) if self._shapes is not None else None
         if shape is None:
             shape = await self._read_shape(poll_id)
             if self._shapes is not None:
                 self._shapes.put(poll_id, shape)
-        poll = await self._poll(row, shape)
+        row = rows[0]
+        poll = self._poll(row, shape, votes)
         return poll, row["case_number"] or "", TeamSettings.from_json(row["team_settings"])
 
     async def _read_shape(self, poll_id: int) -> _Shape:
@@ -211,10 +228,15 @@ class SqlAlchemyPollRepository:
         )
         return _Shape(slots, invitees)
 
-    async def _poll(self, row: RowMapping, shape: _Shape) -> AvailabilityPoll:
+    async def _votes(self, poll_id: int) -> dict[int, dict[int, Answer]]:
         votes: dict[int, dict[int, Answer]] = {}
-        for user_id, slot_id, answer in await self._s.execute(_VOTES, {"poll_id": row["id"]}):
+        for user_id, slot_id, answer in await self._s.execute(_VOTES, {"poll_id": poll_id}):
             votes.setdefault(user_id, {})[slot_id] = Answer(answer)
+        return votes
+
+    def _poll(
+        self, row: RowMapping, shape: _Shape, votes: dict[int, dict[int, Answer]]
+    ) -> AvailabilityPoll:
         poll = AvailabilityPoll(
             id=row["id"],
             consultation_id=row["consultation_id"],
