@@ -118,15 +118,25 @@ def migrate() -> None:
     print(f"database at revision {asyncio.run(run())}")
 
 
-def main(argv: list[str] | None = None) -> None:
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bot", description="Työkykytiimi Teams bot")
+    no_playground = "serve without the Agents Playground beside the bot"
+    # Serving is the default, so its option works without the word "serve" too
+    # (`scripts/run --no-playground`).
+    parser.add_argument("--no-playground", action="store_true", help=no_playground)
     sub = parser.add_subparsers(dest="command")
     serve_parser = sub.add_parser("serve", help="serve the bot (the default)")
-    serve_parser.add_argument("--no-playground", action="store_true")
+    serve_parser.add_argument(
+        "--no-playground", action="store_true", default=argparse.SUPPRESS, help=no_playground
+    )
     sub.add_parser("migrate", help="apply database migrations and exit")
     package_parser = sub.add_parser("package", help="build the Teams app package (zip)")
     package_parser.add_argument("--output", default="build/tyokykytiimi-teams-app.zip")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse(argv)
     if args.command == "migrate":
         migrate()
     elif args.command == "package":

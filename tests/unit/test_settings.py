@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot.__main__ import parse as parse_command_line
 from bot.settings import DEFAULT_DATABASE_URL, Settings, SettingsError
 
 APP_ID = "0c5c3d2e-1111-4222-8333-944445555666"
@@ -112,3 +113,22 @@ def test_the_password_never_shows_in_the_settings_repr() -> None:
     assert SECRET not in repr(settings)
     assert SECRET not in str(settings)
     assert APP_ID in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("argv", "command", "playground"),
+    [
+        ([], None, True),
+        (["--no-playground"], None, False),  # what `scripts/run --no-playground` passes
+        (["serve"], "serve", True),
+        (["serve", "--no-playground"], "serve", False),
+        (["--no-playground", "serve"], "serve", False),
+        (["migrate"], "migrate", True),
+    ],
+)
+def test_the_command_line_serves_with_or_without_the_playground(
+    argv: list[str], command: str | None, playground: bool
+) -> None:
+    args = parse_command_line(argv)
+    assert args.command == command
+    assert (not args.no_playground) is playground
