@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime, time
+from functools import cached_property
 from typing import Any
 
 from consultations import scheduling
@@ -14,7 +15,6 @@ from consultations.consultation import Consultation
 from consultations.errors import DomainError, InvalidInput
 from consultations.model import Role, TeamSettings
 from consultations.poll import Answer, suggest_slots
-from consultations.ports import Clock, UnitOfWork
 from dialogs.cards import poll as cards
 from dialogs.cards.base import Card, Localizer
 from dialogs.flow import Action, CardFlow
@@ -83,16 +83,10 @@ def parse_votes(data: Mapping[str, Any]) -> dict[int, Answer]:
 
 
 class PollFlow(CardFlow):
-    def __init__(
-        self,
-        *,
-        uow_factory: Callable[[], UnitOfWork],
-        clock: Clock,
-        calendar: BusinessCalendar,
-    ) -> None:
-        super().__init__(uow_factory=uow_factory, clock=clock, calendar=calendar)
-        # Votes that arrive together are written in one transaction.
-        self.ballots = BallotBox(uow_factory=uow_factory, clock=clock)
+    @cached_property
+    def ballots(self) -> BallotBox:
+        """Votes that arrive together are written in one transaction."""
+        return BallotBox(uow_factory=self._uow, clock=self._clock)
 
     def actions(self) -> dict[str, Action]:
         return {
