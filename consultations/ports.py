@@ -167,8 +167,9 @@ class PollRepository(Protocol):
     async def get(self, poll_id: int, *, lock: str = "none") -> AvailabilityPoll | None:
         """The poll with slots, invitees (names from users) and votes.
 
-        lock="share" (a vote) or "update" (closing, finalizing) locks the poll row for the
-        transaction on PostgreSQL, so no vote slips in after the poll has closed.
+        lock="update" (closing, finalizing) locks the poll row for the transaction on
+        PostgreSQL; votes share that lock (`for_voting`), so no vote slips in after the
+        poll has closed.
         """
         ...
 
@@ -188,8 +189,9 @@ class PollRepository(Protocol):
         ...
 
     async def for_voting(self, poll_id: int) -> tuple[AvailabilityPoll, str, TeamSettings] | None:
-        """The poll as `get(lock="share")` gives it, with what its cards show beside it: the
-        case's number and the team's settings. Invitees' names may be a minute old."""
+        """The poll as `get` gives it, its row share-locked for the transaction on
+        PostgreSQL, with what its cards show beside it: the case's number and the team's
+        settings. Invitees' names may be a minute old."""
         ...
 
 

@@ -20,15 +20,12 @@ from consultations.poll import Answer, AvailabilityPoll, Invitee, PollState, Tim
 from storage.db import UtcDateTime
 from storage.tables import consultations, poll_invitees, poll_slots, poll_votes, polls, teams, users
 
-LOCKS = ("none", "share", "update")
+LOCKS = ("none", "update")
 
 # The statements a vote runs, built once: SQLAlchemy then keeps their cache keys and
 # compiled forms, and a vote turn does not pay for building SQL again every time.
 _POLL = select(polls).where(polls.c.id == bindparam("poll_id"))
-_POLL_LOCKED = {
-    "share": _POLL.with_for_update(read=True),
-    "update": _POLL.with_for_update(),
-}
+_POLL_LOCKED = _POLL.with_for_update()
 _SLOTS = (
     select(poll_slots.c.id, poll_slots.c.start, poll_slots.c.minutes)
     .where(poll_slots.c.poll_id == bindparam("poll_id"))
@@ -182,9 +179,9 @@ class SqlAlchemyPollRepository:
         if lock not in LOCKS:
             raise ValueError(f"lock must be one of {LOCKS}, not {lock!r}")
         # On SQLite the transaction holds the database's write lock from BEGIN IMMEDIATE
-        # (storage.db), so there is nothing to add. On PostgreSQL a vote shares the row lock
-        # and closing takes it exclusively: no vote slips in after the poll has closed.
-        query = _POLL_LOCKED[lock] if lock != "none" and self._dialect() == "postgresql" else _POLL
+        # (storage.db), so there is nothing to add. On PostgreSQL closing takes the row
+        # lock a vote shares (for_voting): no vote slips in after the poll has closed.
+        query = _POLL_LOCKED if lock == "update" and self._dialect() == "postgresql" else _POLL
         row = (await self._s.execute(query, {"poll_id": poll_id})).mappings().first()
         if row is None:
             return None

@@ -348,10 +348,11 @@ async def vote(
     locked: asyncio.Event | None = None,
     go: asyncio.Event | None = None,
 ) -> datetime:
-    """What cast_vote does with storage; returns the moment the vote was written."""
+    """What cast_votes does with storage; returns the moment the vote was written."""
     async with world.uow() as uow:
-        poll = await uow.polls.get(poll_id, lock="share")
-        assert poll is not None
+        found = await uow.polls.for_voting(poll_id)
+        assert found is not None
+        poll = found[0]
         poll.record_vote(user_id, answers)
         at = datetime.now(UTC)
         await uow.polls.record_votes(poll_id, {user_id: answers}, at)
