@@ -133,7 +133,7 @@ class TyokykyBot(TeamsActivityHandler):  # type: ignore[misc]
         self._clock = clock
         self._admins = admins
         self._conversation_state = conversation_state
-        self._senders = SenderMemory()
+        self._senders = SenderMemory(clock)
         self._dialog_state = conversation_state.create_property("DialogState")
         self._dialogs = DialogSet(self._dialog_state)
         self._dialogs.add(ProfileDialog(uow_factory=uow_factory, clock=clock, texts=texts_for))
@@ -181,13 +181,13 @@ class TyokykyBot(TeamsActivityHandler):  # type: ignore[misc]
         ref = account_ref(activity, sender)
         conversation_id = (_str(conversation, "id") or None) if personal else None
         if cached:
-            known = self._senders.get(ref, conversation_id, self._clock.now())
+            known = self._senders.get(ref, conversation_id)
             if known is not None:
                 return known
         user = await services.record_user(
             self._uow(), ref, self._clock.now(), personal_conversation_id=conversation_id
         )
-        self._senders.put(ref, conversation_id, user, self._clock.now())
+        self._senders.put(ref, conversation_id, user)
         return user
 
     # --- messages ---------------------------------------------------------------------

@@ -7,12 +7,14 @@ the memory lets the hottest turns skip that read for a minute.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
+from cachetools import TTLCache
+
 from consultations.model import User, UserRef
+from consultations.ports import Clock
 
 SENDER_MEMORY = timedelta(seconds=60)
 SENDER_MEMORY_SIZE = 10_000
@@ -53,7 +55,8 @@ def account_ref(activity: Mapping[str, Any], account: Mapping[str, Any]) -> User
 
 
 class SenderMemory:
-    """The senders recorded in the last minute, as they were recorded.
+    """The senders recorded in the last minute, as they were recorded (cachetools'
+    TTLCache on the app's clock, least recently used out first when full).
 
     A sender counts as known only when everything the activity says of them (name,
     language, tenant, service URL, 1:1 conversation) is what was recorded. The minute
@@ -61,23 +64,18 @@ class SenderMemory:
     can go unseen here.
     """
 
-    def __init__(self, ttl: timedelta = SENDER_MEMORY, max_size: int = SENDER_MEMORY_SIZE) -> None:
-        self._ttl = ttl
-        self._max_size = max_size
-        self._known: OrderedDict[str, tuple[UserRef, str | None, User, datetime]] = OrderedDict()
+    def __init__(
+        self, clock: Clock, ttl: timedelta = SENDER_MEMORY, max_size: int = SENDER_MEMORY_SIZE
+    ) -> None:
+        self._known: TTLCache[str, tuple[UserRef, str | None, User]] = TTLCache(
+            maxsize=max_size, ttl=ttl.total_seconds(), timer=lambda: clock.now().timestamp()
+        )
 
-    def get(self, ref: UserRef, conversation_id: str | None, now: datetime) -> User | None:
+    def get(self, ref: UserRef, conversation_id: str | None) -> User | None:
         entry = self._known.get(ref.teams_user_id)
-        if entry is None:
+        if entry is None or entry[:2] != (ref, conversation_id):
             return None
-        known_ref, known_conversation, user, until = entry
-        if now >= until or known_ref != ref or known_conversation != conversation_id:
-            del self._known[ref.teams_user_id]
-            return None
-        return user
+        return entry[2]
 
-    def put(self, ref: UserRef, conversation_id: str | None, user: User, now: datetime) -> None:
-        self._known[ref.teams_user_id] = (ref, conversation_id, user, now + self._ttl)
-        self._known.move_to_end(ref.teams_user_id)
-        while len(self._known) > self._max_size:
-            self._known.popitem(last=False)
+    def put(self, ref: UserRef, conversation_id: str | None, user: User) -> None:
+        self._known[ref.teams_user_id] = (ref, conversation_id, user)

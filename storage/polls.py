@@ -3,13 +3,12 @@ transaction."""
 
 from __future__ import annotations
 
-import time
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from cachetools import TTLCache
 from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -74,7 +73,7 @@ class _Shape:
     invitees: tuple[Invitee, ...]
 
 
-class PollShapes:
+class PollShapes(TTLCache[int, _Shape]):
     """The slots and invitees of recently voted polls, shared by the units of work of one
     app. Storage never changes them once a poll is opened; only an invitee's name can
     change (in users), so an entry is read again after a minute."""
@@ -82,24 +81,7 @@ class PollShapes:
     def __init__(
         self, seconds: float = SHAPE_MEMORY_SECONDS, max_size: int = SHAPE_MEMORY_SIZE
     ) -> None:
-        self._seconds = seconds
-        self._max_size = max_size
-        self._known: OrderedDict[int, tuple[_Shape, float]] = OrderedDict()
-
-    def get(self, poll_id: int) -> _Shape | None:
-        entry = self._known.get(poll_id)
-        if entry is None:
-            return None
-        if time.monotonic() >= entry[1]:
-            del self._known[poll_id]
-            return None
-        return entry[0]
-
-    def put(self, poll_id: int, shape: _Shape) -> None:
-        self._known[poll_id] = (shape, time.monotonic() + self._seconds)
-        self._known.move_to_end(poll_id)
-        while len(self._known) > self._max_size:
-            self._known.popitem(last=False)
+        super().__init__(maxsize=max_size, ttl=seconds)
 
 
 # A changed answer replaces the old one. Written as text because SQLAlchemy cannot cache
@@ -203,7 +185,7 @@ class SqlAlchemyPollRepository:
         if shape is None:
             shape = await self._read_shape(poll_id)
             if self._shapes is not None:
-                self._shapes.put(poll_id, shape)
+                self._shapes[poll_id] = shape
         row = rows[0]
         poll = self._poll(row, shape, votes)
         return poll, row["case_number"] or "", TeamSettings.from_json(row["team_settings"])

@@ -12,6 +12,14 @@ from consultations.model import User, UserRef
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 
 
+class SettableClock:
+    def __init__(self) -> None:
+        self.at = NOW
+
+    def now(self) -> datetime:
+        return self.at
+
+
 def activity(**changes: Any) -> dict[str, Any]:
     base: dict[str, Any] = {
         "type": "invoke",
@@ -64,31 +72,35 @@ def user_of(ref: UserRef) -> User:
 
 
 def test_a_sender_recorded_moments_ago_exactly_as_now_is_known() -> None:
-    memory = SenderMemory()
+    clock = SettableClock()
+    memory = SenderMemory(clock)
     a = activity()
     ref = account_ref(a, a["from"])
-    memory.put(ref, "a:personal", user_of(ref), NOW)
-    assert memory.get(ref, "a:personal", NOW + timedelta(seconds=59)) == user_of(ref)
+    memory.put(ref, "a:personal", user_of(ref))
+    clock.at = NOW + timedelta(seconds=59)
+    assert memory.get(ref, "a:personal") == user_of(ref)
 
 
 def test_anything_changed_or_a_minute_passed_means_asking_the_database_again() -> None:
-    memory = SenderMemory()
+    clock = SettableClock()
+    memory = SenderMemory(clock)
     a = activity()
     ref = account_ref(a, a["from"])
-    memory.put(ref, "a:personal", user_of(ref), NOW)
-    assert memory.get(replace(ref, name="Aino Virtanen"), "a:personal", NOW) is None
-    memory.put(ref, "a:personal", user_of(ref), NOW)
-    assert memory.get(replace(ref, locale="fi-FI"), "a:personal", NOW) is None
-    memory.put(ref, "a:personal", user_of(ref), NOW)
-    assert memory.get(ref, "a:other", NOW) is None
-    memory.put(ref, "a:personal", user_of(ref), NOW)
-    assert memory.get(ref, "a:personal", NOW + timedelta(seconds=60)) is None
+    memory.put(ref, "a:personal", user_of(ref))
+    assert memory.get(replace(ref, name="Aino Virtanen"), "a:personal") is None
+    memory.put(ref, "a:personal", user_of(ref))
+    assert memory.get(replace(ref, locale="fi-FI"), "a:personal") is None
+    memory.put(ref, "a:personal", user_of(ref))
+    assert memory.get(ref, "a:other") is None
+    memory.put(ref, "a:personal", user_of(ref))
+    clock.at = NOW + timedelta(seconds=60)
+    assert memory.get(ref, "a:personal") is None
 
 
 def test_the_memory_keeps_only_the_most_recent_senders() -> None:
-    memory = SenderMemory(max_size=2)
+    memory = SenderMemory(SettableClock(), max_size=2)
     refs = [UserRef(f"29:{n}", None, f"U{n}", "fi", "t", "s", "b") for n in range(3)]
     for ref in refs:
-        memory.put(ref, None, user_of(ref), NOW)
-    assert memory.get(refs[0], None, NOW) is None
-    assert memory.get(refs[2], None, NOW) is not None
+        memory.put(ref, None, user_of(ref))
+    assert memory.get(refs[0], None) is None
+    assert memory.get(refs[2], None) is not None
