@@ -106,16 +106,22 @@ async def _audit(
     )
 
 
+async def _accepted_case(uow: UnitOfWork, actor_id: int, case_id: int) -> Consultation:
+    """The case a coordinator of its team may start a poll for: an accepted one."""
+    case = await sent_case(uow, case_id)
+    await require_coordinator(uow, case.team_id, actor_id)
+    if case.status is not CaseStatus.ACCEPTED:
+        raise DomainError("error.case_not_accepted")
+    return case
+
+
 async def setup_view(
     uow: UnitOfWork, actor_id: int, case_id: int
 ) -> tuple[Consultation, list[tuple[int, str, Any]], frozenset[int]]:
     """What the coordinator needs to propose a poll: the case, the team roster and the
     members suggested by the wanted professions."""
     async with uow:
-        case = await sent_case(uow, case_id)
-        await require_coordinator(uow, case.team_id, actor_id)
-        if case.status is not CaseStatus.ACCEPTED:
-            raise DomainError("error.case_not_accepted")
+        case = await _accepted_case(uow, actor_id, case_id)
         assert case.team_id is not None
         members = await uow.teams.members(case.team_id)
         wanted = case.details.professions
@@ -153,10 +159,7 @@ async def open_poll(
     if not set(required) <= set(invited):
         raise DomainError("error.required_not_invited")
     async with uow:
-        case = await sent_case(uow, case_id)
-        await require_coordinator(uow, case.team_id, actor_id)
-        if case.status is not CaseStatus.ACCEPTED:
-            raise DomainError("error.case_not_accepted")
+        case = await _accepted_case(uow, actor_id, case_id)
         assert case.team_id is not None
         members = {m.id: m for m in await uow.teams.members(case.team_id)}
         if any(user_id not in members for user_id in invited):
