@@ -10,7 +10,9 @@ Who is who in the Playground's built-in tenant (see ``test_playground_intake.py`
   the refreshed card is the invoke's HTTP response, the bot's proactive cards to Alex are
   conversation frames in Alex's personal chat.
 * Megan Bowen (``user-id-1``, ``fi-FI``) files the request.
-* Adele Vance (``user-id-2``) and Isaiah Langer (``user-id-3``, required) are invited.
+* Adele Vance (``user-id-2``, ``fi-FI``) and Isaiah Langer (``user-id-3``, required,
+  ``sv-SE``) are invited, so votes go through the Playground in Finnish and Swedish and
+  Alex's overview in English.
   They act with custom activities in their own 1:1 chats with the bot; the bot's posts
   there and their invoke responses are read from the Playground's inspector log.
 
@@ -58,6 +60,7 @@ QUESTION = "Mikä tukisi asiakkaan paluuta työelämään?"
 
 # Texts from bot/i18n/locales/*/LC_MESSAGES/messages.po, spelled out: they are what users see.
 FI_VOTES_SAVED = "Vastauksesi on tallennettu. Voit muuttaa niitä vastausajan loppuun asti."
+SV_VOTES_SAVED = "Dina svar har sparats. Du kan ändra dem tills svarstiden går ut."
 FI_REQUIRED = "Sinut on merkitty välttämättömäksi osallistujaksi."
 EN_BEST = "recommended"
 EN_EVERYONE_ANSWERED = "Everyone invited has answered. You can choose the time now."
@@ -73,6 +76,11 @@ def _en_slot(day: date, start: str, end: str) -> str:
 def _fi_slot(day: date, start: str, end: str) -> str:
     """A slot as the Finnish cards write it: "5.1.2027 9.00–10.00"."""
     return f"{day.day}.{day.month}.{day.year} {start}–{end}"
+
+
+def _sv_slot(day: date, start: str, end: str) -> str:
+    """A slot as the Swedish cards write it: "2027-01-05 9:00–10:00"."""
+    return f"{day.isoformat()} {start}–{end}"
 
 
 def _tally(yes: int, if_need_be: int, no: int) -> str:
@@ -240,8 +248,10 @@ async def test_a_poll_through_the_playground_fixes_the_time_and_serves_the_ics(
     assert _tally(0, 0, 1) in texts(refreshed["value"])
     assert _tally(1, 0, 0) in texts(refreshed["value"])
 
+    isaiah.locale = "sv-SE"  # Isaiah's Teams is in Swedish: his answers come back in Swedish
     voted = await isaiah.click(isaiah_card, "poll.vote", **{first: "if_need_be", second: "yes"})
     assert [inputs(voted.card)[k].get("value") for k in (first, second)] == ["if_need_be", "yes"]
+    assert SV_VOTES_SAVED in texts(voted.card)
 
     # Everyone has answered: Alex is told, with the tallies; the second time is recommended.
     mark = pg.mark()
@@ -279,11 +289,16 @@ async def test_a_poll_through_the_playground_fixes_the_time_and_serves_the_ics(
     mark = pg.outgoing_mark()
     await dispatcher.tick()
     base_url = stack.app[SETTINGS].base_url()
+    slot_as_shown = {
+        adele.user_id: _fi_slot(day2, "13.00", "14.00"),
+        isaiah.user_id: _sv_slot(day2, "13:00", "14:00"),  # he last wrote in Swedish
+        megan.user_id: _fi_slot(day2, "13.00", "14.00"),
+    }
     for person in (adele, isaiah, megan):
         confirmation = await person.delivered_card(stack, mark)
         shown = texts(confirmation.card)
         assert case_number in shown and PLACE in shown
-        assert _fi_slot(day2, "13.00", "14.00") in shown, shown
+        assert slot_as_shown[person.user_id] in shown, shown
         links = [url for url in _open_urls(confirmation.card) if url.endswith(".ics")]
         assert len(links) == 1 and links[0].startswith(base_url + "/ics/"), links
         async with pg.session.get(links[0]) as response:
