@@ -8,16 +8,17 @@ from pathlib import Path
 import pytest
 from babel.messages.pofile import read_po
 
-from bot.i18n import LANGUAGES, LOCALES_DIR
+from bot.i18n import LANGUAGES, Texts, catalog_files
 
 ROOT = Path(__file__).resolve().parents[2]
-# t("key"), texts("key"), self._texts(...)("key") and the like: a literal message id.
-LITERAL = re.compile(r"""(?:\bt|texts|\))\(\s*"([a-z_]+(?:\.[a-z0-9_]+)+)"\s*[,)]""")
+# t("key"), texts("key"), t.n("key", …), self._texts(...)("key"): a literal message id.
+LITERAL = re.compile(r"""(?:\bt|texts|\)|\.n)\(\s*"([a-z_]+(?:\.[a-z0-9_]+)+)"\s*[,)]""")
 # Error codes the domain raises, or declares on its error classes.
 ERROR = re.compile(
     r"""(?:Error|Refused|Input|Authorised|Found|Conflict)\(\s*"(error\.[a-z0-9_.]+)"""
     r"""|code = "(error\.[a-z0-9_.]+)\""""
 )
+PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
 def _used() -> set[str]:
@@ -31,9 +32,20 @@ def _used() -> set[str]:
     return keys
 
 
-def _catalog(language: str) -> dict[str, str]:
-    with (LOCALES_DIR / language / "LC_MESSAGES" / "messages.po").open("rb") as handle:
-        return {str(m.id): str(m.string) for m in read_po(handle) if m.id}
+def _entries(language: str) -> dict[str, tuple[str, ...]]:
+    """Message id -> its text(s), across every catalog file of the language; fuzzy
+    entries count as missing, as they are never served."""
+    found: dict[str, tuple[str, ...]] = {}
+    for path in catalog_files(language):
+        with path.open("rb") as handle:
+            for m in read_po(handle):
+                if not m.id or m.fuzzy:
+                    continue
+                key = str(m.id[0] if isinstance(m.id, tuple) else m.id)
+                assert key not in found, f"{key} is in two catalogs of {language}"
+                strings = m.string if isinstance(m.string, tuple) else (m.string,)
+                found[key] = tuple(str(s) for s in strings)
+    return found
 
 
 USED = sorted(_used())
@@ -46,14 +58,26 @@ def test_the_scan_finds_the_messages_it_should() -> None:
 
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_every_message_the_code_uses_is_translated(language: str) -> None:
-    catalog = _catalog(language)
-    missing = [key for key in USED if not catalog.get(key)]
+    entries = _entries(language)
+    missing = [key for key in USED if not all(entries.get(key, ("",)))]
     assert missing == []
 
 
 @pytest.mark.parametrize("language", ["sv", "en"])
 def test_every_language_has_the_same_messages_and_placeholders(language: str) -> None:
-    finnish, other = _catalog("fi"), _catalog(language)
+    finnish, other = _entries("fi"), _entries(language)
     assert set(finnish) == set(other)
-    for key, text in finnish.items():
-        assert set(re.findall(r"\{(\w+)\}", text)) == set(re.findall(r"\{(\w+)\}", other[key])), key
+    for key, texts in finnish.items():
+        wanted = set().union(*(PLACEHOLDER.findall(t) for t in texts))
+        for text in other[key]:
+            assert set(PLACEHOLDER.findall(text)) <= wanted | {"count"}, key
+        assert len(other[key]) == len(texts), key
+
+
+def test_plural_forms_follow_the_count() -> None:
+    # fi, sv and en all have two forms: one, and everything else (zero included).
+    texts = Texts("fi")
+    forms = {key for key, value in _entries("fi").items() if len(value) == 2}
+    for key in forms:
+        one, many = texts.n(key, 1), texts.n(key, 2)
+        assert "1" in one and "2" in many, key
