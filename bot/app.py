@@ -37,6 +37,7 @@ from bot.connector import BotConnector
 from bot.delivery import ConnectorSender
 from bot.handler import TyokykyBot
 from bot.i18n import texts_for
+from bot.links import LinkSigner, signing_key
 from bot.ics import meeting_ics, meeting_uid
 from bot.ratelimit import RateLimiter
 from bot.sdk_cache import CachingAuthentication
@@ -91,6 +92,7 @@ class Components:
     http: aiohttp.ClientSession
     clock: Clock
     ics_secret: bytes
+    links: LinkSigner
 
 
 COMPONENTS = web.AppKey("components", Components)
@@ -434,6 +436,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
             follow_up=FollowUpFlow(uow_factory=uow_factory, clock=clock, calendar=calendar),
         )
         ics_secret = await _ics_secret(SqlAlchemyDocumentStore(sessions), clock.now())
+        links = LinkSigner(
+            await signing_key(SqlAlchemyDocumentStore(sessions), clock.now()), settings.base_url()
+        )
         limiter = RateLimiter(
             per_conversation_per_second=settings.per_conversation_per_second,
             per_conversation_per_30s=settings.per_conversation_per_30s,
@@ -466,6 +471,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
             http=http,
             clock=clock,
             ics_secret=ics_secret,
+            links=links,
         )
         if settings.run_scheduler:
             scheduler = build_scheduler(
