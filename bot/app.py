@@ -19,7 +19,7 @@ import holidays
 import orjson
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from botbuilder.core import ConversationState, TurnContext, serializer_helper
+from botbuilder.core import TurnContext, serializer_helper
 from botbuilder.core.invoke_response import InvokeResponse
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
 from botbuilder.schema import Activity
@@ -37,12 +37,11 @@ from bot.connector import BotConnector
 from bot.delivery import ConnectorSender
 from bot.handler import TyokykyBot
 from bot.i18n import texts_for
-from bot.links import LinkSigner, signing_key
 from bot.ics import meeting_ics, meeting_uid
+from bot.links import LinkSigner, signing_key
 from bot.ratelimit import RateLimiter
 from bot.sdk_cache import CachingAuthentication
 from bot.settings import Settings
-from bot.state import DatabaseStorage
 from consultations import services
 from consultations.calendar import BusinessCalendar
 from consultations.delivery import RetryPolicy
@@ -416,7 +415,6 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         def uow_factory() -> SqlAlchemyUnitOfWork:
             return SqlAlchemyUnitOfWork(sessions, poll_shapes)
 
-        storage = DatabaseStorage(SqlAlchemyDocumentStore(sessions), clock.now)
         adapter = CloudAdapter(
             CachingAuthentication(ConfigurationBotFrameworkAuthentication(_BotConfig(settings)))
         )
@@ -427,7 +425,6 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         connector = BotConnector(http, _token_provider(settings))
         bot = TyokykyBot(
             uow_factory=uow_factory,
-            conversation_state=ConversationState(storage),
             clock=clock,
             admins=settings.admins,
             connector=connector,

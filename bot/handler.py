@@ -10,13 +10,11 @@ from http import HTTPStatus
 from typing import Any
 
 from botbuilder.core import (
-    ConversationState,
     InvokeResponse,
     MessageFactory,
     TurnContext,
 )
 from botbuilder.core.teams import TeamsActivityHandler
-from botbuilder.dialogs import DialogSet, DialogTurnStatus
 from botbuilder.schema import Activity, ActivityTypes
 
 from bot.connector import BotConnector
@@ -33,7 +31,6 @@ from dialogs.cards.base import Card, attachment
 from dialogs.followup import FollowUpFlow
 from dialogs.inputs import positive_id
 from dialogs.poll import PollFlow
-from dialogs.profile import HANDLED, PROFILE_DIALOG, ProfileDialog
 from dialogs.request import RequestFlow
 
 log = logging.getLogger(__name__)
@@ -116,7 +113,6 @@ class TyokykyBot(TeamsActivityHandler):  # type: ignore[misc]
         self,
         *,
         uow_factory: Callable[[], UnitOfWork],
-        conversation_state: ConversationState,
         clock: Clock,
         admins: frozenset[str],
         connector: BotConnector,
@@ -132,29 +128,22 @@ class TyokykyBot(TeamsActivityHandler):  # type: ignore[misc]
         self._uow = uow_factory
         self._clock = clock
         self._admins = admins
-        self._conversation_state = conversation_state
         self._senders = SenderMemory(clock)
-        self._dialog_state = conversation_state.create_property("DialogState")
-        self._dialogs = DialogSet(self._dialog_state)
-        self._dialogs.add(ProfileDialog(uow_factory=uow_factory, clock=clock, texts=texts_for))
 
     # --- the turn ---------------------------------------------------------------------
 
     async def on_turn(self, turn_context: TurnContext) -> None:
-        try:
-            activity = turn_context.activity
-            if activity.type == "invoke" and activity.name == "adaptiveCard/action":
-                # The SDK would hand the response to send_activity, which deep-copies the
-                # whole card; the adapter only reads it from the turn state.
-                response = await self.on_invoke_activity(turn_context)
-                if turn_context.turn_state.get(INVOKE_RESPONSE_KEY) is None:
-                    turn_context.turn_state[INVOKE_RESPONSE_KEY] = Activity(
-                        type=ActivityTypes.invoke_response, value=response
-                    )
-                return
-            await super().on_turn(turn_context)
-        finally:
-            await self._conversation_state.save_changes(turn_context)
+        activity = turn_context.activity
+        if activity.type == "invoke" and activity.name == "adaptiveCard/action":
+            # The SDK would hand the response to send_activity, which deep-copies the
+            # whole card; the adapter only reads it from the turn state.
+            response = await self.on_invoke_activity(turn_context)
+            if turn_context.turn_state.get(INVOKE_RESPONSE_KEY) is None:
+                turn_context.turn_state[INVOKE_RESPONSE_KEY] = Activity(
+                    type=ActivityTypes.invoke_response, value=response
+                )
+            return
+        await super().on_turn(turn_context)
 
     def _texts(self, turn_context: TurnContext, user: User | None = None) -> Texts:
         locale = turn_context.activity.locale or (user.locale if user else None)
@@ -208,15 +197,6 @@ class TyokykyBot(TeamsActivityHandler):  # type: ignore[misc]
             return
 
         command = COMMAND_WORDS.get(_MENTION.sub("", text).strip().lower().rstrip(".!"))
-        dialog_context = await self._dialogs.create_context(turn_context)
-        if dialog_context.active_dialog is not None:
-            if command is None:
-                result = await dialog_context.continue_dialog()
-                if result.status == DialogTurnStatus.Waiting or result.result == HANDLED:
-                    return
-            else:
-                # A command interrupts whatever was going on: the user asked for something else.
-                await dialog_context.cancel_all_dialogs()
 
         if isinstance(activity.value, dict) and activity.value.get("verb"):
             # An Action.Submit from a client without Universal Actions.
@@ -235,7 +215,9 @@ class TyokykyBot(TeamsActivityHandler):  # type: ignore[misc]
                 MessageFactory.attachment(attachment(cards.help_card(texts)))
             )
         elif command == "profile":
-            await dialog_context.begin_dialog(PROFILE_DIALOG)
+            await turn_context.send_activity(
+                MessageFactory.attachment(attachment(cards.profile_card(texts, user)))
+            )
         elif command == "roles":
             await self._send_roles(turn_context, user, texts)
         elif command == "deliveries":
@@ -405,12 +387,6 @@ class TyokykyBot(TeamsActivityHandler):  # type: ignore[misc]
         user.profession = await services.set_profession(
             self._uow(), user.id, value, self._clock.now()
         )
-        dialog_context = await self._dialogs.create_context(turn_context)
-        if (
-            dialog_context.active_dialog is not None
-            and dialog_context.active_dialog.id == PROFILE_DIALOG
-        ):
-            await dialog_context.cancel_all_dialogs()
         return cards.profile_card(texts, user, saved=True)
 
     async def _action_role_claim(

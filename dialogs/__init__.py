@@ -1,1 +1,1 @@
-"""Conversation flows (botbuilder-dialogs) and the Adaptive Cards they show."""
+"""Card flows (Universal Actions) and the Adaptive Cards they show."""

@@ -17,15 +17,22 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from babel import Locale
-from babel.dates import format_date, format_datetime
+from babel.dates import format_interval, format_skeleton
 from babel.messages.pofile import read_po
 
 LANGUAGES = ("fi", "sv", "en")
 DEFAULT_LANGUAGE = "fi"
 HELSINKI = ZoneInfo("Europe/Helsinki")
+# A name for the type inside classes whose method is called `datetime`.
+Moment = datetime
 LOCALES_DIR = Path(__file__).parent / "locales"
-# Formatting locales: Finnish conventions for every language the users speak.
-_BABEL_LOCALE = {"fi": "fi_FI", "sv": "sv_FI", "en": "en_FI"}
+# Formatting locales. Swedish as written in Finland; English as British English writes it
+# (en_FI mixes "13.00" and "13:00" on one card).
+_BABEL_LOCALE = {"fi": "fi_FI", "sv": "sv_FI", "en": "en_GB"}
+# CLDR skeletons: a date ("15.1.2027" / "15 Jan 2027") and a weekday with a date
+# ("ti 1.12." / "tis 1.12" / "Tue 1 Dec"), each as the language writes it.
+_DATE = {"fi": "yMd", "sv": "yMd", "en": "yMMMd"}
+_DAY = {"fi": "MEd", "sv": "MEd", "en": "MMMEd"}
 
 
 def language_of(locale: str | None) -> str:
@@ -63,7 +70,7 @@ def catalog(language: str) -> Catalog:
             if not message.id or message.fuzzy:
                 continue
             if isinstance(message.id, tuple):
-                forms = tuple(str(s) for s in message.string)
+                forms = tuple(str(s) for s in message.string or ())
                 if all(forms):
                     plurals[str(message.id[0])] = forms
             elif message.string:
@@ -97,21 +104,63 @@ class Texts:
         return forms[index].format(count=count, **params)
 
     def datetime(self, value: datetime) -> str:
-        return _short_datetime(self.language, value)
+        """ "15.1.2027 klo 13.00" / "15.1.2027 kl. 13.00" / "15 Jan 2027, 13:00"."""
+        return _formatted(self.language, "datetime", value, None)
 
     def date(self, value: date) -> str:
-        return str(format_date(value, "medium", locale=self._babel()))
+        """ "15.1.2027" / "15.1.2027" / "15 Jan 2027"."""
+        return _formatted(self.language, "date", value, None)
 
-    def _babel(self) -> Locale:
-        return Locale.parse(_BABEL_LOCALE[self.language])
+    def time(self, value: Moment) -> str:
+        """ "13.00" / "13.00" / "13:00", in Helsinki time."""
+        return _formatted(self.language, "time", value, None)
+
+    def span(self, start: Moment, end: Moment) -> str:
+        """A meeting time with its weekday: "ti 1.12. klo 13.00–14.00" / "tis 1.12 kl.
+        13.00–14.00" / "Tue 1 Dec, 13:00–14:00" (both dates when it crosses midnight)."""
+        return _formatted(self.language, "span", start, end)
 
 
-@lru_cache(maxsize=4096)
-def _short_datetime(language: str, value: datetime) -> str:
+def _locale(language: str) -> Locale:
+    return Locale.parse(_BABEL_LOCALE[language])
+
+
+def _joined(language: str, day: str, clock: str) -> str:
+    """A date and a time joined as CLDR says for the language: Finnish and Swedish with
+    their "at" pattern ("klo", "kl."), English with its medium date-time pattern (", ")."""
+    locale = _locale(language)
+    if language == "en":
+        pattern = str(locale.datetime_formats["medium"])
+    else:
+        # Babel keeps CLDR's dateTimeFormats-atTime under this name.
+        pattern = str(locale._data["datetime_formats_relative"]["long"])
+    return pattern.replace("'", "").format(clock, day)
+
+
+@lru_cache(maxsize=8192)
+def _formatted(language: str, style: str, value: date, end: datetime | None) -> str:
     # Babel's formatting is slow next to the rest of a card, and the same few moments
     # (a poll's slots and deadline) are shown over and over.
-    locale = Locale.parse(_BABEL_LOCALE[language])
-    return str(format_datetime(value.astimezone(HELSINKI), "short", tzinfo=HELSINKI, locale=locale))
+    locale = _locale(language)
+    if not isinstance(value, datetime):
+        return str(format_skeleton(_DATE[language], value, locale=locale))
+    local = value.astimezone(HELSINKI)
+    day = str(format_skeleton(_DATE[language], local, tzinfo=HELSINKI, locale=locale))
+    clock = str(format_skeleton("Hm", local, tzinfo=HELSINKI, locale=locale))
+    if style == "date":
+        return day
+    if style == "time":
+        return clock
+    if style == "datetime":
+        return _joined(language, day, clock)
+    assert end is not None
+    weekday = str(format_skeleton(_DAY[language], local, tzinfo=HELSINKI, locale=locale))
+    local_end = end.astimezone(HELSINKI)
+    if local_end.date() != local.date():
+        until = _formatted(language, "datetime", end, None)
+        return f"{_joined(language, weekday, clock)} – {until}"
+    hours = str(format_interval(local, local_end, "Hm", tzinfo=HELSINKI, locale=locale))
+    return _joined(language, weekday, hours)
 
 
 def texts_for(locale: str | None) -> Texts:

@@ -15,6 +15,8 @@ CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 # Teams refuses cards over 28 KB; stay well below.
 MAX_CARD_BYTES = 24_000
 HELSINKI = ZoneInfo("Europe/Helsinki")
+# A name for the type inside classes whose method is called `datetime`.
+Moment = datetime
 Step = TypeVar("Step")
 
 
@@ -26,9 +28,15 @@ class Localizer(Protocol):
 
     def __call__(self, message_id: str, **params: object) -> str: ...
 
+    def n(self, message_id: str, count: int, **params: object) -> str: ...
+
     def datetime(self, value: datetime) -> str: ...
 
     def date(self, value: date) -> str: ...
+
+    def time(self, value: Moment) -> str: ...
+
+    def span(self, start: Moment, end: Moment) -> str: ...
 
 
 def adaptive_card(body: list[dict[str, Any]], actions: list[dict[str, Any]] | None = None) -> Card:

@@ -88,12 +88,9 @@ def _names(t: Localizer, names: Iterable[str], squeeze: _Squeeze) -> str:
 
 
 def slot_label(t: Localizer, slot: TimeSlot) -> str:
-    """ "2.3.2026 10.30–11.30": the start as the localizer writes it, and the end time."""
-    start = t.datetime(slot.start)
-    end = t.datetime(slot.end)
-    same_day = slot.start.astimezone(HELSINKI).date() == slot.end.astimezone(HELSINKI).date()
-    # Every short date-time pattern ends with the time: keep that part of the end.
-    return t("poll.slot.range", start=start, end=end.rsplit(" ", 1)[-1] if same_day else end)
+    """ "ti 1.12. klo 13.00–14.00": the weekday, the date and the hours as the language
+    writes them."""
+    return t.span(slot.start, slot.end)
 
 
 def answer_text(t: Localizer, answer: Answer | None) -> str:

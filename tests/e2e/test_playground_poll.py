@@ -69,18 +69,22 @@ EN_TIME_FIXED = "Time fixed"
 
 
 def _en_slot(day: date, start: str, end: str) -> str:
-    """A slot as the English (en_FI) cards write it: "05/01/2027, 9.00–10.00"."""
-    return f"{day:%d/%m/%Y}, {start}–{end}"
+    """A slot as the English cards write it: "Tue 5 Jan, 09:00–10:00"."""
+    return f"{day.strftime('%a')} {day.day} {day.strftime('%b')}, {start}–{end}"
+
+
+_FI_WEEKDAYS = ("ma", "ti", "ke", "to", "pe", "la", "su")
+_SV_WEEKDAYS = ("mån", "tis", "ons", "tors", "fre", "lör", "sön")
 
 
 def _fi_slot(day: date, start: str, end: str) -> str:
-    """A slot as the Finnish cards write it: "5.1.2027 9.00–10.00"."""
-    return f"{day.day}.{day.month}.{day.year} {start}–{end}"
+    """A slot as the Finnish cards write it: "ti 5.1. klo 9.00–10.00"."""
+    return f"{_FI_WEEKDAYS[day.weekday()]} {day.day}.{day.month}. klo {start}–{end}"
 
 
 def _sv_slot(day: date, start: str, end: str) -> str:
-    """A slot as the Swedish cards write it: "2027-01-05 9:00–10:00"."""
-    return f"{day.isoformat()} {start}–{end}"
+    """A slot as the Finland-Swedish cards write it: "tis 5.1 kl. 9.00–10.00"."""
+    return f"{_SV_WEEKDAYS[day.weekday()]} {day.day}.{day.month} kl. {start}–{end}"
 
 
 def _tally(yes: int, if_need_be: int, no: int) -> str:
@@ -266,7 +270,7 @@ async def test_a_poll_through_the_playground_fixes_the_time_and_serves_the_ics(
     assert choose.keys() == {first.removeprefix("slot_"), second_slot}
     recommended = choose[second_slot]
     assert recommended.get("style") == "positive" and not recommended["data"].get("override")
-    label1, label2 = _en_slot(day1, "9.00", "10.00"), _en_slot(day2, "13.00", "14.00")
+    label1, label2 = _en_slot(day1, "09:00", "10:00"), _en_slot(day2, "13:00", "14:00")
     assert f"**{label1}**" in shown and f"**{label2} · {EN_BEST}**" in shown, shown
 
     # Alex fixes the recommended time; the invoke response is the finalized overview.
@@ -291,7 +295,7 @@ async def test_a_poll_through_the_playground_fixes_the_time_and_serves_the_ics(
     base_url = stack.app[SETTINGS].base_url()
     slot_as_shown = {
         adele.user_id: _fi_slot(day2, "13.00", "14.00"),
-        isaiah.user_id: _sv_slot(day2, "13:00", "14:00"),  # he last wrote in Swedish
+        isaiah.user_id: _sv_slot(day2, "13.00", "14.00"),  # he last wrote in Swedish
         megan.user_id: _fi_slot(day2, "13.00", "14.00"),
     }
     for person in (adele, isaiah, megan):

@@ -11,11 +11,9 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from botbuilder.dialogs import DialogInstance, DialogState
 from sqlalchemy import func, inspect, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.state import DatabaseStorage
 from consultations import services
 from consultations.errors import DomainError, NotAuthorised
 from consultations.model import (
@@ -177,46 +175,6 @@ async def test_a_failed_write_of_several_documents_writes_none_of_them(
         await store.write({"b": ('"b1"', None), "a": ('"a3"', etag)}, NOW)
     found = await store.read(["a", "b"])
     assert {k: v[0] for k, v in found.items()} == {"a": '"a2"'}
-
-
-async def test_dialog_state_survives_a_round_trip_through_the_database(
-    sessions: async_sessionmaker[AsyncSession],
-) -> None:
-    storage = DatabaseStorage(SqlAlchemyDocumentStore(sessions), lambda: NOW)
-    stack = [DialogInstance(id="request", state={"step": 2, "values": {"topic": "työkyky"}})]
-    await storage.write({"conv/1": {"DialogState": DialogState(stack), "turns": 3}})
-
-    # A fresh Storage, as after a restart.
-    found = await DatabaseStorage(SqlAlchemyDocumentStore(sessions), lambda: NOW).read(["conv/1"])
-    value = found["conv/1"]
-    restored = value["DialogState"]
-    assert isinstance(restored, DialogState)
-    assert isinstance(restored.dialog_stack[0], DialogInstance)
-    assert restored.dialog_stack[0].id == "request"
-    assert restored.dialog_stack[0].state == {"step": 2, "values": {"topic": "työkyky"}}
-    assert value["turns"] == 3
-    assert value["e_tag"]
-
-
-async def test_dialog_state_saved_from_a_stale_read_is_refused(
-    sessions: async_sessionmaker[AsyncSession],
-) -> None:
-    storage = DatabaseStorage(SqlAlchemyDocumentStore(sessions), lambda: NOW)
-    await storage.write({"conv/1": {"turns": 1}})
-    mine = (await storage.read(["conv/1"]))["conv/1"]
-    theirs = (await storage.read(["conv/1"]))["conv/1"]
-    theirs["turns"] = 2
-    await storage.write({"conv/1": theirs})
-
-    mine["turns"] = 99
-    with pytest.raises(KeyError, match="Etag conflict"):
-        await storage.write({"conv/1": mine})
-    assert (await storage.read(["conv/1"]))["conv/1"]["turns"] == 2
-
-    # The writer that won keeps working with the e-tag it was handed back.
-    theirs["turns"] = 3
-    await storage.write({"conv/1": theirs})
-    assert (await storage.read(["conv/1"]))["conv/1"]["turns"] == 3
 
 
 # --- users and teams ------------------------------------------------------------------------

@@ -225,8 +225,9 @@ def test_setup_without_regular_times_says_so(t: Texts) -> None:
 
 def test_slot_label_is_helsinki_time_with_end() -> None:
     fi = texts_for("fi")
-    assert slot_label(fi, S11) == "10.3.2026 10.00–11.00"
-    assert slot_label(texts_for("sv"), S12).endswith("10:00–11:30")
+    assert slot_label(fi, S11) == "ti 10.3. klo 10.00–11.00"
+    assert slot_label(texts_for("sv"), S11) == "tis 10.3 kl. 10.00–11.00"
+    assert slot_label(texts_for("en"), S11) == "Tue 10 Mar, 10:00–11:00"
 
 
 def test_vote_card_shows_current_answers(t: Texts) -> None:
@@ -237,7 +238,7 @@ def test_vote_card_shows_current_answers(t: Texts) -> None:
         choice = fields[f"slot_{slot.id}"]
         assert choice["type"] == "Input.ChoiceSet"
         assert choice["style"] == "expanded"
-        assert t.datetime(slot.start) in choice["label"]
+        assert t.span(slot.start, slot.end) in choice["label"]
         assert [c["value"] for c in choice["choices"]] == ["yes", "if_need_be", "no"]
         assert [c["title"] for c in choice["choices"]] == [
             t("answer.yes"),
