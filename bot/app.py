@@ -51,6 +51,7 @@ from dialogs.cards.base import json_bytes
 from dialogs.followup import FollowUpFlow
 from dialogs.poll import PollFlow
 from dialogs.request import RequestFlow
+from dialogs.summary import SummaryFlow
 from scheduler.dispatcher import Dispatcher
 from scheduler.runner import build_scheduler
 from storage.db import create_engine, session_factory
@@ -430,6 +431,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
             connector=connector,
             requests=RequestFlow(uow_factory=uow_factory, clock=clock, calendar=calendar),
             polls=PollFlow(uow_factory=uow_factory, clock=clock, calendar=calendar),
+            summaries=SummaryFlow(uow_factory=uow_factory, clock=clock, calendar=calendar),
             follow_up=FollowUpFlow(uow_factory=uow_factory, clock=clock, calendar=calendar),
         )
         ics_secret = await _ics_secret(SqlAlchemyDocumentStore(sessions), clock.now())

@@ -12,7 +12,7 @@ from typing import Any
 from bot.connector import BotConnector
 from bot.i18n import HELSINKI, Texts, texts_for
 from bot.ratelimit import RateLimiter
-from consultations import followup
+from consultations import case_manager, feedback, handovers, recommendations, summaries
 from consultations.consultation import CaseStatus, Consultation
 from consultations.delivery import DeliveryFailure, FailureKind
 from consultations.errors import DomainError
@@ -23,6 +23,7 @@ from dialogs.cards import followup as followup_cards
 from dialogs.cards import poll as poll_cards
 from dialogs.cards import registry as cards
 from dialogs.cards import request as request_cards
+from dialogs.cards import summary as summary_cards
 from dialogs.cards.base import Card, attachment
 from dialogs.request import DECIDED
 
@@ -190,7 +191,7 @@ def _summary_prompt_renderer(reminder: bool) -> Renderer:
             poll = await uow.polls.get(int(payload["poll_id"]))
         if case is None or poll is None:
             raise KeyError(payload["case_id"])
-        return followup_cards.summary_prompt_card(
+        return summary_cards.summary_prompt_card(
             t,
             case_id=int(payload["case_id"]),
             case_number=case.case_number or "",
@@ -204,10 +205,10 @@ def _summary_prompt_renderer(reminder: bool) -> Renderer:
 
 async def _render_summary(ctx: RenderContext, t: Texts, payload: dict[str, Any]) -> Card:
     user_id = int(payload["user_id"])
-    view = await followup.view_summary(
+    view = await summaries.view_summary(
         ctx.uows(), user_id, int(payload["summary_id"]), ctx.clock.now(), ctx.today()
     )
-    return followup_cards.summary_card(t, view, for_user=user_id)
+    return summary_cards.summary_card(t, view, for_user=user_id)
 
 
 async def _render_case_notice(ctx: RenderContext, t: Texts, payload: dict[str, Any]) -> Card:
@@ -215,12 +216,12 @@ async def _render_case_notice(ctx: RenderContext, t: Texts, payload: dict[str, A
         case = await uow.consultations.get(int(payload["case_id"]))
     if case is None:
         raise KeyError(payload["case_id"])
-    return followup_cards.case_notice_card(t, case.case_number or "", CaseStatus(payload["status"]))
+    return summary_cards.case_notice_card(t, case.case_number or "", CaseStatus(payload["status"]))
 
 
 def _recommendation_renderer(reason: str) -> Renderer:
     async def render(ctx: RenderContext, t: Texts, payload: dict[str, Any]) -> Card:
-        view = await followup.view_recommendation(
+        view = await recommendations.view_recommendation(
             ctx.uows(), int(payload["user_id"]), int(payload["recommendation_id"]), ctx.clock.now()
         )
         return followup_cards.recommendation_card(t, view, reason=reason)
@@ -229,7 +230,7 @@ def _recommendation_renderer(reason: str) -> Renderer:
 
 
 async def _render_review(ctx: RenderContext, t: Texts, payload: dict[str, Any]) -> Card:
-    view = await followup.review_view(
+    view = await case_manager.review_view(
         ctx.uows(), int(payload["user_id"]), int(payload["case_id"]), ctx.clock.now()
     )
     return followup_cards.review_card(t, view, reason="reminder.review_due")
@@ -238,7 +239,7 @@ async def _render_review(ctx: RenderContext, t: Texts, payload: dict[str, Any]) 
 def _handover_renderer(reason: str = "", result: bool = False) -> Renderer:
     async def render(ctx: RenderContext, t: Texts, payload: dict[str, Any]) -> Card:
         user_id = int(payload["user_id"])
-        view = await followup.view_handover(
+        view = await handovers.view_handover(
             ctx.uows(), user_id, int(payload["handover_id"]), ctx.clock.now()
         )
         if result:
@@ -257,7 +258,7 @@ def _case_renderer(build: Callable[[Texts, Consultation], Card]) -> Renderer:
 
 
 async def _render_feedback(ctx: RenderContext, t: Texts, payload: dict[str, Any]) -> Card:
-    view = await followup.view_feedback(
+    view = await feedback.view_feedback(
         ctx.uows(), int(payload["user_id"]), int(payload["case_id"])
     )
     return followup_cards.feedback_card(t, view)

@@ -32,6 +32,7 @@ from dialogs.followup import FollowUpFlow
 from dialogs.inputs import positive_id
 from dialogs.poll import PollFlow
 from dialogs.request import RequestFlow
+from dialogs.summary import SummaryFlow
 
 log = logging.getLogger(__name__)
 
@@ -118,12 +119,14 @@ class TyokykyBot(TeamsActivityHandler):  # type: ignore[misc]
         connector: BotConnector,
         requests: RequestFlow,
         polls: PollFlow,
+        summaries: SummaryFlow,
         follow_up: FollowUpFlow,
     ) -> None:
         super().__init__()
         self._connector = connector
         self._requests = requests
         self._polls = polls
+        self._summaries = summaries
         self._follow_up = follow_up
         self._uow = uow_factory
         self._clock = clock
@@ -263,7 +266,10 @@ class TyokykyBot(TeamsActivityHandler):  # type: ignore[misc]
 
     def answers_without_turn(self, verb: str) -> bool:
         """Whether a card action is a flow's, which needs nothing of the SDK's turn."""
-        return any(verb in flow.verbs for flow in (self._requests, self._polls, self._follow_up))
+        return any(
+            verb in flow.verbs
+            for flow in (self._requests, self._polls, self._summaries, self._follow_up)
+        )
 
     async def answer_flow_action(self, activity: Mapping[str, Any]) -> InvokeResponse:
         """Answer a flow's Action.Execute straight from the activity's JSON.
@@ -342,7 +348,7 @@ class TyokykyBot(TeamsActivityHandler):  # type: ignore[misc]
     async def _flow_card(
         self, verb: str, user_id: int, texts: Texts, data: Mapping[str, Any]
     ) -> Card:
-        for flow in (self._requests, self._polls, self._follow_up):
+        for flow in (self._requests, self._polls, self._summaries, self._follow_up):
             card = await flow.handle(verb, user_id, texts, data)
             if card is not None:
                 return card

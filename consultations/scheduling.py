@@ -12,10 +12,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from consultations.calendar import BusinessCalendar
-from consultations.casework import require_coordinator, sent_case
+from consultations.casework import require_coordinator, sent_case, summary_subject
 from consultations.consultation import CaseStatus, Consultation
 from consultations.errors import DomainError, IdentityCodeRefused, NotFound
-from consultations.followup import queue_summary_prompts, summary_subject
 from consultations.poll import (
     MAX_INVITEES,
     Answer,
@@ -28,6 +27,7 @@ from consultations.poll import (
 from consultations.ports import UnitOfWork
 from consultations.privacy import contains_identity_code
 from consultations.services import notify_user
+from consultations.summaries import queue_summary_prompts
 
 MAX_PLACE = 500
 

@@ -24,7 +24,7 @@ from sqlalchemy import select
 from bot.app import finnish_calendar
 from bot.i18n import texts_for
 from consultations.consultation import CaseStatus
-from consultations.followup import due_reminder_at, escalation_at
+from consultations.recommendations import due_reminder_at, escalation_at
 from consultations.summary import Owner, Recommendation
 from storage.tables import consultations, feedback
 from tests.e2e.test_playground import Stack

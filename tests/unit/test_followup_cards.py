@@ -12,8 +12,8 @@ import pytest
 
 from bot.i18n import LANGUAGES, Texts
 from consultations.consultation import CaseStatus, Consultation, RequestDetails
-from consultations.followup import SummaryView
 from consultations.poll import TimeSlot
+from consultations.summaries import SummaryView
 from consultations.summary import (
     MAX_FINDINGS,
     MAX_RECOMMENDATION,
@@ -26,7 +26,7 @@ from consultations.summary import (
     SummaryState,
 )
 from dialogs.cards.base import MAX_CARD_BYTES, card_bytes
-from dialogs.cards.followup import summary_card, summary_editor_card, summary_preview_card
+from dialogs.cards.summary import summary_card, summary_editor_card, summary_preview_card
 from tests.support.cards import texts
 
 HELSINKI = ZoneInfo("Europe/Helsinki")

@@ -14,8 +14,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from consultations.calendar import BusinessCalendar
+from consultations.casework import morning
 from consultations.errors import DomainError, IdentityCodeRefused, InvalidInput
-from consultations.followup import due_reminder_at, escalation_at, morning
+from consultations.recommendations import due_reminder_at, escalation_at
 from consultations.summary import (
     MAX_RECOMMENDATIONS,
     REC_TRANSITIONS,

@@ -1,0 +1,204 @@
+"""Following a recommendation up (SPEC §2.5): its due reminder to the owner (or the case
+manager for an outside owner), its escalation to the coordinator, and the owner's answers:
+done, in progress with a new date, not implemented with a reason, snoozed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from consultations.calendar import BusinessCalendar
+from consultations.casework import (
+    audit_case,
+    follow_up_coordinators,
+    is_coordinator,
+    message_case,
+    morning,
+    recommendation_subject,
+    sent_case,
+)
+from consultations.consultation import (
+    FINISHED,
+    Consultation,
+)
+from consultations.errors import DomainError, NotFound
+from consultations.ports import UnitOfWork
+from consultations.summary import (
+    ESCALATION_DAYS,
+    Recommendation,
+    RecommendationStatus,
+)
+
+
+def due_reminder_at(recommendation: Recommendation, calendar: BusinessCalendar) -> datetime:
+    return morning(recommendation.due, calendar)
+
+
+def escalation_at(recommendation: Recommendation, calendar: BusinessCalendar) -> datetime:
+    """Overdue for ESCALATION_DAYS working days: the coordinator hears of it."""
+    return calendar.add_working_days(due_reminder_at(recommendation, calendar), ESCALATION_DAYS)
+
+
+async def schedule_recommendation(
+    uow: UnitOfWork,
+    case: Consultation,
+    recommendation: Recommendation,
+    now: datetime,
+    calendar: BusinessCalendar,
+    *,
+    remind_at: datetime | None = None,
+) -> None:
+    """(Re)queue an active recommendation's due reminder, to its owner or, for an outside
+    owner, the case manager, and its escalation to the coordinator."""
+    assert case.id is not None and recommendation.id is not None
+    subject = recommendation_subject(recommendation.id)
+    await uow.outbox.cancel_subject(subject)
+    if not recommendation.active or case.status in FINISHED:
+        return
+    recipient = recommendation.owner.user_id or await uow.followup.case_manager(case.id)
+    stamp = now.isoformat()
+    if recipient is not None:
+        await message_case(
+            uow,
+            case,
+            key=f"rec:{recommendation.id}:due:{recipient}:{stamp}",
+            kind="recommendation.due",
+            user_id=recipient,
+            due_at=max(remind_at or due_reminder_at(recommendation, calendar), now),
+            now=now,
+            subject=subject,
+            recommendation_id=recommendation.id,
+        )
+    for coordinator in await follow_up_coordinators(uow, case):
+        await message_case(
+            uow,
+            case,
+            key=f"rec:{recommendation.id}:escalation:{coordinator}:{stamp}",
+            kind="recommendation.escalation",
+            user_id=coordinator,
+            due_at=max(escalation_at(recommendation, calendar), now),
+            now=now,
+            subject=subject,
+            recommendation_id=recommendation.id,
+        )
+
+
+# --- following a recommendation up ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecommendationView:
+    recommendation: Recommendation
+    case: Consultation
+    owner_name: str
+    case_manager_id: int | None
+    can_update: bool
+
+
+class FollowUpAction:
+    DONE = "done"
+    IN_PROGRESS = "in_progress"
+    NOT_IMPLEMENTED = "not_implemented"
+    SNOOZE_DAY = "snooze_day"
+    SNOOZE_WEEK = "snooze_week"
+    ALL = frozenset({DONE, IN_PROGRESS, NOT_IMPLEMENTED, SNOOZE_DAY, SNOOZE_WEEK})
+
+
+async def _recommendation_view(
+    uow: UnitOfWork, actor_id: int, recommendation: Recommendation, case: Consultation
+) -> RecommendationView:
+    assert case.id is not None
+    manager = await uow.followup.case_manager(case.id)
+    allowed = (
+        recommendation.owner.user_id == actor_id
+        or manager == actor_id
+        or await is_coordinator(uow, case.team_id, actor_id)
+    )
+    if not allowed:
+        raise DomainError("error.not_recommendation_owner")
+    owner = (
+        await uow.users.get(recommendation.owner.user_id)
+        if recommendation.owner.user_id is not None
+        else None
+    )
+    return RecommendationView(
+        recommendation,
+        case,
+        owner.name if owner else "",
+        manager,
+        can_update=recommendation.active and case.status not in FINISHED,
+    )
+
+
+async def view_recommendation(
+    uow: UnitOfWork, actor_id: int, recommendation_id: int, now: datetime
+) -> RecommendationView:
+    async with uow:
+        recommendation = await uow.followup.get_recommendation(recommendation_id)
+        if recommendation is None:
+            raise NotFound()
+        case = await sent_case(uow, recommendation.consultation_id)
+        view = await _recommendation_view(uow, actor_id, recommendation, case)
+        await audit_case(
+            uow, actor_id, "recommendation.viewed", case, now, recommendation=recommendation_id
+        )
+        await uow.commit()
+        return view
+
+
+async def update_recommendation(
+    uow: UnitOfWork,
+    actor_id: int,
+    recommendation_id: int,
+    action: str,
+    *,
+    due: date | None,
+    reason: str,
+    now: datetime,
+    calendar: BusinessCalendar,
+) -> RecommendationView:
+    """The owner (or the case manager, or a coordinator) answers a follow-up card: done,
+    in progress with a new date, not implemented with a reason, or snooze."""
+    if action not in FollowUpAction.ALL:
+        raise DomainError("error.invalid_input")
+    async with uow:
+        recommendation = await uow.followup.get_recommendation(recommendation_id, lock=True)
+        if recommendation is None:
+            raise NotFound()
+        case = await sent_case(uow, recommendation.consultation_id)
+        await _recommendation_view(uow, actor_id, recommendation, case)
+        if case.status in FINISHED:
+            raise DomainError("error.case_closed")
+        if not recommendation.active:
+            raise DomainError("error.recommendation_closed")
+        remind_at: datetime | None = None
+        if action == FollowUpAction.DONE:
+            recommendation.change(RecommendationStatus.DONE, actor_id, now)
+        elif action == FollowUpAction.NOT_IMPLEMENTED:
+            recommendation.change(
+                RecommendationStatus.NOT_IMPLEMENTED, actor_id, now, reason=reason
+            )
+        elif action == FollowUpAction.IN_PROGRESS:
+            recommendation.change(RecommendationStatus.IN_PROGRESS, actor_id, now, due=due)
+        else:
+            # Snoozing moves the reminder, not the due date: overdue stays overdue.
+            remind_at = (
+                calendar.add_working_days(now, 1)
+                if action == FollowUpAction.SNOOZE_DAY
+                else calendar.next_working_moment(now + timedelta(days=7))
+            )
+            recommendation.snoozed_until = remind_at
+        await uow.followup.save_recommendation(recommendation, now)
+        await schedule_recommendation(uow, case, recommendation, now, calendar, remind_at=remind_at)
+        await audit_case(
+            uow,
+            actor_id,
+            f"recommendation.{action}",
+            case,
+            now,
+            recommendation=recommendation_id,
+            to=recommendation.status.value,
+        )
+        view = await _recommendation_view(uow, actor_id, recommendation, case)
+        await uow.commit()
+        return view
