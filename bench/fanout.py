@@ -192,8 +192,8 @@ async def outbox_rows(engine: Any, open_only: bool = False) -> list[Any]:
 
 
 async def run_engine(url: str, factor: float, args: argparse.Namespace) -> dict[str, Any]:
-    from bot.connector import BotConnector
     from bot.delivery import ConnectorSender
+    from bot.edge.connector import BotConnector
     from consultations.delivery import RetryPolicy
     from scheduler.dispatcher import Dispatcher
     from storage.db import create_engine, session_factory
@@ -216,7 +216,9 @@ async def run_engine(url: str, factor: float, args: argparse.Namespace) -> dict[
         limiter=make_limiter(factor),
         uow_factory=lambda: SqlAlchemyUnitOfWork(sessions),
         clock=clock,
-        ics_url=lambda poll_id, user_id: "",  # the fan-out sends no meeting invitations
+        ics_url=lambda poll_id, user_id, until, case: (
+            ""
+        ),  # the fan-out sends no meeting invitations
     )
     options = {"concurrency": args.concurrency} if args.concurrency else {}
     dispatcher = Dispatcher(

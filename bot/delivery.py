@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from bot.connector import BotConnector
+from bot import invitations
+from bot.edge.connector import BotConnector
 from bot.i18n import HELSINKI, Texts, texts_for
 from bot.ratelimit import RateLimiter
 from consultations import case_manager, feedback, handovers, recommendations, summaries
@@ -38,7 +39,8 @@ class RenderContext:
     card needs more than the payload), the address of a meeting's .ics, and the time."""
 
     uows: UowFactory
-    ics_url: Callable[[int, int], str]
+    # (poll, attendee, until when the link works, case number) -> the .ics address
+    ics_url: Callable[[int, int, datetime, str], str]
     clock: Clock
 
     def today(self) -> date:
@@ -173,7 +175,14 @@ def _meeting_renderer(*, cancelled: bool = False, rescheduled: bool = False) -> 
             t,
             poll,
             case_number=case_number,
-            ics_url=ctx.ics_url(poll.id, int(payload["user_id"])),
+            ics_url=ctx.ics_url(
+                poll.id,
+                int(payload["user_id"]),
+                invitations.expires(
+                    poll.chosen_slot.end if poll.chosen_slot else None, ctx.clock.now()
+                ),
+                case_number,
+            ),
             cancelled=cancelled,
             rescheduled=rescheduled,
         )
@@ -307,6 +316,45 @@ RENDERERS: dict[str, Renderer] = {
 }
 
 
+REPLY_KIND = "reply"
+
+
+class PersonalChats:
+    """A user's 1:1 chat with the bot: the one Teams told about, or a new one opened."""
+
+    def __init__(
+        self,
+        *,
+        connector: BotConnector,
+        limiter: RateLimiter,
+        uow_factory: Callable[[], UnitOfWork],
+        clock: Clock,
+    ) -> None:
+        self._connector = connector
+        self._limiter = limiter
+        self._uow = uow_factory
+        self._clock = clock
+
+    async def conversation_of(self, user: User) -> str:
+        """Raises DeliveryFailure when Teams will not open one (yet)."""
+        if user.personal_conversation_id:
+            return user.personal_conversation_id
+        if not user.service_url:
+            raise DeliveryFailure(FailureKind.PERMANENT, "no service url known")
+        await self._limiter.acquire(user.tenant_id, "create-conversation")
+        conversation_id = await self._connector.create_personal_conversation(
+            user.service_url,
+            bot_id=user.bot_id,
+            user_id=user.teams_user_id,
+            tenant_id=user.tenant_id,
+        )
+        async with self._uow() as uow:
+            await uow.users.set_personal_conversation(user.id, conversation_id, self._clock.now())
+            await uow.commit()
+        user.personal_conversation_id = conversation_id
+        return conversation_id
+
+
 class ConnectorSender:
     """Implements the dispatcher's `Sender` port."""
 
@@ -317,7 +365,7 @@ class ConnectorSender:
         limiter: RateLimiter,
         uow_factory: Callable[[], UnitOfWork],
         clock: Clock,
-        ics_url: Callable[[int, int], str],
+        ics_url: Callable[[int, int, datetime, str], str],
     ) -> None:
         self._connector = connector
         self._limiter = limiter
@@ -325,6 +373,9 @@ class ConnectorSender:
         self._context = RenderContext(uow_factory, ics_url, clock)
         self._clock = clock
         self._users: dict[int, User] = {}
+        self._chats = PersonalChats(
+            connector=connector, limiter=limiter, uow_factory=uow_factory, clock=clock
+        )
 
     async def prepare(self, messages: Sequence[ClaimedMessage]) -> None:
         """Load every recipient of a batch in one query instead of one per message."""
@@ -343,29 +394,33 @@ class ConnectorSender:
                 user = await uow.users.get(user_id)
         return user
 
+    async def _user(self, message: ClaimedMessage) -> User:
+        if not message.recipient_id.isdigit():
+            raise DeliveryFailure(FailureKind.PERMANENT, "recipient not found")
+        user = await self._recipient(int(message.recipient_id))
+        if user is None:
+            raise DeliveryFailure(FailureKind.PERMANENT, "recipient not found")
+        if user.unreachable_since is not None:
+            raise DeliveryFailure(FailureKind.UNREACHABLE, "recipient unreachable")
+        return user
+
     async def send(self, message: ClaimedMessage) -> tuple[str | None, str | None]:
+        if message.kind == REPLY_KIND:
+            return await self._send_reply(message)
         renderer = RENDERERS.get(message.kind)
         if renderer is None:
             raise DeliveryFailure(FailureKind.PERMANENT, f"unknown kind {message.kind}")
         user = None
         if message.recipient_type is RecipientType.USER:
-            if not message.recipient_id.isdigit():
-                raise DeliveryFailure(FailureKind.PERMANENT, "recipient not found")
-            user = await self._recipient(int(message.recipient_id))
-            if user is None:
-                raise DeliveryFailure(FailureKind.PERMANENT, "recipient not found")
-            if user.unreachable_since is not None:
-                raise DeliveryFailure(FailureKind.UNREACHABLE, "recipient unreachable")
+            user = await self._user(message)
             service_url, tenant = user.service_url, user.tenant_id
-            conversation_id = user.personal_conversation_id
-            texts = texts_for(user.locale)
+            texts = texts_for(user.speaks)
         else:
             async with self._uow() as uow:
                 team = await uow.teams.get(message.team_id) if message.team_id else None
             if team is None:
                 raise DeliveryFailure(FailureKind.PERMANENT, "team not found")
             service_url, tenant = team.service_url, team.tenant_id
-            conversation_id = message.recipient_id
             texts = texts_for(None)
         try:
             rendered = await renderer(self._context, texts, message.payload)
@@ -374,33 +429,61 @@ class ConnectorSender:
         except DomainError as error:
             # The recipient may no longer see this (a role handed on, a case gone).
             raise DeliveryFailure(FailureKind.PERMANENT, f"refused: {error.code}") from None
-
         if not service_url:
             raise DeliveryFailure(FailureKind.PERMANENT, "no service url known")
-        if conversation_id is None and user is not None:
-            # First proactive message to this user: open the 1:1 chat and remember it.
-            await self._limiter.acquire(tenant, "create-conversation")
-            conversation_id = await self._connector.create_personal_conversation(
-                service_url, bot_id=user.bot_id, user_id=user.teams_user_id, tenant_id=tenant
-            )
-            async with self._uow() as uow:
-                await uow.users.set_personal_conversation(
-                    user.id, conversation_id, self._clock.now()
-                )
-                await uow.commit()
-            user.personal_conversation_id = conversation_id
-
-        if conversation_id is None:
-            raise DeliveryFailure(FailureKind.PERMANENT, "no conversation to send to")
+        # First proactive message to a user: their 1:1 chat is opened and remembered.
+        conversation_id = (
+            await self._chats.conversation_of(user) if user is not None else message.recipient_id
+        )
         if "text" in rendered and "type" not in rendered:
             activity: dict[str, Any] = {"type": "message", "text": rendered["text"]}
         else:
             activity = {"type": "message", "attachments": [attachment(rendered)]}
+        return await self._post(service_url, tenant, conversation_id, activity), conversation_id
+
+    async def _send_reply(self, message: ClaimedMessage) -> tuple[str | None, str | None]:
+        """A reply a turn could not deliver in time: sent as it was written."""
+        payload = message.payload
+        activity = payload.get("activity")
+        if not isinstance(activity, dict):
+            raise DeliveryFailure(FailureKind.PERMANENT, "payload does not fit its kind")
+        reply_to = payload.get("reply_to")
+        if message.recipient_type is RecipientType.USER:
+            user = await self._user(message)
+            service_url, tenant = user.service_url, user.tenant_id
+            conversation_id = await self._chats.conversation_of(user)
+        else:
+            service_url, tenant = (
+                str(payload.get("service_url", "")),
+                str(payload.get("tenant", "")),
+            )
+            conversation_id = message.recipient_id
+        if not service_url:
+            raise DeliveryFailure(FailureKind.PERMANENT, "no service url known")
+        activity_id = await self._post(
+            service_url,
+            tenant,
+            conversation_id,
+            activity,
+            reply_to=reply_to if isinstance(reply_to, str) else None,
+        )
+        return activity_id, conversation_id
+
+    async def _post(
+        self,
+        service_url: str,
+        tenant: str,
+        conversation_id: str,
+        activity: dict[str, Any],
+        *,
+        reply_to: str | None = None,
+    ) -> str | None:
         await self._limiter.acquire(tenant, conversation_id)
         try:
-            activity_id = await self._connector.send(service_url, conversation_id, activity)
+            return await self._connector.send(
+                service_url, conversation_id, activity, reply_to=reply_to
+            )
         except DeliveryFailure as failure:
             if failure.retry_after is not None:
                 self._limiter.throttled(tenant, conversation_id, failure.retry_after)
             raise
-        return activity_id, conversation_id

@@ -60,6 +60,13 @@ class User:
     personal_conversation_id: str | None
     unreachable_since: datetime | None
     bot_id: str = ""
+    # The language the user chose (fi/sv/en); None follows their Teams locale.
+    language: str | None = None
+
+    @property
+    def speaks(self) -> str:
+        """The locale to write to this user in: their choice, else what Teams last said."""
+        return self.language or self.locale
 
 
 @dataclass(frozen=True)
@@ -113,9 +120,14 @@ class TeamInstallation:
     roster: tuple[UserRef, ...]
 
 
+LANGUAGES = ("fi", "sv", "en")
+
+
 class RecipientType(enum.StrEnum):
     USER = "user"
     CHANNEL = "channel"
+    # A conversation the bot answered in (a reply handed over from a turn).
+    CONVERSATION = "conversation"
 
 
 class DeliveryStatus(enum.StrEnum):

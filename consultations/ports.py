@@ -58,6 +58,10 @@ class UserRepository(Protocol):
 
     async def set_profession(self, user_id: int, profession: Profession, now: datetime) -> None: ...
 
+    async def set_language(self, user_id: int, language: str | None, now: datetime) -> None:
+        """The language the user chose; None follows their Teams locale again."""
+        ...
+
     async def mark_unreachable(self, user_id: int, now: datetime) -> bool:
         """Mark unreachable; True only for the call that changed it (tell coordinators once)."""
         ...

@@ -8,8 +8,15 @@ from typing import Any
 
 from consultations.calendar import BusinessCalendar
 from consultations.consultation import triage_overdue
-from consultations.errors import DomainError, IdentityCodeRefused, NotAuthorised, NotFound
+from consultations.errors import (
+    DomainError,
+    IdentityCodeRefused,
+    InvalidInput,
+    NotAuthorised,
+    NotFound,
+)
 from consultations.model import (
+    LANGUAGES,
     OutgoingMessage,
     Profession,
     RecipientType,
@@ -97,6 +104,28 @@ async def set_profession(uow: UnitOfWork, user_id: int, value: str, now: datetim
         )
         await uow.commit()
     return profession
+
+
+async def set_language(
+    uow: UnitOfWork, user_id: int, language: str | None, now: datetime
+) -> str | None:
+    """A user chooses the language the bot writes to them in (or to follow Teams)."""
+    if language is not None and language not in LANGUAGES:
+        raise InvalidInput()
+    async with uow:
+        if await uow.users.get(user_id) is None:
+            raise NotFound()
+        await uow.users.set_language(user_id, language, now)
+        await uow.audit.record(
+            at=now,
+            actor_user_id=user_id,
+            action="profile.language_set",
+            subject_type="user",
+            subject_id=str(user_id),
+            details={"language": language},
+        )
+        await uow.commit()
+    return language
 
 
 def is_admin(user: User, admins: Collection[str]) -> bool:
@@ -247,6 +276,47 @@ async def notify_user(
         ),
         now,
     )
+
+
+REPLY_KIND = "reply"
+
+
+async def queue_reply(
+    uow: UnitOfWork,
+    *,
+    key: str,
+    activity: dict[str, Any],
+    conversation_id: str,
+    service_url: str,
+    tenant: str,
+    reply_to: str | None,
+    user_id: int | None,
+    due_at: datetime,
+    now: datetime,
+) -> bool:
+    """A reply the turn could not deliver in time, handed to the outbox as it was written
+    (to the user's 1:1 chat when it was one). Its content is wiped once delivered."""
+    async with uow:
+        added = await uow.outbox.add(
+            OutgoingMessage(
+                idempotency_key=key,
+                kind=REPLY_KIND,
+                recipient_type=RecipientType.USER
+                if user_id is not None
+                else RecipientType.CONVERSATION,
+                recipient_id=str(user_id) if user_id is not None else conversation_id,
+                due_at=due_at,
+                payload={
+                    "activity": activity,
+                    "service_url": service_url,
+                    "tenant": tenant,
+                    "reply_to": reply_to,
+                },
+            ),
+            now,
+        )
+        await uow.commit()
+        return added
 
 
 async def recipient_unreachable(uow: UnitOfWork, user_id: int, now: datetime) -> int:

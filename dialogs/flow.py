@@ -1,8 +1,8 @@
-"""What every card-driven flow shares: its collaborators and the verb dispatch."""
+"""What every card-driven flow shares: its collaborators, its card verbs and its commands."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from consultations.calendar import BusinessCalendar
@@ -10,11 +10,21 @@ from consultations.ports import Clock, UnitOfWork
 from dialogs.cards.base import Card, Localizer
 
 Action = Callable[[int, Localizer, Mapping[str, Any]], Awaitable[Card]]
+# What a command answers: a card or a text, or several (one roles card per team).
+Reply = Card | str
+CommandAction = Callable[[int, Localizer, str], Awaitable[Reply | Sequence[Reply]]]
 
 
 class CardFlow:
     """A flow answers the card actions whose verbs it owns with the card that replaces
-    the one clicked; each action calls the use cases it needs."""
+    the one clicked, and the commands it owns with what to send; each calls the use
+    cases it needs. Card payloads are untrusted: every action checks on the server."""
+
+    # Verbs whose cards show no client details: they work in a channel or group chat too.
+    public_verbs: frozenset[str] = frozenset()
+    # Buttons that, pressed in a channel or group chat, open their card in the person's
+    # 1:1 chat instead (every other verb is refused there).
+    redirect_verbs: frozenset[str] = frozenset()
 
     def __init__(
         self,
@@ -22,14 +32,20 @@ class CardFlow:
         uow_factory: Callable[[], UnitOfWork],
         clock: Clock,
         calendar: BusinessCalendar,
+        admins: frozenset[str] = frozenset(),
     ) -> None:
         self._uow = uow_factory
         self._clock = clock
         self._calendar = calendar
+        self._admins = admins
         self.verbs: dict[str, Action] = self.actions()
 
     def actions(self) -> dict[str, Action]:
         raise NotImplementedError
+
+    def commands(self) -> dict[str, CommandAction]:
+        """Command name (dialogs/commands.py) -> what runs it; most flows have none."""
+        return {}
 
     async def handle(
         self, verb: str, user_id: int, t: Localizer, data: Mapping[str, Any]

@@ -19,7 +19,7 @@ from consultations.summary import (
 from dialogs.cards import followup as cards
 from dialogs.cards.base import Card, Localizer
 from dialogs.cards.summary import MAX_COMMENT, MAX_NOTE
-from dialogs.flow import Action, CardFlow
+from dialogs.flow import Action, CardFlow, CommandAction
 from dialogs.inputs import id_list, optional_date, positive_id
 
 
@@ -47,6 +47,9 @@ class FollowUpFlow(CardFlow):
             "feedback.open": self._feedback_open,
             "feedback.give": self._feedback_give,
         }
+
+    def commands(self) -> dict[str, CommandAction]:
+        return {"cases": lambda user_id, t, _args: self.cases(user_id, t)}
 
     def _today(self) -> date:
         return self._clock.now().astimezone(self._calendar.tz).date()

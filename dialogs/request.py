@@ -23,7 +23,7 @@ from consultations.errors import DomainError, InvalidInput
 from dialogs.cards import request as cards
 from dialogs.cards.base import Card, Localizer, execute
 from dialogs.cards.request import PAGE_FIELDS
-from dialogs.flow import Action, CardFlow
+from dialogs.flow import Action, CardFlow, CommandAction
 from dialogs.inputs import positive_id
 
 # What must be right before leaving a page forward.
@@ -83,6 +83,9 @@ def _page(data: Mapping[str, Any]) -> str:
 
 
 class RequestFlow(CardFlow):
+    # "New request" on the help card in a channel opens the form in the 1:1 chat.
+    redirect_verbs = frozenset({"request.new"})
+
     def actions(self) -> dict[str, Action]:
         return {
             "request.new": self._new,
@@ -103,6 +106,14 @@ class RequestFlow(CardFlow):
             "triage.accept": self._accept,
             "triage.ask": self._ask,
             "triage.decline": self._decline,
+        }
+
+    def commands(self) -> dict[str, CommandAction]:
+        return {
+            "new": lambda user_id, t, _args: self.start(user_id, t),
+            "my": lambda user_id, t, _args: self.my_requests(user_id, t),
+            "drafts": lambda user_id, t, _args: self.drafts(user_id, t),
+            "queue": lambda user_id, t, _args: self.queue(user_id, t),
         }
 
     async def _teams(self) -> list[tuple[int, str]]:

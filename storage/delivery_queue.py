@@ -5,11 +5,15 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, case, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from consultations.model import ClaimedMessage, RecipientType
 from storage.tables import outbox
+
+# A reply handed over from a turn carries the card itself: once settled, only the row's
+# bookkeeping stays (SPEC §5, nothing kept longer than needed).
+_SETTLED_PAYLOAD = case((outbox.c.kind == "reply", literal("{}")), else_=outbox.c.payload)
 
 
 class SqlAlchemyDeliveryQueue:
@@ -110,6 +114,7 @@ class SqlAlchemyDeliveryQueue:
         await self._settle(
             message_id,
             status="sent",
+            payload=_SETTLED_PAYLOAD,
             sent_at=now,
             sent_activity_id=activity_id,
             conversation_id=conversation_id,
@@ -125,4 +130,10 @@ class SqlAlchemyDeliveryQueue:
         )
 
     async def mark_dead(self, message_id: int, now: datetime, error: str) -> None:
-        await self._settle(message_id, status="dead", last_error=error[:500], sent_at=None)
+        await self._settle(
+            message_id,
+            status="dead",
+            payload=_SETTLED_PAYLOAD,
+            last_error=error[:500],
+            sent_at=None,
+        )

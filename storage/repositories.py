@@ -64,6 +64,7 @@ def _user(row: RowMapping | Mapping[str, Any]) -> User:
         personal_conversation_id=row["personal_conversation_id"],
         unreachable_since=row["unreachable_since"],
         bot_id=row["bot_id"],
+        language=row["language"],
     )
 
 
@@ -158,6 +159,11 @@ class SqlAlchemyUserRepository:
             .values(
                 personal_conversation_id=conversation_id, unreachable_since=None, updated_at=now
             )
+        )
+
+    async def set_language(self, user_id: int, language: str | None, now: datetime) -> None:
+        await self._s.execute(
+            update(users).where(users.c.id == user_id).values(language=language, updated_at=now)
         )
 
     async def set_profession(self, user_id: int, profession: Profession, now: datetime) -> None:

@@ -64,6 +64,8 @@ users = Table(
     Column("aad_object_id", String(64), nullable=True, index=True),
     Column("name", String(256), nullable=False, default=""),
     Column("locale", String(16), nullable=False, default=""),
+    # The language the user chose with `kieli` (fi/sv/en); NULL follows Teams' locale.
+    Column("language", String(8), nullable=True),
     Column("profession", String(64), nullable=True),
     Column("tenant_id", String(64), nullable=False, default=""),
     Column("service_url", String(512), nullable=False, default=""),
@@ -134,6 +136,9 @@ outbox = Table(
     Column("attempts", Integer, nullable=False, default=0),
     Column("last_error", String(500), nullable=True),
     Column("claimed_until", UtcDateTime, nullable=True),
+    # Which instance holds the claim (leases.holder), so a new dispatch leader can take
+    # back at once what a dead one had in flight.
+    Column("claimed_by", String(64), nullable=True),
     Column("sent_activity_id", String(256), nullable=True),
     Column("conversation_id", String(512), nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
@@ -200,6 +205,15 @@ case_notes = Table(
     Column("text", Text, nullable=False),
 )
 
+# Named leases several instances share (e.g. "dispatch": the one instance that sends).
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(64), nullable=False),
+    Column("until", UtcDateTime, nullable=False),
+)
+
 case_counters = Table(
     "case_counters",
     metadata,
@@ -215,6 +229,7 @@ __all__ = [
     "case_transitions",
     "channels",
     "consultations",
+    "leases",
     "metadata",
     "outbox",
     "role_grants",

@@ -10,26 +10,15 @@ from dialogs.cards.base import (
     Card,
     Localizer,
     adaptive_card,
+    bold,
     execute,
     facts,
     heading,
     paragraph,
 )
+from dialogs.commands import COMMANDS, Audience
 
 EMPTY = "—"
-# (command key in the catalog, description key); the words users type are translated too.
-COMMANDS: tuple[tuple[str, str], ...] = (
-    ("command.new", "help.command.new"),
-    ("command.my", "help.command.my"),
-    ("command.drafts", "help.command.drafts"),
-    ("command.queue", "help.command.queue"),
-    ("command.cases", "help.command.cases"),
-    ("command.settings", "help.command.settings"),
-    ("command.help", "help.command.help"),
-    ("command.profile", "help.command.profile"),
-    ("command.roles", "help.command.roles"),
-    ("command.deliveries", "help.command.deliveries"),
-)
 
 
 def profession_name(t: Localizer, profession: Profession | None) -> str:
@@ -45,12 +34,21 @@ def professions_text(t: Localizer, values: Iterable[Profession]) -> str:
 
 
 def help_card(t: Localizer) -> Card:
-    body: list[dict[str, Any]] = [
-        heading(t("help.title")),
-        paragraph(t("help.intro")),
-        facts([(t(word), t(description)) for word, description in COMMANDS]),
-        paragraph(t("help.privacy"), subtle=True),
-    ]
+    """Every command from the command table, in the reader's language: what everyone may
+    use first, then coordinators' and administrators' own."""
+    body: list[dict[str, Any]] = [heading(t("help.title")), paragraph(t("help.intro"))]
+    for audience, title in (
+        (Audience.EVERYONE, ""),
+        (Audience.COORDINATORS, "help.for_coordinators"),
+        (Audience.ADMINS, "help.for_admins"),
+    ):
+        shown = [c for c in COMMANDS if c.audience is audience]
+        if not shown:
+            continue
+        if title:
+            body.append(bold(t(title), separator=True))
+        body.append(facts([(t(c.word_key), t(c.help_key)) for c in shown]))
+    body.append(paragraph(t("help.privacy"), subtle=True))
     return adaptive_card(
         body,
         [

@@ -18,7 +18,6 @@ from typing import Any
 
 import pytest
 from botframework.connector.auth import ChannelValidation
-from botframework.connector.auth.jwt_token_extractor import JwtTokenExtractor
 from sqlalchemy import select
 
 from bot.settings import Settings, SettingsError
@@ -35,9 +34,6 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def stub(monkeypatch: pytest.MonkeyPatch) -> Iterator[JwksStub]:
-    # The SDK caches metadata per URL for a day, process-wide; a reused port must not
-    # see a previous test's key.
-    monkeypatch.setattr(JwtTokenExtractor, "metadataCache", {})
     with jwks_stub() as running:
         yield running
 
@@ -63,8 +59,8 @@ VERB = "help.open"
 
 @pytest.fixture(params=["help.open", "request.my"], ids=["sdk-turn", "card-flow"])
 def verb(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Which road the activity takes: a handler's own card action runs through the SDK's
-    turn pipeline, a card flow's is answered from the JSON (bot.app); both authenticate."""
+    """Two card actions of different flows: every activity takes the one road, and the
+    edge authenticates it before any flow sees it."""
     monkeypatch.setattr(sys.modules[__name__], "VERB", request.param)
     return str(request.param)
 
@@ -76,6 +72,12 @@ async def bot(
     make_bot: BotFactory,
     stub: JwksStub,
     monkeypatch: pytest.MonkeyPatch,
+) -> RunningBot:
+    return await _start(route, make_bot, stub, monkeypatch)
+
+
+async def _start(
+    route: str, make_bot: BotFactory, stub: JwksStub, monkeypatch: pytest.MonkeyPatch
 ) -> RunningBot:
     overrides: dict[str, Any] = {}
     if route == METADATA_SETTING:
@@ -174,9 +176,15 @@ async def test_a_token_for_another_service_url_is_401(bot: RunningBot, stub: Jwk
 
 
 async def test_a_key_not_endorsed_for_msteams_is_401(
-    request: pytest.FixtureRequest, route: str, bot: RunningBot, stub: JwksStub
+    route: str,
+    verb: str,
+    make_bot: BotFactory,
+    stub: JwksStub,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # The keys are read as the bot starts: Microsoft's key endorses other channels only.
     stub.endorsements = ["webchat"]
+    bot = await _start(route, make_bot, stub, monkeypatch)
     await _assert_refused(bot, stub.sign(channel_claims(APP_ID, SERVICE_URL)))
 
 

@@ -42,7 +42,7 @@ IDENTITY_CODE = "131052-308T"
 # Texts from bot/i18n/locales/*/LC_MESSAGES/messages.po, spelled out: they are what users see.
 EN_TEAM_WELCOME_TITLE = f"Työkykytiimi is now in {TEAM_NAME}"
 FI_TEAM_WELCOME_TITLE = f"Työkykytiimi on nyt tiimissä {TEAM_NAME}"
-EN_CLAIM_BUTTON = "I will coordinate"
+FI_CLAIM_BUTTON = "Ryhdyn koordinaattoriksi"
 EN_CLAIM_DONE = f"{INSTALLER_NAME} is now the coordinator of {TEAM_NAME}."
 EN_PROFILE_TITLE = "Profile"
 EN_PROFILE_SAVED = "Saved: Physician."
@@ -185,13 +185,14 @@ async def test_team_install_greets_and_the_installer_claims_the_coordinator_role
     mark = pg.mark()
     await pg.install(pg.team_id)
 
-    # The installation activity carries the installer's locale (en-US).
+    # The channel hears the team's language (Finnish until a coordinator chooses), not
+    # the installer's locale (the installation activity says en-US).
     greeting = await pg.wait_for_message(
-        _card_titled(pg.team_id, EN_TEAM_WELCOME_TITLE), start=mark
+        _card_titled(pg.team_id, FI_TEAM_WELCOME_TITLE), start=mark
     )
     assert greeting.card is not None
     claim = _execute(greeting.card, "role.claim")
-    assert claim["title"] == EN_CLAIM_BUTTON
+    assert claim["title"] == FI_CLAIM_BUTTON
 
     async with stack.components.uow_factory() as uow:
         teams = await uow.teams.all()
@@ -241,7 +242,7 @@ async def test_team_install_greets_the_channel_once(stack: Stack) -> None:
     with contextlib.suppress(TimeoutError):
         await pg.wait_for_message(is_greeting, timeout=1.5, start=pg.messages().index(first) + 1)
     greetings = [m for m in pg.messages()[mark:] if is_greeting(m)]
-    assert [_title(m.card or {}) for m in greetings] == [EN_TEAM_WELCOME_TITLE]
+    assert [_title(m.card or {}) for m in greetings] == [FI_TEAM_WELCOME_TITLE]
 
 
 async def test_help_card_speaks_the_users_language(stack: Stack) -> None:

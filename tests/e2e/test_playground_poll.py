@@ -304,7 +304,7 @@ async def test_a_poll_through_the_playground_fixes_the_time_and_serves_the_ics(
         assert case_number in shown and PLACE in shown
         assert slot_as_shown[person.user_id] in shown, shown
         links = [url for url in _open_urls(confirmation.card) if url.endswith(".ics")]
-        assert len(links) == 1 and links[0].startswith(base_url + "/ics/"), links
+        assert len(links) == 1 and links[0].startswith(base_url + "/links/ics/"), links
         async with pg.session.get(links[0]) as response:
             assert response.status == 200, person.user_id
             assert response.content_type == "text/calendar"

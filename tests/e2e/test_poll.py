@@ -143,8 +143,11 @@ async def test_a_poll_finds_the_time_and_sends_ics_invitations(
     assert any(c.name == "VTIMEZONE" for c in calendar.walk())
 
     # A forged link gets nothing.
-    forged = await bot.client.get("/" + path.rsplit("/", 1)[0] + "/" + "0" * 32 + ".ics")
-    assert forged.status == 404
+    _links, _purpose, token, filename = path.split("/")
+    body_part, mac = token.split(".")
+    for forged in (f"{body_part}.{'A' * len(mac)}", f"{body_part[:-2]}AA.{mac}"):
+        response = await bot.client.get(f"/links/ics/{forged}/{filename}")
+        assert response.status == 404
 
     # The nudges were cancelled when the poll closed: none goes out later.
     sent_before = len(fake.sent)
@@ -153,6 +156,10 @@ async def test_a_poll_finds_the_time_and_sends_ics_invitations(
     assert not [
         s for s in fake.sent[sent_before:] if s.conversation_id in (chat(MEMBER_A), chat(MEMBER_B))
     ]
+    # A week after the meeting (Thursday 26.11) the invitation's link no longer works.
+    assert (await bot.client.get("/" + path)).status == 200
+    clock.current = datetime(2026, 12, 3, 14, 1, tzinfo=HELSINKI).astimezone(UTC)
+    assert (await bot.client.get("/" + path)).status == 404
     async with bot.components.engine.connect() as connection:
         nudges = (
             (await connection.execute(select(outbox.c.status).where(outbox.c.kind == "poll.nudge")))

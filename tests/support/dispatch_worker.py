@@ -18,8 +18,8 @@ import sys
 import aiohttp
 
 from bot.app import SystemClock
-from bot.connector import BotConnector
 from bot.delivery import ConnectorSender
+from bot.edge.connector import BotConnector
 from bot.ratelimit import RateLimiter
 from bot.settings import Settings
 from consultations import services
@@ -60,7 +60,7 @@ async def run(database_url: str, connector_url: str, lease_seconds: float, once:
             ),
             uow_factory=uow_factory,
             clock=clock,
-            ics_url=lambda poll_id, user_id: "",  # no meeting invitations here
+            ics_url=lambda poll_id, user_id, until, case: "",  # no meeting invitations here
         )
         dispatcher = Dispatcher(
             queue=SqlAlchemyDeliveryQueue(sessions),

@@ -11,9 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from babel.messages.pofile import read_po
 
-from bot.i18n import LOCALES_DIR, Texts, texts_for
+from bot.i18n import Texts, catalog, texts_for
 from consultations.consultation import (
     DEFAULT_MAX_TEXT,
     MAX_TEXT,
@@ -51,6 +50,7 @@ from dialogs.cards.request import (
     request_submitted_card,
     triage_card,
 )
+from dialogs.commands import COMMANDS
 
 LOCALES = ("fi-FI", "sv-FI", "en-US")
 TEAMS = [(1, "Joensuun työkykytiimi"), (2, "Lieksan tiimi")]
@@ -641,7 +641,7 @@ _FSTRING = re.compile(r"""\bt\(\s*f(["'])(.+?)\1""")
 
 def used_keys() -> set[str]:
     keys: set[str] = set(HANDLER_KEYS)
-    keys.update(k for pair in registry.COMMANDS for k in pair)
+    keys.update(k for spec in COMMANDS for k in (spec.word_key, spec.help_key))
     for path in sorted(CARDS_DIR.glob("*.py")):
         source = path.read_text(encoding="utf-8")
         keys.update(m.group(2) for m in _LITERAL.finditer(source))
@@ -655,8 +655,7 @@ def used_keys() -> set[str]:
 
 
 def po(language: str) -> dict[str, str]:
-    with (LOCALES_DIR / language / "LC_MESSAGES" / "messages.po").open("rb") as handle:
-        return {str(m.id): str(m.string) for m in read_po(handle, locale=language) if m.id}
+    return dict(catalog(language).messages)
 
 
 def fields_of(text: str) -> set[str]:
@@ -667,8 +666,8 @@ def test_every_key_the_cards_use_is_translated_in_every_language() -> None:
     keys = used_keys()
     assert "status.needs_info.next" in keys and "barrier.person.pain" in keys
     catalogs = {language: po(language) for language in ("fi", "sv", "en")}
-    for language, catalog in catalogs.items():
-        missing = sorted(k for k in keys if not catalog.get(k, "").strip())
+    for language, found in catalogs.items():
+        missing = sorted(k for k in keys if not found.get(k, "").strip())
         assert not missing, f"{language}: {missing}"
     # Same placeholders in every language, so no translation fails to format.
     for key, text in catalogs["fi"].items():

@@ -6,7 +6,8 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.senders import SenderMemory, account_ref
+from bot.edge.activity import account_ref
+from bot.senders import SenderMemory
 from consultations.model import User, UserRef
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)

@@ -1,12 +1,15 @@
-"""A small Bot Connector REST client for proactive sends, on one shared aiohttp session.
+"""A small Bot Connector REST client on one shared aiohttp session: replies within a turn,
+proactive sends from the outbox, rosters and channel lists.
 
-The stock botbuilder connector is built anew per call and hides the HTTP status and
-Retry-After that the delivery engine needs; this one keeps connections alive and tells
-exactly what went wrong.
+The stock botbuilder connector is built anew per call, sends through synchronous
+`requests` in a thread pool and hides the HTTP status and Retry-After that the retry rules
+need; this one keeps connections alive, bounds connect and read times, and tells exactly
+what went wrong.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -21,6 +24,9 @@ log = logging.getLogger(__name__)
 
 TokenProvider = Callable[[], Awaitable[str | None]]
 _RETRYABLE = {408, 412, 500, 502, 503, 504}
+# An unreachable serviceUrl must not hold a turn: connecting gets a couple of seconds.
+CONNECT_TIMEOUT = 2.0
+TOKEN_TIMEOUT = 10.0
 
 
 def _retry_after(headers: Any) -> float | None:
@@ -43,13 +49,22 @@ class BotConnector:
     ) -> None:
         self._session = session
         self._token = token
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._timeout = aiohttp.ClientTimeout(
+            total=timeout, sock_connect=min(CONNECT_TIMEOUT, timeout)
+        )
 
     async def _request(
-        self, method: str, url: str, body: dict[str, Any] | None = None
+        self,
+        method: str,
+        url: str,
+        body: dict[str, Any] | None = None,
+        limits: aiohttp.ClientTimeout | None = None,
     ) -> dict[str, Any]:
         headers = {"Content-Type": "application/json; charset=utf-8"}
-        token = await self._token()
+        try:
+            token = await asyncio.wait_for(self._token(), TOKEN_TIMEOUT)
+        except Exception as error:  # noqa: BLE001 - MSAL raises many kinds; all mean "later"
+            raise DeliveryFailure(FailureKind.RETRY, f"token: {type(error).__name__}") from None
         if token:
             headers["Authorization"] = f"Bearer {token}"
         try:
@@ -60,7 +75,7 @@ class BotConnector:
                 # which keeps the largest cards well under Teams' 28 KB.
                 data=None if body is None else json_bytes(body),
                 headers=headers,
-                timeout=self._timeout,
+                timeout=limits or self._timeout,
             ) as response:
                 if response.status < 300:
                     try:
@@ -104,11 +119,23 @@ class BotConnector:
         return conversation_id
 
     async def send(
-        self, service_url: str, conversation_id: str, activity: dict[str, Any]
+        self,
+        service_url: str,
+        conversation_id: str,
+        activity: dict[str, Any],
+        *,
+        reply_to: str | None = None,
+        within: float | None = None,
     ) -> str | None:
+        """Post an activity (as a reply to `reply_to` when given); return its id."""
         conversation = quote(conversation_id, safe="")
         url = f"{self._base(service_url)}/v3/conversations/{conversation}/activities"
-        data = await self._request("POST", url, activity)
+        if reply_to:
+            url += f"/{quote(reply_to, safe='')}"
+        limits = None
+        if within is not None:
+            limits = aiohttp.ClientTimeout(total=within, sock_connect=min(CONNECT_TIMEOUT, within))
+        data = await self._request("POST", url, activity, limits)
         activity_id = data.get("id")
         return activity_id if isinstance(activity_id, str) else None
 

@@ -1,0 +1,228 @@
+"""The team registry's commands and card actions: help, profile, roles, team settings and
+failed deliveries."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from consultations import services
+from consultations.errors import DomainError, InvalidInput, NotAuthorised, NotFound
+from consultations.model import Role, Team, TeamSettings, User
+from consultations.ports import UnitOfWork
+from dialogs.cards import registry as cards
+from dialogs.cards.base import Card, Localizer
+from dialogs.flow import Action, CardFlow, CommandAction, Reply
+from dialogs.inputs import positive_id
+
+# A person in many teams sees the first few; the card says so in the roles text.
+MAX_TEAM_CARDS = 5
+
+
+async def _user(uow: UnitOfWork, user_id: int) -> User:
+    user = await uow.users.get(user_id)
+    if user is None:
+        raise NotFound()
+    return user
+
+
+class RegistryFlow(CardFlow):
+    # Cards posted where a team works (the welcome, roles and settings cards) act there.
+    public_verbs = frozenset(
+        {
+            "help.open",
+            "profile.open",
+            "profile.save",
+            "role.claim",
+            "role.grant",
+            "role.revoke",
+            "team.settings.save",
+        }
+    )
+
+    def actions(self) -> dict[str, Action]:
+        return {
+            "help.open": self._help,
+            "profile.open": self._profile_open,
+            "profile.save": self._profile_save,
+            "role.claim": self._role_claim,
+            "role.grant": self._role_grant,
+            "role.revoke": self._role_revoke,
+            "deliveries.open": self._deliveries,
+            "team.settings.save": self._settings_save,
+        }
+
+    def commands(self) -> dict[str, CommandAction]:
+        return {
+            "help": lambda user_id, t, _args: self.help(user_id, t),
+            "profile": lambda user_id, t, _args: self.profile(user_id, t),
+            "roles": lambda user_id, t, _args: self.roles(user_id, t),
+            "settings": lambda user_id, t, _args: self.settings(user_id, t),
+            "deliveries": lambda user_id, t, _args: self.deliveries(user_id, t),
+        }
+
+    # --- commands ---------------------------------------------------------------------
+
+    async def help(self, user_id: int, t: Localizer) -> Card:
+        return cards.help_card(t)
+
+    async def profile(self, user_id: int, t: Localizer) -> Card:
+        async with self._uow() as uow:
+            user = await _user(uow, user_id)
+        return cards.profile_card(t, user)
+
+    async def roles(self, user_id: int, t: Localizer) -> Reply | Sequence[Reply]:
+        async with self._uow() as uow:
+            user = await _user(uow, user_id)
+            admin = services.is_admin(user, self._admins)
+            teams = await uow.teams.all() if admin else await uow.teams.teams_of(user_id)
+        if not teams:
+            return t("roles.no_teams")
+        found = [await self._roles_card(user, t, team.id) for team in teams[:MAX_TEAM_CARDS]]
+        return [card for card in found if card is not None]
+
+    async def settings(self, user_id: int, t: Localizer) -> Reply | Sequence[Reply]:
+        async with self._uow() as uow:
+            user = await _user(uow, user_id)
+            if services.is_admin(user, self._admins):
+                teams = list(await uow.teams.all())
+            else:
+                teams = await self._coordinated(uow, user_id)
+        if not teams:
+            return t("error.settings_coordinators_only")
+        return [cards.team_settings_card(t, team) for team in teams[:MAX_TEAM_CARDS]]
+
+    async def deliveries(self, user_id: int, t: Localizer) -> Reply:
+        try:
+            return await self._deliveries_card(user_id, t)
+        except NotAuthorised:
+            return t("error.deliveries_admins_only")
+
+    # --- card actions -----------------------------------------------------------------
+
+    async def _help(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
+        return await self.help(user_id, t)
+
+    async def _profile_open(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
+        return await self.profile(user_id, t)
+
+    async def _profile_save(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
+        value = data.get("profession")
+        if not isinstance(value, str):
+            raise DomainError("error.unknown_profession")
+        # The card acts for whoever clicked it: the server decides whose profile changes.
+        profession = await services.set_profession(self._uow(), user_id, value, self._clock.now())
+        async with self._uow() as uow:
+            user = await _user(uow, user_id)
+        user.profession = profession
+        return cards.profile_card(t, user, saved=True)
+
+    async def _role_claim(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
+        team = await services.claim_coordinator(
+            self._uow(), user_id, positive_id(data, "team_id"), self._admins, self._clock.now()
+        )
+        async with self._uow() as uow:
+            user = await _user(uow, user_id)
+        return cards.coordinator_claimed_card(t, team, user.name)
+
+    async def _role_grant(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
+        return await self._role_change(user_id, t, data, grant=True)
+
+    async def _role_revoke(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
+        return await self._role_change(user_id, t, data, grant=False)
+
+    async def _role_change(
+        self, user_id: int, t: Localizer, data: Mapping[str, Any], *, grant: bool
+    ) -> Card:
+        team_id = positive_id(data, "team_id")
+        target = positive_id(data, "user_id")
+        if data.get("role") != Role.COORDINATOR.value:
+            raise InvalidInput()
+        change = services.grant_role if grant else services.revoke_role
+        await change(
+            self._uow(), user_id, team_id, target, Role.COORDINATOR, self._admins, self._clock.now()
+        )
+        async with self._uow() as uow:
+            user = await _user(uow, user_id)
+        card = await self._roles_card(user, t, team_id, notice=t("roles.updated"))
+        if card is None:
+            raise NotAuthorised()
+        return card
+
+    async def _deliveries(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
+        return await self._deliveries_card(user_id, t)
+
+    async def _settings_save(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
+        regular: list[tuple[int, int, int]] = []
+        for row in range(1, cards.SETTINGS_ROWS + 1):
+            day, clock = data.get(f"regular{row}_day"), data.get(f"regular{row}_time")
+            if day in (None, "") and clock in (None, ""):
+                continue
+            if not isinstance(day, str) or not isinstance(clock, str):
+                raise DomainError("error.regular_time")
+            try:
+                hour, minute = (int(part) for part in clock[:5].split(":"))
+                regular.append((int(day), hour, minute))
+            except ValueError:
+                raise DomainError("error.regular_time") from None
+        tallies = data.get("show_tallies", "true")
+        if tallies not in ("true", "false", True, False):
+            raise InvalidInput()
+        team = await services.update_team_settings(
+            self._uow(),
+            user_id,
+            positive_id(data, "team_id"),
+            TeamSettings(
+                regular_times=tuple(sorted(regular)), show_tallies=tallies in ("true", True)
+            ),
+            self._admins,
+            self._clock.now(),
+        )
+        return cards.team_settings_card(t, team, notice=t("settings.saved"))
+
+    # --- views ------------------------------------------------------------------------
+
+    @staticmethod
+    async def _coordinated(uow: UnitOfWork, user_id: int) -> list[Team]:
+        return [
+            team
+            for team in await uow.teams.teams_of(user_id)
+            if Role.COORDINATOR in await uow.teams.roles_of(team.id, user_id)
+        ]
+
+    async def _roles_card(
+        self, user: User, t: Localizer, team_id: int, notice: str = ""
+    ) -> Card | None:
+        async with self._uow() as uow:
+            team = await uow.teams.get(team_id)
+            if team is None:
+                return None
+            admin = services.is_admin(user, self._admins)
+            if not admin and not await uow.teams.is_member(team_id, user.id):
+                return None
+            can_manage = admin or Role.COORDINATOR in await uow.teams.roles_of(team_id, user.id)
+            members = [
+                (member, await uow.teams.roles_of(team_id, member.id))
+                for member in await uow.teams.members(team_id)
+            ]
+            await uow.audit.record(
+                at=self._clock.now(),
+                actor_user_id=user.id,
+                action="roles.viewed",
+                subject_type="team",
+                subject_id=str(team_id),
+                team_id=team_id,
+            )
+            await uow.commit()
+        return cards.roles_card(t, team, members, can_manage=can_manage, notice=notice)
+
+    async def _deliveries_card(self, user_id: int, t: Localizer) -> Card:
+        async with self._uow() as uow:
+            user = await _user(uow, user_id)
+            team_ids: list[int] | None = None
+            if not services.is_admin(user, self._admins):
+                team_ids = [team.id for team in await self._coordinated(uow, user_id)]
+                if not team_ids:
+                    raise NotAuthorised()
+            failures = await uow.outbox.failures(team_ids)
+        return cards.deliveries_card(t, failures)
