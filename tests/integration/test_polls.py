@@ -667,7 +667,10 @@ async def test_a_steady_stream_of_votes_does_not_starve_other_turns(engine: Asyn
         await until(lambda: asyncio.sleep(0, box.batches >= 3), "votes flow")
         started = box.batches
         await asyncio.wait_for(record_user(world.uow(), ref(99), NOW), timeout=10)
-        assert box.batches - started <= 3, "the other turn waited for many batches"
+        if engine.dialect.name == "sqlite":
+            # One connection: the turn got it within a few batches. (PostgreSQL's pool
+            # never makes it wait for the box; there the count only measures CPU load.)
+            assert box.batches - started <= 3, "the other turn waited for many batches"
     finally:
         stop.set()
         await asyncio.gather(*voters)
