@@ -29,10 +29,12 @@ from consultations.consultation import (
     Urgency,
 )
 from consultations.model import Profession, RecipientType, Role
+from consultations.records import ErasureReason
 from consultations.summary import HandOverState, OutsideParty, RecommendationStatus
 from dialogs.cards import registry
 from dialogs.cards.base import MAX_CARD_BYTES, Card, card_bytes
 from dialogs.cards.registry import WEEKDAYS
+from dialogs.cards.retention import DIGEST_LINES
 from dialogs.cards.request import (
     BARRIER_GROUPS,
     DECISIONS,
@@ -600,6 +602,8 @@ FAMILIES: dict[str, list[str]] = {
     "outcome.": [o.value for o in Outcome],
     "handover.state.": [s.value for s in HandOverState],
     "feedback.rating.": [str(n) for n in range(1, 6)],
+    "privacy.erase.reason.": [r.value for r in ErasureReason],
+    "digest.privacy.": list(DIGEST_LINES),
 }
 # Keys the handlers use (they are not written in a card module).
 HANDLER_KEYS = [
@@ -655,8 +659,14 @@ def used_keys() -> set[str]:
 
 
 def po(language: str) -> dict[str, str]:
-    with (LOCALES_DIR / language / "LC_MESSAGES" / "messages.po").open("rb") as handle:
-        return {str(m.id): str(m.string) for m in read_po(handle, locale=language) if m.id}
+    """Every catalog file of the language, merged as the bot merges them."""
+    found: dict[str, str] = {}
+    for path in sorted((LOCALES_DIR / language / "LC_MESSAGES").glob("*.po")):
+        with path.open("rb") as handle:
+            found.update(
+                {str(m.id): str(m.string) for m in read_po(handle, locale=language) if m.id}
+            )
+    return found
 
 
 def fields_of(text: str) -> set[str]:
