@@ -22,12 +22,13 @@ from botbuilder.schema import Activity, ActivityTypes
 from bot.connector import BotConnector
 from bot.i18n import Texts, texts_for
 from bot.senders import SenderMemory, account_ref, json_obj, json_str
-from consultations import services
+from consultations import retention, services
 from consultations.delivery import DeliveryFailure
 from consultations.errors import DomainError, InvalidInput, NotAuthorised
 from consultations.model import Role, TeamInstallation, TeamSettings, User, UserRef
 from consultations.ports import Clock, UnitOfWork
 from consultations.privacy import contains_identity_code
+from dialogs.admin import AdminFlow
 from dialogs.cards import registry as cards
 from dialogs.cards.base import Card, attachment
 from dialogs.followup import FollowUpFlow
@@ -81,6 +82,18 @@ COMMAND_WORDS: Mapping[str, str] = {
     "jono": "queue",
     "kö": "queue",
     "ko": "queue",
+    # Privacy (SPEC §5): the admin's card, and a case's audit trail. Private: their cards
+    # show case details.
+    "admin": "admin",
+    "ylläpito": "admin",
+    "yllapito": "admin",
+    "administration": "admin",
+    "audit": "audit",
+    "loki": "audit",
+    "lokit": "audit",
+    "lokitiedot": "audit",
+    "logg": "audit",
+    "loggar": "audit",
 }
 _MENTION = re.compile(r"<at>[^<]*</at>", re.IGNORECASE)
 
@@ -123,8 +136,10 @@ class TyokykyBot(TeamsActivityHandler):  # type: ignore[misc]
         requests: RequestFlow,
         polls: PollFlow,
         follow_up: FollowUpFlow,
+        admin: AdminFlow,
     ) -> None:
         super().__init__()
+        self._admin = admin
         self._connector = connector
         self._requests = requests
         self._polls = polls
@@ -242,7 +257,7 @@ class TyokykyBot(TeamsActivityHandler):  # type: ignore[misc]
             await self._send_deliveries(turn_context, user, texts)
         elif command == "settings":
             await self._send_settings(turn_context, user, texts)
-        elif command in ("new", "my", "drafts", "queue", "cases"):
+        elif command in ("new", "my", "drafts", "queue", "cases", "admin", "audit"):
             try:
                 card = await self._request_command(command, user, texts)
             except DomainError as error:
@@ -281,7 +296,10 @@ class TyokykyBot(TeamsActivityHandler):  # type: ignore[misc]
 
     def answers_without_turn(self, verb: str) -> bool:
         """Whether a card action is a flow's, which needs nothing of the SDK's turn."""
-        return any(verb in flow.verbs for flow in (self._requests, self._polls, self._follow_up))
+        return any(
+            verb in flow.verbs
+            for flow in (self._requests, self._polls, self._follow_up, self._admin)
+        )
 
     async def answer_flow_action(self, activity: Mapping[str, Any]) -> InvokeResponse:
         """Answer a flow's Action.Execute straight from the activity's JSON.
@@ -360,7 +378,7 @@ class TyokykyBot(TeamsActivityHandler):  # type: ignore[misc]
     async def _flow_card(
         self, verb: str, user_id: int, texts: Texts, data: Mapping[str, Any]
     ) -> Card:
-        for flow in (self._requests, self._polls, self._follow_up):
+        for flow in (self._requests, self._polls, self._follow_up, self._admin):
             card = await flow.handle(verb, user_id, texts, data)
             if card is not None:
                 return card
@@ -383,6 +401,10 @@ class TyokykyBot(TeamsActivityHandler):  # type: ignore[misc]
             return await self._requests.drafts(user.id, texts)
         if command == "cases":
             return await self._follow_up.cases(user.id, texts)
+        if command == "admin":
+            return await self._admin.admin_card(user.id, texts)
+        if command == "audit":
+            return await self._admin.audit_card(user.id, texts)
         return await self._requests.queue(user.id, texts)
 
     async def _action_help(
@@ -456,17 +478,29 @@ class TyokykyBot(TeamsActivityHandler):  # type: ignore[misc]
         tallies = data.get("show_tallies", "true")
         if tallies not in ("true", "false", True, False):
             raise InvalidInput()
-        team = await services.update_team_settings(
+        months = data.get("retention_months")
+        if isinstance(months, bool) or not isinstance(months, int | float | str | None):
+            raise InvalidInput()
+        try:
+            retention_months = int(float(months)) if months not in (None, "") else None
+        except ValueError:
+            raise InvalidInput() from None
+        team = await retention.update_team_settings(
             self._uow(),
             user.id,
             positive_id(data, "team_id"),
             TeamSettings(
-                regular_times=tuple(sorted(regular)), show_tallies=tallies in ("true", True)
+                regular_times=tuple(sorted(regular)),
+                show_tallies=tallies in ("true", True),
+                retention_months=retention_months,
             ),
             self._admins,
             self._clock.now(),
         )
-        return cards.team_settings_card(texts, team, notice=texts("settings.saved"))
+        county = await retention.county_policy(self._uow())
+        return cards.team_settings_card(
+            texts, team, notice=texts("settings.saved"), county_months=county.case_months
+        )
 
     async def _send_settings(self, turn_context: TurnContext, user: User, texts: Texts) -> None:
         async with self._uow() as uow:
@@ -476,11 +510,12 @@ class TyokykyBot(TeamsActivityHandler):  # type: ignore[misc]
                 for team in (await uow.teams.all() if admin else await uow.teams.teams_of(user.id))
                 if admin or Role.COORDINATOR in await uow.teams.roles_of(team.id, user.id)
             ]
+            county = await uow.retention.policy()
         if not teams:
             await turn_context.send_activity(texts("error.settings_coordinators_only"))
             return
         for team in teams[:5]:
-            card = cards.team_settings_card(texts, team)
+            card = cards.team_settings_card(texts, team, county_months=county.case_months)
             await turn_context.send_activity(MessageFactory.attachment(attachment(card)))
 
     async def _action_deliveries(
