@@ -33,21 +33,23 @@ from msrest.serialization import Model
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.case_export import CaseExportLinks, add_case_export
 from bot.connector import BotConnector
 from bot.delivery import ConnectorSender
 from bot.handler import TyokykyBot
 from bot.i18n import texts_for
-from bot.links import LinkSigner, signing_key
 from bot.ics import meeting_ics, meeting_uid
+from bot.links import LinkSigner, signing_key
 from bot.ratelimit import RateLimiter
 from bot.sdk_cache import CachingAuthentication
 from bot.settings import Settings
 from bot.state import DatabaseStorage
-from consultations import services
+from consultations import retention, services
 from consultations.calendar import BusinessCalendar
 from consultations.delivery import RetryPolicy
 from consultations.poll import PollState
 from consultations.ports import Clock
+from dialogs.admin import AdminFlow
 from dialogs.cards.base import json_bytes
 from dialogs.followup import FollowUpFlow
 from dialogs.poll import PollFlow
@@ -425,6 +427,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
             connector=aiohttp.TCPConnector(limit=100, limit_per_host=50, keepalive_timeout=60)
         )
         connector = BotConnector(http, _token_provider(settings))
+        links = LinkSigner(
+            await signing_key(SqlAlchemyDocumentStore(sessions), clock.now()), settings.base_url()
+        )
         bot = TyokykyBot(
             uow_factory=uow_factory,
             conversation_state=ConversationState(storage),
@@ -434,11 +439,14 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
             requests=RequestFlow(uow_factory=uow_factory, clock=clock, calendar=calendar),
             polls=PollFlow(uow_factory=uow_factory, clock=clock, calendar=calendar),
             follow_up=FollowUpFlow(uow_factory=uow_factory, clock=clock, calendar=calendar),
+            admin=AdminFlow(
+                uow_factory=uow_factory,
+                clock=clock,
+                admins=settings.admins,
+                export_links=CaseExportLinks(lambda: links, clock),
+            ),
         )
         ics_secret = await _ics_secret(SqlAlchemyDocumentStore(sessions), clock.now())
-        links = LinkSigner(
-            await signing_key(SqlAlchemyDocumentStore(sessions), clock.now()), settings.base_url()
-        )
         limiter = RateLimiter(
             per_conversation_per_second=settings.per_conversation_per_second,
             per_conversation_per_30s=settings.per_conversation_per_30s,
@@ -474,18 +482,27 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
             links=links,
         )
         if settings.run_scheduler:
+
+            async def weekly_digest() -> None:
+                await services.queue_weekly_digest(uow_factory(), clock.now(), calendar)
+                await retention.queue_admin_digest(
+                    uow_factory(), clock.now(), calendar, settings.admins
+                )
+
             scheduler = build_scheduler(
                 dispatch=dispatcher.tick,
-                weekly_digest=lambda: services.queue_weekly_digest(
-                    uow_factory(), clock.now(), calendar
-                ),
+                weekly_digest=weekly_digest,
                 dispatch_interval_seconds=settings.dispatch_interval_seconds,
+                retention=lambda: retention.run_retention(uow_factory, clock.now()),
             )
             scheduler.start()
             app[_SCHEDULER] = scheduler
             if _digest_missed(clock.now()):
                 await services.queue_weekly_digest(
                     uow_factory(), clock.now(), calendar, catch_up=True
+                )
+                await retention.queue_admin_digest(
+                    uow_factory(), clock.now(), calendar, settings.admins, catch_up=True
                 )
 
     async def stop(app: web.Application) -> None:
@@ -503,6 +520,12 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)
     app.router.add_get("/ics/{poll_id}/{user_id}/{token}.ics", _ics)
+    add_case_export(
+        app,
+        signer=lambda: app[COMPONENTS].links,
+        uows=lambda: app[COMPONENTS].uow_factory(),
+        clock=lambda: app[COMPONENTS].clock,
+    )
     return app
 
 
