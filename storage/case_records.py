@@ -134,10 +134,12 @@ class SqlAlchemyCaseRecords:
     ) -> tuple[Sequence[TrailEntry], int]:
         audit = (
             await self._s.execute(
-                select(audit_events).where(
+                select(audit_events)
+                .where(
                     audit_events.c.subject_type == "consultation",
                     audit_events.c.subject_id == str(case_id),
                 )
+                .order_by(audit_events.c.id)
             )
         ).mappings()
         entries = [
@@ -146,7 +148,9 @@ class SqlAlchemyCaseRecords:
         ]
         steps = (
             await self._s.execute(
-                select(case_transitions).where(case_transitions.c.consultation_id == case_id)
+                select(case_transitions)
+                .where(case_transitions.c.consultation_id == case_id)
+                .order_by(case_transitions.c.id)
             )
         ).mappings()
         entries += [
@@ -160,8 +164,10 @@ class SqlAlchemyCaseRecords:
             )
             for r in steps
         ]
-        # Newest first; a status change before the audit record written with it.
-        entries.sort(key=lambda e: (e.at, e.is_transition), reverse=True)
+        # Newest first; at one moment, the later of two rows of a table first, and a
+        # status change above the audit record its use case wrote with it.
+        order = {id(e): n for n, e in enumerate(entries)}
+        entries.sort(key=lambda e: (e.at, e.is_transition, order[id(e)]), reverse=True)
         page = entries[offset : offset + limit]
         names = await self._names({e.actor_user_id for e in page if e.actor_user_id})
         named = [
