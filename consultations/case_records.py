@@ -8,13 +8,14 @@ part of its audit trail. Every record holds ids and codes, never text from the c
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from consultations.casework import is_coordinator
-from consultations.consultation import format_case_number, parse_case_number
+from consultations.consultation import format_case_number
 from consultations.errors import DomainError, NotFound
 from consultations.model import Role, User
 from consultations.ports import UnitOfWork
@@ -22,6 +23,7 @@ from consultations.records import CaseHeader, ErasureReason, TrailEntry
 from consultations.services import is_admin
 
 TRAIL_PAGE = 20
+_TYPED_NUMBER = re.compile(r"^\s*TK\s*-?\s*(\d{4})\s*-\s*(\d{1,7})\s*$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -58,11 +60,12 @@ class ErasureReceipt:
 
 
 def normal_case_number(text: object) -> str | None:
-    """`tk-2026-42 ` -> `TK-2026-0042`; None for anything that is not a case number."""
+    """`tk-2026-42 ` -> `TK-2026-0042`: a number as people type it, without the leading
+    zeros or in lower case; None for anything that is not a case number."""
     if not isinstance(text, str) or len(text) > 40:
         return None
-    parsed = parse_case_number(text)
-    return format_case_number(*parsed) if parsed else None
+    match = _TYPED_NUMBER.match(text)
+    return format_case_number(int(match[1]), int(match[2])) if match else None
 
 
 async def _actor(uow: UnitOfWork, actor_id: int) -> User:
