@@ -220,7 +220,11 @@ def _summaries(page: _Page) -> None:
         page.heading("export.summary", 3)
         page.pairs(
             [
-                ("export.version", f"{summary['round']}.{summary['version']} ({summary['state']})"),
+                (
+                    "export.version",
+                    f"{summary['round']}.{summary['version']} "
+                    f"({page.named('export.summary_state', summary['state'])})",
+                ),
                 ("summary.attendees", ", ".join(page.who(a) for a in summary["attendees"] or ())),
                 ("summary.client_attended", page.yes_no(summary["client_attended"])),
                 ("summary.findings", summary["findings"]),
@@ -308,7 +312,7 @@ def _people_around(page: _Page) -> None:
                 page.who(h["from_user_id"]),
                 page.who(h["to_user_id"]),
                 h["note"],
-                h["state"],
+                page.named("handover.state", h["state"]),
                 page.when(h["proposed_at"]),
                 h["reason"],
             )
@@ -345,7 +349,7 @@ def _records(page: _Page) -> None:
                 if m["recipient_type"] == "user" and str(m["recipient_id"]).isdigit()
                 else page.t("export.channel"),
                 page.when(m["due_at"]),
-                m["status"],
+                page.named("export.message_status", m["status"]),
             )
             for m in page.rows("outbox")
         ),
