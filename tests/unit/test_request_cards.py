@@ -34,7 +34,6 @@ from consultations.summary import HandOverState, OutsideParty, RecommendationSta
 from dialogs.cards import registry
 from dialogs.cards.base import MAX_CARD_BYTES, Card, card_bytes
 from dialogs.cards.registry import WEEKDAYS
-from dialogs.cards.retention import DIGEST_LINES
 from dialogs.cards.request import (
     BARRIER_GROUPS,
     DECISIONS,
@@ -53,6 +52,7 @@ from dialogs.cards.request import (
     request_submitted_card,
     triage_card,
 )
+from dialogs.cards.retention import DIGEST_LINES
 
 LOCALES = ("fi-FI", "sv-FI", "en-US")
 TEAMS = [(1, "Joensuun työkykytiimi"), (2, "Lieksan tiimi")]
