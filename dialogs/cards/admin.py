@@ -85,17 +85,21 @@ LABELLED_ACTIONS = (
 )
 
 
-def _case_input(t: Localizer, value: str = "") -> dict[str, Any]:
-    return {
+def _case_input(t: Localizer, value: str = "", *, required: bool = False) -> dict[str, Any]:
+    """The case number. Required only on a card whose every button needs it: Teams checks
+    required inputs before any button of the card acts (a cancel included); the server
+    checks again anyway."""
+    field: dict[str, Any] = {
         "type": "Input.Text",
         "id": "case_number",
         "label": t("privacy.case_number"),
         "placeholder": CASE_NUMBER_EXAMPLE,
-        "isRequired": True,
-        "errorMessage": t("privacy.case_number.required"),
         "maxLength": 20,
         "value": value,
     }
+    if required:
+        field |= {"isRequired": True, "errorMessage": t("privacy.case_number.required")}
+    return field
 
 
 def admin_card(
@@ -125,8 +129,6 @@ def admin_card(
                     "label": t("privacy.retention.case_months"),
                     "min": 1,
                     "max": MAX_CASE_MONTHS,
-                    "isRequired": True,
-                    "errorMessage": t("error.retention_case_months", limit=MAX_CASE_MONTHS),
                     "value": policy.case_months,
                 },
                 {
@@ -135,8 +137,6 @@ def admin_card(
                     "label": t("privacy.retention.audit_years"),
                     "min": 1,
                     "max": MAX_AUDIT_YEARS,
-                    "isRequired": True,
-                    "errorMessage": t("error.retention_audit_years", limit=MAX_AUDIT_YEARS),
                     "value": policy.audit_years,
                 },
                 paragraph(
@@ -156,7 +156,7 @@ def audit_lookup_card(t: Localizer, *, case_number: str = "") -> Card:
         [
             heading(t("privacy.audit.lookup.title")),
             paragraph(t("privacy.audit.lookup.intro")),
-            _case_input(t, case_number),
+            _case_input(t, case_number, required=True),
         ],
         [execute(t("privacy.audit.button"), "privacy.audit")],
     )
@@ -276,9 +276,8 @@ def erase_confirm_card(t: Localizer, preview: ErasurePreview) -> Card:
             "type": "Input.ChoiceSet",
             "id": "reason",
             "label": t("privacy.erase.reason"),
+            # Not isRequired: Teams would then refuse the cancel button too.
             "style": "expanded",
-            "isRequired": True,
-            "errorMessage": t("error.erasure_reason"),
             "choices": [
                 {"title": t(f"privacy.erase.reason.{r.value}"), "value": r.value}
                 for r in ErasureReason
