@@ -23,6 +23,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import invitations
+from bot.case_export import CaseExportLinks, add_case_export
 from bot.delivery import ConnectorSender, PersonalChats
 from bot.dispatch import ActivityDispatcher
 from bot.edge.auth import ChannelAuthentication, ChannelKeys, metadata_url, token_provider
@@ -34,10 +35,11 @@ from bot.links import LinkSigner, add_download, signing_key
 from bot.ratelimit import RateLimiter
 from bot.senders import SenderMemory
 from bot.settings import Settings
-from consultations import services
+from consultations import retention, services
 from consultations.calendar import BusinessCalendar
 from consultations.delivery import RetryPolicy
 from consultations.ports import Clock
+from dialogs.admin import AdminFlow
 from dialogs.followup import FollowUpFlow
 from dialogs.language import LanguageFlow
 from dialogs.poll import PollFlow
@@ -162,6 +164,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
                 PollFlow(**flow_parts),
                 SummaryFlow(**flow_parts),
                 FollowUpFlow(**flow_parts),
+                AdminFlow(export_links=CaseExportLinks(lambda: links, clock), **flow_parts),
             ],
             uow_factory=uow_factory,
             clock=clock,
@@ -216,19 +219,24 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
             keys=keys,
         )
         if settings.run_scheduler:
+
+            async def weekly_digest(catch_up: bool = False) -> None:
+                now = clock.now()
+                await services.queue_weekly_digest(uow_factory(), now, calendar, catch_up=catch_up)
+                await retention.queue_admin_digest(
+                    uow_factory(), now, calendar, settings.admins, catch_up=catch_up
+                )
+
             scheduler = build_scheduler(
                 dispatch=dispatcher.tick,
-                weekly_digest=lambda: services.queue_weekly_digest(
-                    uow_factory(), clock.now(), calendar
-                ),
+                weekly_digest=weekly_digest,
                 dispatch_interval_seconds=settings.dispatch_interval_seconds,
+                retention=lambda: retention.run_retention(uow_factory, clock.now()),
             )
             scheduler.start()
             app[_SCHEDULER] = scheduler
             if _digest_missed(clock.now()):
-                await services.queue_weekly_digest(
-                    uow_factory(), clock.now(), calendar, catch_up=True
-                )
+                await weekly_digest(catch_up=True)
 
     async def stop(app: web.Application) -> None:
         scheduler = app.get(_SCHEDULER)
@@ -251,6 +259,12 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app.on_startup.append(start)
     app.on_cleanup.append(stop)
     add_routes(app, messages, engine)
+    add_case_export(
+        app,
+        signer=lambda: app[COMPONENTS].links,
+        uows=lambda: app[COMPONENTS].uow_factory(),
+        clock=lambda: app[COMPONENTS].clock,
+    )
     add_download(
         app,
         lambda: app[COMPONENTS].links,

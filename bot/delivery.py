@@ -20,10 +20,12 @@ from consultations.errors import DomainError
 from consultations.model import ClaimedMessage, RecipientType, Role, User
 from consultations.poll import AvailabilityPoll, PollState
 from consultations.ports import Clock, UnitOfWork
+from consultations.records import RetentionPolicy
 from dialogs.cards import followup as followup_cards
 from dialogs.cards import poll as poll_cards
 from dialogs.cards import registry as cards
 from dialogs.cards import request as request_cards
+from dialogs.cards import retention as retention_cards
 from dialogs.cards import summary as summary_cards
 from dialogs.cards.base import Card, attachment
 from dialogs.request import DECIDED
@@ -273,6 +275,24 @@ async def _render_feedback(ctx: RenderContext, t: Texts, payload: dict[str, Any]
     return followup_cards.feedback_card(t, view)
 
 
+# --- retention (SPEC §5) ----------------------------------------------------------------
+
+
+async def _render_draft_expiring(ctx: RenderContext, t: Texts, payload: dict[str, Any]) -> Card:
+    async with ctx.uows() as uow:
+        draft = await uow.consultations.get(int(payload["case_id"]))
+    if draft is None:
+        raise KeyError(payload["case_id"])
+    deletes_at = datetime.fromisoformat(str(payload["deletes_at"]))
+    return retention_cards.draft_expiring_card(t, draft, deletes_at)
+
+
+async def _render_privacy_digest(ctx: RenderContext, t: Texts, payload: dict[str, Any]) -> Card:
+    counts = {k: v for k, v in payload.items() if isinstance(v, int)}
+    policy = RetentionPolicy.from_json(payload)
+    return retention_cards.privacy_digest_card(t, str(payload["week"]), policy, counts)
+
+
 async def _render_text(ctx: RenderContext, t: Texts, payload: dict[str, Any]) -> Card:
     # Used by tests and operators: a plain message whose text is a catalog id.
     return {"text": t(str(payload["message_id"]))}
@@ -313,6 +333,8 @@ RENDERERS: dict[str, Renderer] = {
     "case.closed": _case_renderer(followup_cards.case_closed_card),
     "case.brought_back": _case_renderer(followup_cards.brought_back_card),
     "feedback.request": _render_feedback,
+    "draft.expiring": _render_draft_expiring,
+    "digest.privacy": _render_privacy_digest,
 }
 
 

@@ -78,11 +78,15 @@ class TeamSettings:
     regular_times: tuple[tuple[int, int, int], ...] = ((1, 13, 0), (3, 9, 0))
     # Whether invitees see how others answered.
     show_tallies: bool = True
+    # Months a finished case of this team keeps its texts (SPEC §5): None follows the
+    # county's period; a team may only make it shorter (consultations.retention).
+    retention_months: int | None = None
 
     def to_json(self) -> dict[str, object]:
         return {
             "regular_times": [list(t) for t in self.regular_times],
             "show_tallies": self.show_tallies,
+            "retention_months": self.retention_months,
         }
 
     @classmethod
@@ -95,7 +99,12 @@ class TeamSettings:
             if isinstance(times, list)
             else cls.regular_times
         )
-        return cls(regular_times=regular, show_tallies=bool(data.get("show_tallies", True)))
+        months = data.get("retention_months")
+        return cls(
+            regular_times=regular,
+            show_tallies=bool(data.get("show_tallies", True)),
+            retention_months=months if isinstance(months, int) and months > 0 else None,
+        )
 
 
 @dataclass

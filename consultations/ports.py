@@ -26,6 +26,13 @@ from consultations.model import (
     UserRef,
 )
 from consultations.poll import Answer, AvailabilityPoll
+from consultations.records import (
+    CaseHeader,
+    ExpiredCase,
+    IdleDraft,
+    RetentionPolicy,
+    TrailEntry,
+)
 from consultations.summary import (
     Assignment,
     Feedback,
@@ -295,6 +302,105 @@ class FollowUpRepository(Protocol):
     async def handovers_waiting(self, team_id: int) -> int: ...
 
 
+class RetentionStore(Protocol):
+    """The county's retention policy and the daily job's work on the stored data
+    (SPEC §5). Wiping and deleting happen in the caller's transaction."""
+
+    async def lock(self) -> bool:
+        """Take the job's lock for this transaction; False when another instance holds it."""
+        ...
+
+    async def policy(self) -> RetentionPolicy: ...
+
+    async def save_policy(self, policy: RetentionPolicy, actor_id: int, now: datetime) -> None: ...
+
+    async def team_periods(self) -> Mapping[int, int]:
+        """Team id -> the shorter period (months) the team chose; teams without one left out."""
+        ...
+
+    async def expired_cases(
+        self, cutoffs: Mapping[int, datetime], default_cutoff: datetime, limit: int
+    ) -> Sequence[ExpiredCase]:
+        """Finished, not yet anonymised cases that ended before their team's cutoff
+        (`default_cutoff` for teams not in `cutoffs`), oldest end first."""
+        ...
+
+    async def anonymise(self, case_ids: Sequence[int], now: datetime) -> None:
+        """Wipe every free text of these cases and mark them anonymised."""
+        ...
+
+    async def wipe_late_texts(self) -> int:
+        """Wipe text written to an anonymised case after it was anonymised (a late
+        feedback comment); the number of rows wiped."""
+        ...
+
+    async def idle_drafts(self, touched_before: datetime, limit: int) -> Sequence[IdleDraft]:
+        """Drafts their requester has not touched (saved or opened) since the moment given."""
+        ...
+
+    async def mark_reminded(self, case_id: int, now: datetime) -> None: ...
+
+    async def discarded_drafts(self, limit: int) -> Sequence[int]:
+        """Drafts their requester threw away: never sent, nothing for reports."""
+        ...
+
+    async def delete_cases(self, case_ids: Sequence[int]) -> None:
+        """Delete drafts with everything that refers to them."""
+        ...
+
+    async def prune_outbox(self, before: datetime) -> int:
+        """Delete sent, dead and cancelled messages settled before the moment given."""
+        ...
+
+    async def prune_documents(self, before: datetime) -> int:
+        """Delete bot-state documents not written since; the signing keys stay."""
+        ...
+
+    async def prune_audit(self, before: datetime) -> int: ...
+
+    async def action_counts(self, since: datetime, actions: Sequence[str]) -> Mapping[str, int]:
+        """How many audit records of each of these actions were written since."""
+        ...
+
+    async def run_totals(self, since: datetime, action: str) -> Mapping[str, int]:
+        """The sums of the numbers in the details of this action's records since."""
+        ...
+
+    async def known_users(self, aad_object_ids: Sequence[str]) -> Sequence[int]:
+        """The ids of the users the bot knows with these AAD object ids (the admins)."""
+        ...
+
+    async def forget_freed_pages(self) -> None:
+        """After a commit that wiped or deleted texts: make sure the database files no
+        longer hold them either (SQLite keeps old pages in its write-ahead log)."""
+        ...
+
+
+class CaseRecords(Protocol):
+    """Everything stored about one case, for the data subject's rights."""
+
+    async def find(self, case_number: str) -> CaseHeader | None:
+        """A sent case by its number (drafts have none)."""
+        ...
+
+    async def header(self, case_id: int) -> CaseHeader | None: ...
+
+    async def trail(
+        self, case_id: int, limit: int, offset: int
+    ) -> tuple[Sequence[TrailEntry], int]:
+        """Audit records and status changes of the case, newest first, and their total."""
+        ...
+
+    async def dump(self, case_id: int) -> dict[str, list[dict[str, Any]]]:
+        """Every stored row about the case, table by table, every column."""
+        ...
+
+    async def erase(self, case_id: int) -> Mapping[str, int]:
+        """Delete the case and every row that refers to it; rows deleted per table.
+        Audit records stay (they hold ids and codes only)."""
+        ...
+
+
 class UnitOfWork(Protocol):
     @property
     def polls(self) -> PollRepository: ...
@@ -316,6 +422,12 @@ class UnitOfWork(Protocol):
 
     @property
     def audit(self) -> AuditLog: ...
+
+    @property
+    def retention(self) -> RetentionStore: ...
+
+    @property
+    def case_records(self) -> CaseRecords: ...
 
     async def __aenter__(self) -> Self: ...
 

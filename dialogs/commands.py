@@ -53,6 +53,16 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("profile", private=False),
     CommandSpec("roles", private=False),
     CommandSpec("deliveries", audience=Audience.COORDINATORS),
+    CommandSpec(
+        "audit", synonyms=("lokit", "lokitiedot", "loggar"), audience=Audience.COORDINATORS
+    ),
+    # "ylläpito TK-2026-0042" opens the case straight away.
+    CommandSpec(
+        "admin",
+        synonyms=("yllapito", "administration"),
+        takes_args=True,
+        audience=Audience.ADMINS,
+    ),
 )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from consultations import services
+from consultations import retention, services
 from consultations.errors import DomainError, InvalidInput, NotAuthorised, NotFound
 from consultations.model import Role, Team, TeamSettings, User
 from consultations.ports import UnitOfWork
@@ -88,9 +88,13 @@ class RegistryFlow(CardFlow):
                 teams = list(await uow.teams.all())
             else:
                 teams = await self._coordinated(uow, user_id)
+            county = await uow.retention.policy()
         if not teams:
             return t("error.settings_coordinators_only")
-        return [cards.team_settings_card(t, team) for team in teams[:MAX_TEAM_CARDS]]
+        return [
+            cards.team_settings_card(t, team, county_months=county.case_months)
+            for team in teams[:MAX_TEAM_CARDS]
+        ]
 
     async def deliveries(self, user_id: int, t: Localizer) -> Reply:
         try:
@@ -168,17 +172,29 @@ class RegistryFlow(CardFlow):
         tallies = data.get("show_tallies", "true")
         if tallies not in ("true", "false", True, False):
             raise InvalidInput()
-        team = await services.update_team_settings(
+        months = data.get("retention_months")
+        if isinstance(months, bool) or not isinstance(months, int | float | str | None):
+            raise InvalidInput()
+        try:
+            retention_months = int(float(months)) if months not in (None, "") else None
+        except ValueError:
+            raise InvalidInput() from None
+        team = await retention.update_team_settings(
             self._uow(),
             user_id,
             positive_id(data, "team_id"),
             TeamSettings(
-                regular_times=tuple(sorted(regular)), show_tallies=tallies in ("true", True)
+                regular_times=tuple(sorted(regular)),
+                show_tallies=tallies in ("true", True),
+                retention_months=retention_months,
             ),
             self._admins,
             self._clock.now(),
         )
-        return cards.team_settings_card(t, team, notice=t("settings.saved"))
+        county = await retention.county_policy(self._uow())
+        return cards.team_settings_card(
+            t, team, notice=t("settings.saved"), county_months=county.case_months
+        )
 
     # --- views ------------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""The APScheduler wiring: a dispatch tick and the weekly digest, in Europe/Helsinki."""
+"""The APScheduler wiring: a dispatch tick, the weekly digest and the nightly retention
+job, in Europe/Helsinki."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ def build_scheduler(
     dispatch: Callable[[], Awaitable[object]],
     weekly_digest: Callable[[], Awaitable[object]],
     dispatch_interval_seconds: float,
+    retention: Callable[[], Awaitable[object]] | None = None,
 ) -> AsyncIOScheduler:
     """Jobs are not persisted: the outbox is the durable part, and the digest's
     idempotency key (one per team, coordinator and ISO week) makes a re-run harmless."""
@@ -41,4 +43,21 @@ def build_scheduler(
         coalesce=True,
         misfire_grace_time=6 * 3600,
     )
+    if retention is not None:
+
+        async def nightly() -> None:
+            # What it did, in numbers only (the report holds no ids, let alone texts).
+            log.info("retention job done: %s", await retention())
+
+        # At night, when nobody is working: on SQLite the job holds the one writer's lock
+        # for a moment per batch. Every instance schedules it; the job's own lock lets one
+        # of them do the work (consultations.retention).
+        scheduler.add_job(
+            nightly,
+            CronTrigger(hour=2, minute=30, timezone=HELSINKI),
+            id="retention",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=12 * 3600,
+        )
     return scheduler

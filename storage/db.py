@@ -83,6 +83,9 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
+            # A wiped or deleted text is overwritten with zeros in the file, not merely
+            # unlinked: anonymisation and erasure must leave nothing to read (SPEC §5).
+            cursor.execute("PRAGMA secure_delete=ON")
             cursor.close()
 
         @event.listens_for(engine.sync_engine, "begin")

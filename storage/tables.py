@@ -168,6 +168,10 @@ consultations = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     # Optimistic concurrency: two coordinators triaging at once cannot both win.
     Column("version", Integer, nullable=False, default=0),
+    # When the retention job wiped the case's texts (SPEC §5); NULL while they are kept.
+    Column("anonymised_at", UtcDateTime, nullable=True),
+    # When the requester of an idle draft was told it will be deleted.
+    Column("draft_reminded_at", UtcDateTime, nullable=True),
 )
 
 case_transitions = Table(
@@ -431,3 +435,15 @@ __all__ += [
     "recommendation_events",
     "recommendations",
 ]
+
+# County-wide settings an admin changes at run time (the retention policy), as JSON by key.
+county_settings = Table(
+    "county_settings",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", JsonText, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("updated_by", Integer, ForeignKey("users.id"), nullable=True),
+)
+
+__all__ += ["county_settings"]

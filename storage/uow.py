@@ -7,6 +7,7 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from storage.case_records import SqlAlchemyCaseRecords
 from storage.followup import SqlAlchemyFollowUpRepository
 from storage.polls import PollShapes, SqlAlchemyPollRepository
 from storage.repositories import (
@@ -16,6 +17,7 @@ from storage.repositories import (
     SqlAlchemyTeamRepository,
     SqlAlchemyUserRepository,
 )
+from storage.retention import SqlAlchemyRetentionStore
 
 
 class SqlAlchemyUnitOfWork:
@@ -26,6 +28,8 @@ class SqlAlchemyUnitOfWork:
     consultations: SqlAlchemyConsultationRepository
     polls: SqlAlchemyPollRepository
     followup: SqlAlchemyFollowUpRepository
+    retention: SqlAlchemyRetentionStore
+    case_records: SqlAlchemyCaseRecords
 
     def __init__(
         self, sessions: async_sessionmaker[AsyncSession], poll_shapes: PollShapes | None = None
@@ -47,6 +51,8 @@ class SqlAlchemyUnitOfWork:
             self.consultations = SqlAlchemyConsultationRepository(self._session)
             self.polls = SqlAlchemyPollRepository(self._session, self._poll_shapes)
             self.followup = SqlAlchemyFollowUpRepository(self._session)
+            self.retention = SqlAlchemyRetentionStore(self._session)
+            self.case_records = SqlAlchemyCaseRecords(self._session)
         return self
 
     async def __aexit__(

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from consultations.model import FailedDelivery, Profession, Role, Team, User
+from consultations.records import DEFAULT_CASE_MONTHS
 from dialogs.cards.base import (
     Card,
     Localizer,
@@ -268,8 +269,11 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri")
 SETTINGS_ROWS = 3
 
 
-def team_settings_card(t: Localizer, team: Team, *, notice: str = "") -> Card:
-    """The team's regular consultation times and whether invitees see the tallies."""
+def team_settings_card(
+    t: Localizer, team: Team, *, notice: str = "", county_months: int = DEFAULT_CASE_MONTHS
+) -> Card:
+    """The team's regular consultation times, whether invitees see the tallies, and how
+    long its finished cases keep their texts (at most the county's period)."""
     body: list[dict[str, Any]] = [heading(t("settings.title", team=team.name))]
     if notice:
         body.append(paragraph(notice))
@@ -314,6 +318,17 @@ def team_settings_card(t: Localizer, team: Team, *, notice: str = "") -> Card:
             "value": "true" if team.settings.show_tallies else "false",
         }
     )
+    retention: dict[str, Any] = {
+        "type": "Input.Number",
+        "id": "retention_months",
+        "label": t("settings.retention", months=county_months),
+        "placeholder": str(county_months),
+        "min": 1,
+        "max": county_months,
+    }
+    if team.settings.retention_months is not None:
+        retention["value"] = team.settings.retention_months
+    body += [retention, paragraph(t("settings.retention.hint", months=county_months), subtle=True)]
     return adaptive_card(
         body, [execute(t("settings.save"), "team.settings.save", {"team_id": team.id})]
     )

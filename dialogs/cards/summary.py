@@ -380,7 +380,7 @@ def summary_card(
         if any(r.owner.user_id == for_user for r in summary.recommendations):
             body.append(paragraph(t("summary.you_own")))
         body.extend(_summary_body(t, view, limit, name_limit))
-        body.append(paragraph(t("meeting.privacy"), subtle=True))
+        body.append(paragraph(t("summary.privacy"), subtle=True))
         actions = []
         if summary.case_manager_id == for_user or any(
             r.owner.user_id == for_user for r in summary.recommendations

@@ -112,3 +112,14 @@ def test_an_ordinary_summary_is_shown_whole() -> None:
     assert "a" * MAX_FINDINGS in texts(card)
     assert "a" * MAX_RECOMMENDATION in texts(card)
     assert t("summary.you_are_case_manager") in texts(card)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_published_summary_says_it_holds_client_details_and_where_it_goes(
+    language: str,
+) -> None:
+    t = Texts(language)
+    card = summary_card(t, view(SummaryState.PUBLISHED, members=4, filler="a"), for_user=2)
+    assert t("summary.privacy") in texts(card)
+    # Not the meeting confirmation's line: this card shows findings and recommendations.
+    assert t("meeting.privacy") not in texts(card)

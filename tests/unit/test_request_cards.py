@@ -28,6 +28,7 @@ from consultations.consultation import (
     Urgency,
 )
 from consultations.model import Profession, RecipientType, Role
+from consultations.records import ErasureReason
 from consultations.summary import HandOverState, OutsideParty, RecommendationStatus
 from dialogs.cards import registry
 from dialogs.cards.base import MAX_CARD_BYTES, Card, card_bytes
@@ -50,6 +51,7 @@ from dialogs.cards.request import (
     request_submitted_card,
     triage_card,
 )
+from dialogs.cards.retention import DIGEST_LINES
 from dialogs.commands import COMMANDS
 
 LOCALES = ("fi-FI", "sv-FI", "en-US")
@@ -600,6 +602,8 @@ FAMILIES: dict[str, list[str]] = {
     "outcome.": [o.value for o in Outcome],
     "handover.state.": [s.value for s in HandOverState],
     "feedback.rating.": [str(n) for n in range(1, 6)],
+    "privacy.erase.reason.": [r.value for r in ErasureReason],
+    "digest.privacy.": list(DIGEST_LINES),
 }
 # Keys the handlers use (they are not written in a card module).
 HANDLER_KEYS = [
