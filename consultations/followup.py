@@ -43,6 +43,7 @@ from consultations.summary import (
     HandOver,
     HandOverState,
     MeetingSummary,
+    NotImplementedReason,
     PlannedRecommendation,
     Recommendation,
     RecommendationStatus,
@@ -703,9 +704,11 @@ async def update_recommendation(
     reason: str,
     now: datetime,
     calendar: BusinessCalendar,
+    reason_category: NotImplementedReason | None = None,
 ) -> RecommendationView:
     """The owner (or the case manager, or a coordinator) answers a follow-up card: done,
-    in progress with a new date, not implemented with a reason, or snooze."""
+    in progress with a new date, not implemented with a reason and its category, or
+    snooze."""
     if action not in FollowUpAction.ALL:
         raise DomainError("error.invalid_input")
     async with uow:
@@ -723,7 +726,11 @@ async def update_recommendation(
             recommendation.change(RecommendationStatus.DONE, actor_id, now)
         elif action == FollowUpAction.NOT_IMPLEMENTED:
             recommendation.change(
-                RecommendationStatus.NOT_IMPLEMENTED, actor_id, now, reason=reason
+                RecommendationStatus.NOT_IMPLEMENTED,
+                actor_id,
+                now,
+                reason=reason,
+                category=reason_category,
             )
         elif action == FollowUpAction.IN_PROGRESS:
             recommendation.change(RecommendationStatus.IN_PROGRESS, actor_id, now, due=due)
@@ -747,6 +754,11 @@ async def update_recommendation(
             now,
             recommendation=recommendation_id,
             to=recommendation.status.value,
+            **(
+                {"category": recommendation.reason_category.value}
+                if recommendation.reason_category
+                else {}
+            ),
         )
         view = await _recommendation_view(uow, actor_id, recommendation, case)
         await uow.commit()

@@ -15,6 +15,7 @@ from consultations.summary import (
     MAX_FINDINGS,
     MAX_REASON,
     MAX_RECOMMENDATION,
+    NotImplementedReason,
     Owner,
     PlannedRecommendation,
     check_future_date,
@@ -65,6 +66,17 @@ def parse_new_recommendation(data: Mapping[str, Any], today: date) -> PlannedRec
     if due is None:
         raise DomainError("error.due_date")
     return PlannedRecommendation(text, owner, check_future_date(due, today, "error.due_date"))
+
+
+def parse_reason_category(value: Any) -> NotImplementedReason | None:
+    """The recommendation card's reason category: empty is none chosen (refused by the
+    domain only when "not implemented" is the answer), anything unknown is refused."""
+    if value in (None, ""):
+        return None
+    try:
+        return NotImplementedReason(value)
+    except (ValueError, TypeError):
+        raise InvalidInput() from None
 
 
 class FollowUpFlow(CardFlow):
@@ -204,6 +216,7 @@ class FollowUpFlow(CardFlow):
                 raise DomainError("error.due_date")
             check_future_date(due, self._today(), "error.due_date")
         reason = clean_text(data.get("reason"), MAX_REASON)
+        category = parse_reason_category(data.get("reason_category"))
         view = await followup.update_recommendation(
             self._uow(),
             user_id,
@@ -213,6 +226,7 @@ class FollowUpFlow(CardFlow):
             reason=reason,
             now=self._clock.now(),
             calendar=self._calendar,
+            reason_category=category,
         )
         return cards.recommendation_card(t, view, notice=t(f"rec.updated.{action}"))
 

@@ -327,6 +327,8 @@ recommendations = Table(
     Column("due", Date, nullable=False),
     Column("status", String(16), nullable=False),
     Column("reason", Text, nullable=False, default=""),
+    # consultations.summary.NotImplementedReason, with the reason; NULL before 0007.
+    Column("reason_category", String(32), nullable=True),
     Column("snoozed_until", UtcDateTime, nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),

@@ -29,6 +29,7 @@ from consultations.summary import (
     MAX_REASON,
     MAX_RECOMMENDATION,
     HandOverState,
+    NotImplementedReason,
     OutsideParty,
     Owner,
     PlannedRecommendation,
@@ -447,6 +448,10 @@ def recommendation_card(
             (t("summary.rec.due"), t.date(rec.due)),
             (t("rec.status"), status_name(t, rec.status)),
         ]
+        if rec.reason_category is not None:
+            pairs.append(
+                (t("rec.reason_category"), t(f"rec.reason_category.{rec.reason_category.value}"))
+            )
         if rec.reason:
             pairs.append((t("rec.reason"), clip_text(rec.reason, limit)))
         if rec.snoozed_until is not None:
@@ -459,6 +464,18 @@ def recommendation_card(
             return adaptive_card(body)
         body.append(bold(t("rec.update"), separator=True))
         body.append(_date_input("new_due", t("rec.new_due")))
+        body.append(
+            {
+                "type": "Input.ChoiceSet",
+                "id": "reason_category",
+                "label": t("rec.reason_category_label"),
+                "style": "compact",
+                "choices": [
+                    {"title": t(f"rec.reason_category.{c.value}"), "value": c.value}
+                    for c in NotImplementedReason
+                ],
+            }
+        )
         body.append(_text_input("reason", t("rec.reason_label"), MAX_REASON))
         body.append(paragraph(t("rec.update_hint"), subtle=True))
 

@@ -29,7 +29,12 @@ from consultations.consultation import (
     Urgency,
 )
 from consultations.model import Profession, RecipientType, Role
-from consultations.summary import HandOverState, OutsideParty, RecommendationStatus
+from consultations.summary import (
+    HandOverState,
+    NotImplementedReason,
+    OutsideParty,
+    RecommendationStatus,
+)
 from dialogs.cards import registry
 from dialogs.cards.base import MAX_CARD_BYTES, Card, card_bytes
 from dialogs.cards.registry import WEEKDAYS
@@ -597,6 +602,7 @@ FAMILIES: dict[str, list[str]] = {
     "weekday.": list(WEEKDAYS),
     "party.": [p.value for p in OutsideParty],
     "rec.status.": [s.value for s in RecommendationStatus],
+    "rec.reason_category.": [c.value for c in NotImplementedReason],
     "outcome.": [o.value for o in Outcome],
     "handover.state.": [s.value for s in HandOverState],
     "feedback.rating.": [str(n) for n in range(1, 6)],

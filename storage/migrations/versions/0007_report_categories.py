@@ -1,0 +1,27 @@
+"""report categories: why a recommendation was not implemented, as a category
+
+Revision ID: 0007
+Revises: 0005
+Create Date: 2026-11-30 16:40:00.000000
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0007"
+# 0006 is being added in main at the same time; the lead re-chains this one at merge.
+down_revision = "0005"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("recommendations", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("reason_category", sa.String(length=32), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("recommendations", schema=None) as batch_op:
+        batch_op.drop_column("reason_category")
