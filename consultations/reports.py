@@ -1,9 +1,10 @@
 """Reports (SPEC §2.7, issue 13): is the consultation model working?
 
 The storage aggregates a period's events per team into raw tallies (`TeamTally`, through
-the port `consultations.reporting.ReportSource`); `build_report` turns them into figures in which every number describing
-fewer than five cases is replaced by `SUPPRESSED` before anything else sees it. A card,
-a workbook or a CSV file gets a `Report` only, so no road can show a small number.
+the port `consultations.reporting.ReportSource`); `build_report` turns them into figures
+in which every number describing fewer than five cases is replaced by `SUPPRESSED` before
+anything else sees it. A card, a workbook or a CSV file gets a `Report` only, so no road
+can show a small number.
 
 How each figure is counted (the card and the export say the same in words):
 - requests: first submitted in the period (Helsinki dates), by what became of them at

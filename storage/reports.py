@@ -31,6 +31,7 @@ from sqlalchemy import (
     literal,
     literal_column,
     select,
+    text,
     true,
     union_all,
 )
@@ -121,17 +122,23 @@ class _Sql:
 
     def _sqlite_shift(self, moment: Any) -> ColumnElement[Any]:
         # SQLite keeps UTC as text and knows no zones: shift by the zone's offset at that
-        # moment, which changes at the daylight-saving switches listed from zoneinfo.
+        # moment, which changes at the daylight-saving switches listed from zoneinfo. The
+        # CASE is a balanced tree, a handful of comparisons for any moment.
         before, changes = offset_changes(self.tz.key, *self.years)
-        whens = []
-        offset = before
-        for at, after in changes:
-            whens.append((moment < literal_column(f"'{at:%Y-%m-%d %H:%M:%S}'"), offset))
-            offset = after
-        return case(
-            *((when, literal_column(f"'{minutes:+d} minutes'")) for when, minutes in whens),
-            else_=literal_column(f"'{offset:+d} minutes'"),
-        )
+        offsets = [before, *(after for _at, after in changes)]
+        moments = [f"'{at:%Y-%m-%d %H:%M:%S}'" for at, _after in changes]
+
+        def shift(low: int, high: int) -> ColumnElement[Any]:
+            # offsets[low..high] apply between moments[low-1] and moments[high].
+            if low == high:
+                return literal_column(f"'{offsets[low]:+d} minutes'")
+            middle = (low + high + 1) // 2
+            return case(
+                (moment < literal_column(moments[middle - 1]), shift(low, middle - 1)),
+                else_=shift(middle, high),
+            )
+
+        return shift(0, len(offsets) - 1)
 
     def local_date(self, moment: Any) -> ColumnElement[Any]:
         if self.postgres:
@@ -319,12 +326,15 @@ class _Sql:
             .select_from(c.join(consultations, consultations.c.id == c.c.consultation_id))
             .where(c.c.to_status == S.CLOSED.value, self.in_period(c.c.at), self.ours())
         )
-        rows = union_all(triage, meeting, summary, closing).subquery()
+        # Materialized: the start of a lead time is a correlated subquery, and SQLite would
+        # otherwise inline it into every place its Helsinki date refers to it.
+        rows = union_all(triage, meeting, summary, closing).cte("pairs").prefix_with("MATERIALIZED")
         start, end = self.local_date(rows.c.start_at), self.local_date(rows.c.end_at)
+        # Grouped by position: SQLite then computes each Helsinki date once per row.
         return (
             select(rows.c.lead, rows.c.team_id, start, end, func.count())
             .where(rows.c.start_at.is_not(None))
-            .group_by(rows.c.lead, rows.c.team_id, start, end)
+            .group_by(text("1, 2, 3, 4"))
         )
 
     def recommendations(self) -> Select[Any]:
@@ -430,9 +440,14 @@ class _Sql:
         invitee was present (the meeting's latest published summary says)."""
         ms, slot, _joined = self._meetings()
         latest = meeting_summaries.alias("latest")
+        # Summaries are found through their case (indexed), then their poll.
         newest = (
             select(func.max(latest.c.version))
-            .where(latest.c.poll_id == polls.c.id, latest.c.state == _PUBLISHED)
+            .where(
+                latest.c.consultation_id == polls.c.consultation_id,
+                latest.c.poll_id == polls.c.id,
+                latest.c.state == _PUBLISHED,
+            )
             .scalar_subquery()
         )
         invitee = poll_invitees
@@ -450,7 +465,10 @@ class _Sql:
                 .join(
                     ms,
                     and_(
-                        ms.c.poll_id == polls.c.id, ms.c.state == _PUBLISHED, ms.c.version == newest
+                        ms.c.consultation_id == polls.c.consultation_id,
+                        ms.c.poll_id == polls.c.id,
+                        ms.c.state == _PUBLISHED,
+                        ms.c.version == newest,
                     ),
                 )
                 .join(consultations, consultations.c.id == polls.c.consultation_id)

@@ -181,6 +181,9 @@ case_transitions = Table(
     Column("actor_user_id", Integer, ForeignKey("users.id"), nullable=True),
     Column("at", UtcDateTime, nullable=False),
     Column("reason", String(64), nullable=False, default=""),
+    # Reports find a period's events by kind and time, and a case's own events by kind.
+    Index("ix_case_transitions_to_status_at", "to_status", "at"),
+    Index("ix_case_transitions_consultation_id_to_status_at", "consultation_id", "to_status", "at"),
 )
 
 case_notes = Table(
