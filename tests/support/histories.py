@@ -163,8 +163,10 @@ def rows(
     coordinators: Iterable[tuple[int, int]] = (),
     members: Iterable[tuple[int, int]] = (),
     first_id: int = 1,
+    filler: str = "",
 ) -> dict[Table, list[dict[str, Any]]]:
-    """Table rows for these lives (ids from `first_id`), in an order foreign keys accept."""
+    """Table rows for these lives (ids from `first_id`), in an order foreign keys accept;
+    `filler` is written into the request's free-text fields (as long as real ones get)."""
     out: dict[Table, list[dict[str, Any]]] = defaultdict(list)
     for team_id, name in team_names.items():
         out[teams].append(
@@ -200,7 +202,14 @@ def rows(
     for life in lives:
         case_id = life.case_id = next_id
         next_id += 1
-        details = RequestDetails(team_id=life.team_id, client_reference="AB-1980").to_json()
+        details = RequestDetails(
+            team_id=life.team_id,
+            client_reference=f"Tunniste-{case_id}",
+            question=f"Kysymys {case_id}: {filler}",
+            situation=filler,
+            history=filler,
+            goals=filler,
+        ).to_json()
         details["barriers"] = sorted(life.barriers)
         details["services"] = sorted(life.services)
         out[consultations].append(
@@ -212,6 +221,7 @@ def rows(
                 "status": life.status(),
                 "details": details,
                 "decline_route": life.route if "declined" in life.decisions() else None,
+                "decline_reason": f"Perustelu {case_id}" if "declined" in life.decisions() else "",
                 "outcome": life.end[2] if life.end and life.end[0] == "closed" else None,
                 "created_at": life.submitted - timedelta(minutes=5),
                 "submitted_at": life.end[1]
@@ -279,7 +289,7 @@ def rows(
                     "state": "published",
                     "attendees": sorted(present),
                     "client_attended": True,
-                    "findings": "",
+                    "findings": f"Havainnot asiakkaasta {case_id}",
                     "recommendations": [],
                     "case_manager_id": life.case_manager,
                     "review_date": at.date() + timedelta(days=60),
@@ -295,12 +305,12 @@ def rows(
                 {
                     "consultation_id": case_id,
                     "summary_id": case_id * 10 + 1,
-                    "text": "",
+                    "text": f"Suositus asiakkaalle {case_id}",
                     "owner_user_id": rec.owner_user_id,
                     "owner_party": rec.party,
                     "due": rec.due,
                     "status": rec.status,
-                    "reason": "syy" if rec.status == "not_implemented" else "",
+                    "reason": f"Perustelu {case_id}" if rec.status == "not_implemented" else "",
                     "reason_category": rec.category,
                     "created_at": life.published,
                     "updated_at": life.published,
@@ -324,7 +334,7 @@ def rows(
                         "consultation_id": case_id,
                         "from_user_id": life.case_manager,
                         "to_user_id": handover.to_user_id,
-                        "note": "",
+                        "note": f"Saattaen vaihtaen {case_id}",
                         "state": "accepted" if handover.accepted else "declined",
                         "proposed_at": handover.answered_at - timedelta(hours=1),
                         "answered_at": handover.answered_at,
@@ -346,7 +356,7 @@ def rows(
                     "consultation_id": case_id,
                     "round": 1,
                     "rating": life.rating,
-                    "comment": "",
+                    "comment": f"Kommentti {case_id}",
                     "at": life.published + timedelta(days=29),
                 }
             )

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from babel.messages.pofile import read_po
 
-from bot.i18n import LOCALES_DIR, Texts, texts_for
+from bot.i18n import Texts, catalog_files, texts_for
 from consultations.consultation import (
     DEFAULT_MAX_TEXT,
     MAX_TEXT,
@@ -29,6 +29,7 @@ from consultations.consultation import (
     Urgency,
 )
 from consultations.model import Profession, RecipientType, Role
+from consultations.reports import Fate, Lead, PeriodKind, RecState
 from consultations.summary import (
     HandOverState,
     NotImplementedReason,
@@ -606,6 +607,12 @@ FAMILIES: dict[str, list[str]] = {
     "outcome.": [o.value for o in Outcome],
     "handover.state.": [s.value for s in HandOverState],
     "feedback.rating.": [str(n) for n in range(1, 6)],
+    "report.fate.": [f.value for f in Fate],
+    "report.lead.": [lead.value for lead in Lead],
+    "report.lead_short.": [lead.value for lead in Lead],
+    "report.rec_state.": [s.value for s in RecState],
+    "report.period.": [k.value for k in PeriodKind],
+    "report.export.": ["xlsx", "csv"],
 }
 # Keys the handlers use (they are not written in a card module).
 HANDLER_KEYS = [
@@ -661,8 +668,14 @@ def used_keys() -> set[str]:
 
 
 def po(language: str) -> dict[str, str]:
-    with (LOCALES_DIR / language / "LC_MESSAGES" / "messages.po").open("rb") as handle:
-        return {str(m.id): str(m.string) for m in read_po(handle, locale=language) if m.id}
+    """Every catalog file of the language, merged as the bot merges them."""
+    found: dict[str, str] = {}
+    for path in catalog_files(language):
+        with path.open("rb") as handle:
+            found.update(
+                {str(m.id): str(m.string) for m in read_po(handle, locale=language) if m.id}
+            )
+    return found
 
 
 def fields_of(text: str) -> set[str]:
