@@ -37,9 +37,10 @@ from bot.connector import BotConnector
 from bot.delivery import ConnectorSender
 from bot.handler import TyokykyBot
 from bot.i18n import texts_for
-from bot.links import LinkSigner, signing_key
 from bot.ics import meeting_ics, meeting_uid
+from bot.links import LinkSigner, signing_key
 from bot.ratelimit import RateLimiter
+from bot.report_export import REPORT_EXPORTS, ReportExports, add_report_downloads
 from bot.sdk_cache import CachingAuthentication
 from bot.settings import Settings
 from bot.state import DatabaseStorage
@@ -51,6 +52,7 @@ from consultations.ports import Clock
 from dialogs.cards.base import json_bytes
 from dialogs.followup import FollowUpFlow
 from dialogs.poll import PollFlow
+from dialogs.report import ReportFlow
 from dialogs.request import RequestFlow
 from scheduler.dispatcher import Dispatcher
 from scheduler.runner import build_scheduler
@@ -59,6 +61,7 @@ from storage.delivery_queue import SqlAlchemyDeliveryQueue
 from storage.documents import ETagConflict, SqlAlchemyDocumentStore
 from storage.migrate import upgrade
 from storage.polls import PollShapes
+from storage.reports import SqlAlchemyReportSource
 from storage.uow import SqlAlchemyUnitOfWork
 
 log = logging.getLogger(__name__)
@@ -425,6 +428,21 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
             connector=aiohttp.TCPConnector(limit=100, limit_per_host=50, keepalive_timeout=60)
         )
         connector = BotConnector(http, _token_provider(settings))
+        links = LinkSigner(
+            await signing_key(SqlAlchemyDocumentStore(sessions), clock.now()), settings.base_url()
+        )
+        # Reports read through sessions of their own (read only); the unit of work writes
+        # the audit record of who ran which report.
+        report_source = SqlAlchemyReportSource(sessions)
+        exports = ReportExports(
+            signer=links,
+            clock=clock,
+            source=report_source,
+            uow_factory=uow_factory,
+            admins=settings.admins,
+            calendar=calendar,
+        )
+        app[REPORT_EXPORTS] = exports
         bot = TyokykyBot(
             uow_factory=uow_factory,
             conversation_state=ConversationState(storage),
@@ -434,11 +452,16 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
             requests=RequestFlow(uow_factory=uow_factory, clock=clock, calendar=calendar),
             polls=PollFlow(uow_factory=uow_factory, clock=clock, calendar=calendar),
             follow_up=FollowUpFlow(uow_factory=uow_factory, clock=clock, calendar=calendar),
+            reports=ReportFlow(
+                uow_factory=uow_factory,
+                clock=clock,
+                calendar=calendar,
+                source=report_source,
+                admins=settings.admins,
+                exports=exports,
+            ),
         )
         ics_secret = await _ics_secret(SqlAlchemyDocumentStore(sessions), clock.now())
-        links = LinkSigner(
-            await signing_key(SqlAlchemyDocumentStore(sessions), clock.now()), settings.base_url()
-        )
         limiter = RateLimiter(
             per_conversation_per_second=settings.per_conversation_per_second,
             per_conversation_per_30s=settings.per_conversation_per_30s,
@@ -503,6 +526,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)
     app.router.add_get("/ics/{poll_id}/{user_id}/{token}.ics", _ics)
+    add_report_downloads(app, clock.now)
     return app
 
 

@@ -30,10 +30,12 @@ from consultations.ports import Clock, UnitOfWork
 from consultations.privacy import contains_identity_code
 from dialogs.cards import registry as cards
 from dialogs.cards.base import Card, attachment
+from dialogs.flow import CardFlow
 from dialogs.followup import FollowUpFlow
 from dialogs.inputs import positive_id
 from dialogs.poll import PollFlow
 from dialogs.profile import HANDLED, PROFILE_DIALOG, ProfileDialog
+from dialogs.report import ReportFlow
 from dialogs.request import RequestFlow
 
 log = logging.getLogger(__name__)
@@ -81,6 +83,9 @@ COMMAND_WORDS: Mapping[str, str] = {
     "jono": "queue",
     "kö": "queue",
     "ko": "queue",
+    "report": "report",
+    "raportti": "report",
+    "rapport": "report",
 }
 _MENTION = re.compile(r"<at>[^<]*</at>", re.IGNORECASE)
 
@@ -123,12 +128,14 @@ class TyokykyBot(TeamsActivityHandler):  # type: ignore[misc]
         requests: RequestFlow,
         polls: PollFlow,
         follow_up: FollowUpFlow,
+        reports: ReportFlow,
     ) -> None:
         super().__init__()
         self._connector = connector
         self._requests = requests
         self._polls = polls
         self._follow_up = follow_up
+        self._reports = reports
         self._uow = uow_factory
         self._clock = clock
         self._admins = admins
@@ -242,7 +249,7 @@ class TyokykyBot(TeamsActivityHandler):  # type: ignore[misc]
             await self._send_deliveries(turn_context, user, texts)
         elif command == "settings":
             await self._send_settings(turn_context, user, texts)
-        elif command in ("new", "my", "drafts", "queue", "cases"):
+        elif command in ("new", "my", "drafts", "queue", "cases", "report"):
             try:
                 card = await self._request_command(command, user, texts)
             except DomainError as error:
@@ -281,7 +288,10 @@ class TyokykyBot(TeamsActivityHandler):  # type: ignore[misc]
 
     def answers_without_turn(self, verb: str) -> bool:
         """Whether a card action is a flow's, which needs nothing of the SDK's turn."""
-        return any(verb in flow.verbs for flow in (self._requests, self._polls, self._follow_up))
+        return any(verb in flow.verbs for flow in self._flows())
+
+    def _flows(self) -> tuple[CardFlow, ...]:
+        return (self._requests, self._polls, self._follow_up, self._reports)
 
     async def answer_flow_action(self, activity: Mapping[str, Any]) -> InvokeResponse:
         """Answer a flow's Action.Execute straight from the activity's JSON.
@@ -360,7 +370,7 @@ class TyokykyBot(TeamsActivityHandler):  # type: ignore[misc]
     async def _flow_card(
         self, verb: str, user_id: int, texts: Texts, data: Mapping[str, Any]
     ) -> Card:
-        for flow in (self._requests, self._polls, self._follow_up):
+        for flow in self._flows():
             card = await flow.handle(verb, user_id, texts, data)
             if card is not None:
                 return card
@@ -383,6 +393,8 @@ class TyokykyBot(TeamsActivityHandler):  # type: ignore[misc]
             return await self._requests.drafts(user.id, texts)
         if command == "cases":
             return await self._follow_up.cases(user.id, texts)
+        if command == "report":
+            return await self._reports.open(user.id, texts)
         return await self._requests.queue(user.id, texts)
 
     async def _action_help(

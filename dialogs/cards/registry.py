@@ -24,6 +24,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("command.drafts", "help.command.drafts"),
     ("command.queue", "help.command.queue"),
     ("command.cases", "help.command.cases"),
+    ("command.report", "help.command.report"),
     ("command.settings", "help.command.settings"),
     ("command.help", "help.command.help"),
     ("command.profile", "help.command.profile"),
