@@ -232,27 +232,31 @@ class _Sql:
             rows.c.team_id, rows.c.month, rows.c.fate, rows.c.route, func.count()
         ).group_by(rows.c.team_id, rows.c.month, rows.c.fate, rows.c.route)
 
-    def _elements(self, key: str) -> Any:
-        if self.postgres:
-            return func.jsonb_array_elements_text(
-                cast(consultations.c.details, JSONB)[key]
-            ).table_valued("value")
-        return func.json_each(consultations.c.details, f"$.{key}").table_valued("value")
-
     def needs(self) -> Any:
-        """Barriers and services named in the requests received."""
+        """Barriers and services named in the requests received. Each request's stored
+        fields are read (and on PostgreSQL parsed) once, then both lists unnested."""
+        t, where = self.received()
+        details = consultations.c.details
+        docs = (
+            select(
+                consultations.c.team_id,
+                (cast(details, JSONB) if self.postgres else details).label("doc"),
+            )
+            .select_from(t.join(consultations, consultations.c.id == t.c.consultation_id))
+            .where(where)
+            .cte("docs")
+            .prefix_with("MATERIALIZED")
+        )
         parts = []
         for key in ("barriers", "services"):
-            t, where = self.received()
-            values = self._elements(key)
+            if self.postgres:
+                values = func.jsonb_array_elements_text(docs.c.doc[key]).table_valued("value")
+            else:
+                values = func.json_each(docs.c.doc, f"$.{key}").table_valued("value")
             parts.append(
-                select(literal(key).label("kind"), consultations.c.team_id, values.c.value)
-                .select_from(
-                    t.join(consultations, consultations.c.id == t.c.consultation_id).join(
-                        values, true()
-                    )
+                select(literal(key).label("kind"), docs.c.team_id, values.c.value).select_from(
+                    docs.join(values, true())
                 )
-                .where(where)
             )
         rows = union_all(*parts).subquery()
         return select(rows.c.kind, rows.c.team_id, rows.c.value, func.count()).group_by(
