@@ -33,6 +33,7 @@ from bot.edge.replies import ReplySender, Where
 from bot.i18n import texts_for
 from bot.links import LinkSigner, add_download, signing_key
 from bot.ratelimit import RateLimiter
+from bot.report_export import REPORT_EXPORTS, ReportExports, add_report_downloads
 from bot.senders import SenderMemory
 from bot.settings import Settings
 from consultations import retention, services
@@ -44,6 +45,7 @@ from dialogs.followup import FollowUpFlow
 from dialogs.language import LanguageFlow
 from dialogs.poll import PollFlow
 from dialogs.registry import RegistryFlow
+from dialogs.report import ReportFlow
 from dialogs.request import RequestFlow
 from dialogs.summary import SummaryFlow
 from scheduler.dispatcher import Dispatcher
@@ -53,6 +55,7 @@ from storage.delivery_queue import SqlAlchemyDeliveryQueue
 from storage.documents import SqlAlchemyDocumentStore
 from storage.migrate import upgrade
 from storage.polls import PollShapes
+from storage.reports import SqlAlchemyReportSource
 from storage.uow import SqlAlchemyUnitOfWork
 
 log = logging.getLogger(__name__)
@@ -150,6 +153,18 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         chats = PersonalChats(
             connector=connector, limiter=limiter, uow_factory=uow_factory, clock=clock
         )
+        # Reports read through a source of their own (read only); the unit of work writes
+        # the audit record of who ran which report.
+        report_source = SqlAlchemyReportSource(sessions)
+        exports = ReportExports(
+            signer=links,
+            clock=clock,
+            source=report_source,
+            uow_factory=uow_factory,
+            admins=settings.admins,
+            calendar=calendar,
+        )
+        app[REPORT_EXPORTS] = exports
         flow_parts: dict[str, Any] = {
             "uow_factory": uow_factory,
             "clock": clock,
@@ -164,6 +179,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
                 PollFlow(**flow_parts),
                 SummaryFlow(**flow_parts),
                 FollowUpFlow(**flow_parts),
+                ReportFlow(source=report_source, exports=exports, **flow_parts),
                 AdminFlow(export_links=CaseExportLinks(lambda: links, clock), **flow_parts),
             ],
             uow_factory=uow_factory,
@@ -259,6 +275,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app.on_startup.append(start)
     app.on_cleanup.append(stop)
     add_routes(app, messages, engine)
+    add_report_downloads(app, lambda: app[COMPONENTS].clock.now())
     add_case_export(
         app,
         signer=lambda: app[COMPONENTS].links,

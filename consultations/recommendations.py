@@ -25,6 +25,7 @@ from consultations.errors import DomainError, NotFound
 from consultations.ports import UnitOfWork
 from consultations.summary import (
     ESCALATION_DAYS,
+    NotImplementedReason,
     Recommendation,
     RecommendationStatus,
 )
@@ -156,9 +157,11 @@ async def update_recommendation(
     reason: str,
     now: datetime,
     calendar: BusinessCalendar,
+    reason_category: NotImplementedReason | None = None,
 ) -> RecommendationView:
     """The owner (or the case manager, or a coordinator) answers a follow-up card: done,
-    in progress with a new date, not implemented with a reason, or snooze."""
+    in progress with a new date, not implemented with a reason and its category, or
+    snooze."""
     if action not in FollowUpAction.ALL:
         raise DomainError("error.invalid_input")
     async with uow:
@@ -176,7 +179,11 @@ async def update_recommendation(
             recommendation.change(RecommendationStatus.DONE, actor_id, now)
         elif action == FollowUpAction.NOT_IMPLEMENTED:
             recommendation.change(
-                RecommendationStatus.NOT_IMPLEMENTED, actor_id, now, reason=reason
+                RecommendationStatus.NOT_IMPLEMENTED,
+                actor_id,
+                now,
+                reason=reason,
+                category=reason_category,
             )
         elif action == FollowUpAction.IN_PROGRESS:
             recommendation.change(RecommendationStatus.IN_PROGRESS, actor_id, now, due=due)
@@ -198,6 +205,11 @@ async def update_recommendation(
             now,
             recommendation=recommendation_id,
             to=recommendation.status.value,
+            **(
+                {"category": recommendation.reason_category.value}
+                if recommendation.reason_category
+                else {}
+            ),
         )
         view = await _recommendation_view(uow, actor_id, recommendation, case)
         await uow.commit()

@@ -32,12 +32,30 @@ FEEDBACK_AFTER_DAYS = 28
 
 
 class OutsideParty(enum.StrEnum):
-    """Owners outside the team; their items are followed up by the case manager."""
+    """Owners outside the team; their items are followed up by the case manager.
+
+    The owner types a report counts the implementation rate by (issue 13): these and
+    "team member" for a person in the bot."""
 
     KELA = "kela"
     EMPLOYMENT_SERVICES = "employment_services"
     OCCUPATIONAL_HEALTH = "occupational_health"
+    HEALTH_SERVICES = "health_services"
+    SOCIAL_SERVICES = "social_services"
     EDUCATION = "education"
+    NGO = "ngo"
+    OTHER = "other"
+
+
+class NotImplementedReason(enum.StrEnum):
+    """Why a recommendation was not carried out, as a category a report can count; the
+    free-text reason beside it says the rest (and never leaves the case)."""
+
+    CLIENT_DECLINED = "client_declined"
+    SITUATION_CHANGED = "situation_changed"
+    SERVICE_UNAVAILABLE = "service_unavailable"
+    DECISION_NEGATIVE = "decision_negative"
+    NO_CONTACT = "no_contact"
     OTHER = "other"
 
 
@@ -236,6 +254,8 @@ class Recommendation:
     due: date
     status: RecommendationStatus = RecommendationStatus.OPEN
     reason: str = ""
+    # Set with the reason when not implemented; None for those recorded before categories.
+    reason_category: NotImplementedReason | None = None
     # Set while the owner has snoozed the due reminder.
     snoozed_until: datetime | None = None
     history: list[StatusChange] = field(default_factory=list)
@@ -255,19 +275,23 @@ class Recommendation:
         at: datetime,
         *,
         reason: str = "",
+        category: NotImplementedReason | None = None,
         due: date | None = None,
     ) -> StatusChange:
         """Move to `to` or refuse, changing nothing; "not implemented" needs a reason and
-        "in progress" a new date."""
+        its category, "in progress" a new date."""
         if to not in REC_TRANSITIONS[self.status]:
             raise DomainError("error.recommendation_closed")
         if to is RS.NOT_IMPLEMENTED and not reason.strip():
             raise DomainError("error.reason_missing")
+        if to is RS.NOT_IMPLEMENTED and category is None:
+            raise DomainError("error.reason_category_missing")
         if to is RS.IN_PROGRESS and due is None:
             raise DomainError("error.due_date")
         step = StatusChange(self.status, to, actor_id, at, reason, due)
         self.status = to
         self.reason = reason if to is RS.NOT_IMPLEMENTED else ""
+        self.reason_category = category if to is RS.NOT_IMPLEMENTED else None
         if due is not None:
             self.due = due
         self.snoozed_until = None

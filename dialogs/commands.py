@@ -47,6 +47,8 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("drafts"),
     CommandSpec("queue", synonyms=("ko",), audience=Audience.COORDINATORS),
     CommandSpec("cases"),
+    # Aggregates only, small numbers hidden; still private: it names case managers.
+    CommandSpec("report", audience=Audience.COORDINATORS),
     CommandSpec("settings", synonyms=("installningar",), private=False),
     CommandSpec("language", takes_args=True, private=False),
     CommandSpec("help", synonyms=("ohje", "?", "hjalp"), private=False),

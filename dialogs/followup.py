@@ -12,6 +12,7 @@ from consultations.consultation import Outcome
 from consultations.errors import DomainError, InvalidInput
 from consultations.summary import (
     MAX_REASON,
+    NotImplementedReason,
     check_future_date,
     clean_text,
     parse_rating,
@@ -29,6 +30,17 @@ def _ids(value: Any) -> tuple[int, ...]:
 
 def _optional_id(data: Mapping[str, Any], key: str) -> int | None:
     return None if data.get(key) in (None, "") else positive_id(data, key)
+
+
+def parse_reason_category(value: Any) -> NotImplementedReason | None:
+    """The recommendation card's reason category: empty is none chosen (refused by the
+    domain only when "not implemented" is the answer), anything unknown is refused."""
+    if value in (None, ""):
+        return None
+    try:
+        return NotImplementedReason(value)
+    except (ValueError, TypeError):
+        raise InvalidInput() from None
 
 
 class FollowUpFlow(CardFlow):
@@ -72,6 +84,7 @@ class FollowUpFlow(CardFlow):
                 raise DomainError("error.due_date")
             check_future_date(due, self._today(), "error.due_date")
         reason = clean_text(data.get("reason"), MAX_REASON)
+        category = parse_reason_category(data.get("reason_category"))
         view = await recommendations.update_recommendation(
             self._uow(),
             user_id,
@@ -81,6 +94,7 @@ class FollowUpFlow(CardFlow):
             reason=reason,
             now=self._clock.now(),
             calendar=self._calendar,
+            reason_category=category,
         )
         return cards.recommendation_card(t, view, notice=t(f"rec.updated.{action}"))
 

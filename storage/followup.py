@@ -23,6 +23,7 @@ from consultations.summary import (
     HandOver,
     HandOverState,
     MeetingSummary,
+    NotImplementedReason,
     OutsideParty,
     Owner,
     PlannedRecommendation,
@@ -243,6 +244,9 @@ class SqlAlchemyFollowUpRepository:
             due=row["due"],
             status=RecommendationStatus(row["status"]),
             reason=row["reason"],
+            reason_category=NotImplementedReason(row["reason_category"])
+            if row["reason_category"]
+            else None,
             snoozed_until=row["snoozed_until"],
             history=history or [],
             version=row["version"],
@@ -280,6 +284,7 @@ class SqlAlchemyFollowUpRepository:
             "due": r.due,
             "status": r.status.value,
             "reason": r.reason,
+            "reason_category": r.reason_category.value if r.reason_category else None,
             "snoozed_until": r.snoozed_until,
             "updated_at": now,
         }

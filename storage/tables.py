@@ -190,6 +190,9 @@ case_transitions = Table(
     Column("actor_user_id", Integer, ForeignKey("users.id"), nullable=True),
     Column("at", UtcDateTime, nullable=False),
     Column("reason", String(64), nullable=False, default=""),
+    # Reports find a period's events by kind and time, and a case's own events by kind.
+    Index("ix_case_transitions_to_status_at", "to_status", "at"),
+    Index("ix_case_transitions_consultation_id_to_status_at", "consultation_id", "to_status", "at"),
 )
 
 case_notes = Table(
@@ -346,6 +349,8 @@ recommendations = Table(
     Column("due", Date, nullable=False),
     Column("status", String(16), nullable=False),
     Column("reason", Text, nullable=False, default=""),
+    # consultations.summary.NotImplementedReason, with the reason; NULL before 0007.
+    Column("reason_category", String(32), nullable=True),
     Column("snoozed_until", UtcDateTime, nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),

@@ -14,6 +14,7 @@ from consultations.recommendations import FollowUpAction, RecommendationView
 from consultations.summary import (
     MAX_REASON,
     HandOverState,
+    NotImplementedReason,
 )
 from dialogs.cards.base import (
     Card,
@@ -77,6 +78,10 @@ def recommendation_card(
             (t("summary.rec.due"), t.date(rec.due)),
             (t("rec.status"), status_name(t, rec.status)),
         ]
+        if rec.reason_category is not None:
+            pairs.append(
+                (t("rec.reason_category"), t(f"rec.reason_category.{rec.reason_category.value}"))
+            )
         if rec.reason:
             pairs.append((t("rec.reason"), clip_text(rec.reason, limit)))
         if rec.snoozed_until is not None:
@@ -89,6 +94,18 @@ def recommendation_card(
             return adaptive_card(body)
         body.append(bold(t("rec.update"), separator=True))
         body.append(date_input("new_due", t("rec.new_due")))
+        body.append(
+            {
+                "type": "Input.ChoiceSet",
+                "id": "reason_category",
+                "label": t("rec.reason_category_label"),
+                "style": "compact",
+                "choices": [
+                    {"title": t(f"rec.reason_category.{c.value}"), "value": c.value}
+                    for c in NotImplementedReason
+                ],
+            }
+        )
         body.append(text_input("reason", t("rec.reason_label"), MAX_REASON))
         body.append(paragraph(t("rec.update_hint"), subtle=True))
 

@@ -161,7 +161,14 @@ async def closed_case(
     due = [c for c in fake.cards(chat(MEMBER_A)) if "rec.update" in str(c)]
     first = next(c for c in due if texts[12] in str(c))
     await press(
-        bot, url, MEMBER_A, first, "rec.update", {"action": "not_implemented"}, reason=texts[14]
+        bot,
+        url,
+        MEMBER_A,
+        first,
+        "rec.update",
+        {"action": "not_implemented"},
+        reason=texts[14],
+        reason_category="service_unavailable",
     )
     await press(
         bot,

@@ -12,22 +12,28 @@ import pytest
 
 from bot.i18n import LANGUAGES, Texts
 from consultations.consultation import CaseStatus, Consultation, RequestDetails
+from consultations.errors import InvalidInput
 from consultations.poll import TimeSlot
+from consultations.recommendations import RecommendationView
 from consultations.summaries import SummaryView
 from consultations.summary import (
     MAX_FINDINGS,
     MAX_RECOMMENDATION,
     MAX_RECOMMENDATIONS,
     MeetingSummary,
+    NotImplementedReason,
     OutsideParty,
     Owner,
     PlannedRecommendation,
     Recommendation,
+    RecommendationStatus,
     SummaryState,
 )
 from dialogs.cards.base import MAX_CARD_BYTES, card_bytes
+from dialogs.cards.followup import recommendation_card
 from dialogs.cards.summary import summary_card, summary_editor_card, summary_preview_card
-from tests.support.cards import texts
+from dialogs.followup import parse_reason_category
+from tests.support.cards import inputs, texts
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
 NOW = datetime(2026, 11, 26, 14, 1, tzinfo=HELSINKI)
@@ -123,3 +129,37 @@ def test_the_published_summary_says_it_holds_client_details_and_where_it_goes(
     assert t("summary.privacy") in texts(card)
     # Not the meeting confirmation's line: this card shows findings and recommendations.
     assert t("meeting.privacy") not in texts(card)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_recommendation_card_asks_why_beside_the_free_text_reason(language: str) -> None:
+    t = Texts(language)
+    shown = view(SummaryState.PUBLISHED, members=4, filler="a")
+    open_one = next(iter(shown.recommendations.values()))
+    card = recommendation_card(
+        t, RecommendationView(open_one, shown.case, "Maija", 2, can_update=True)
+    )
+    choices = inputs(card)["reason_category"]["choices"]
+    assert [c["value"] for c in choices] == [c.value for c in NotImplementedReason]
+    assert t("rec.reason_category.client_declined") in [c["title"] for c in choices]
+    assert "reason" in inputs(card)
+
+    closed = replace(
+        open_one,
+        status=RecommendationStatus.NOT_IMPLEMENTED,
+        reason="a" * 20,
+        reason_category=NotImplementedReason.NO_CONTACT,
+    )
+    card = recommendation_card(
+        t, RecommendationView(closed, shown.case, "Maija", 2, can_update=False)
+    )
+    assert t("rec.reason_category.no_contact") in texts(card)
+    assert "reason_category" not in inputs(card)
+
+
+def test_an_unknown_reason_category_from_a_card_is_refused() -> None:
+    assert parse_reason_category("") is None
+    assert parse_reason_category("no_contact") is NotImplementedReason.NO_CONTACT
+    for tampered in ("nope", 3, ["other"]):
+        with pytest.raises(InvalidInput):
+            parse_reason_category(tampered)

@@ -29,7 +29,13 @@ from consultations.consultation import (
 )
 from consultations.model import Profession, RecipientType, Role
 from consultations.records import ErasureReason
-from consultations.summary import HandOverState, OutsideParty, RecommendationStatus
+from consultations.reports import Fate, Lead, PeriodKind, RecState
+from consultations.summary import (
+    HandOverState,
+    NotImplementedReason,
+    OutsideParty,
+    RecommendationStatus,
+)
 from dialogs.cards import registry
 from dialogs.cards.base import MAX_CARD_BYTES, Card, card_bytes
 from dialogs.cards.registry import WEEKDAYS
@@ -599,11 +605,18 @@ FAMILIES: dict[str, list[str]] = {
     "weekday.": list(WEEKDAYS),
     "party.": [p.value for p in OutsideParty],
     "rec.status.": [s.value for s in RecommendationStatus],
+    "rec.reason_category.": [c.value for c in NotImplementedReason],
     "outcome.": [o.value for o in Outcome],
     "handover.state.": [s.value for s in HandOverState],
     "feedback.rating.": [str(n) for n in range(1, 6)],
     "privacy.erase.reason.": [r.value for r in ErasureReason],
     "digest.privacy.": list(DIGEST_LINES),
+    "report.fate.": [f.value for f in Fate],
+    "report.lead.": [lead.value for lead in Lead],
+    "report.lead_short.": [lead.value for lead in Lead],
+    "report.rec_state.": [s.value for s in RecState],
+    "report.period.": [k.value for k in PeriodKind],
+    "report.export.": ["xlsx", "csv"],
 }
 # Keys the handlers use (they are not written in a card module).
 HANDLER_KEYS = [

@@ -23,6 +23,7 @@ from consultations.summary import (
     HandOver,
     HandOverState,
     MeetingSummary,
+    NotImplementedReason,
     OutsideParty,
     Owner,
     PlannedRecommendation,
@@ -159,7 +160,14 @@ def test_every_status_pair_is_allowed_or_refused_without_change(
     item = recommendation(start)
     allowed = target in REC_TRANSITIONS[start]
     try:
-        item.change(target, 11, NOW, reason="Ei resursseja", due=date(2026, 12, 18))
+        item.change(
+            target,
+            11,
+            NOW,
+            reason="Ei resursseja",
+            category=NotImplementedReason.SERVICE_UNAVAILABLE,
+            due=date(2026, 12, 18),
+        )
     except DomainError as error:
         assert not allowed and error.code == "error.recommendation_closed"
         assert item.status is start and item.history == []
@@ -169,19 +177,29 @@ def test_every_status_pair_is_allowed_or_refused_without_change(
         assert item.history[-1].from_status is start and item.history[-1].to_status is target
 
 
-def test_not_implemented_needs_a_reason_and_in_progress_a_new_date() -> None:
+def test_not_implemented_needs_a_reason_and_its_category_and_in_progress_a_new_date() -> None:
     item = recommendation()
     with pytest.raises(DomainError) as error:
-        item.change(RS.NOT_IMPLEMENTED, 11, NOW, reason=" ")
+        item.change(RS.NOT_IMPLEMENTED, 11, NOW, reason=" ", category=NotImplementedReason.OTHER)
     assert error.value.code == "error.reason_missing"
+    with pytest.raises(DomainError) as error:
+        item.change(RS.NOT_IMPLEMENTED, 11, NOW, reason="Asiakas muutti")
+    assert error.value.code == "error.reason_category_missing"
     with pytest.raises(DomainError) as error:
         item.change(RS.IN_PROGRESS, 11, NOW)
     assert error.value.code == "error.due_date"
     assert item.status is RS.OPEN and item.history == []
 
     item.change(RS.IN_PROGRESS, 11, NOW, due=date(2026, 12, 18))
-    item.change(RS.NOT_IMPLEMENTED, 12, NOW, reason="Asiakas muutti")
+    item.change(
+        RS.NOT_IMPLEMENTED,
+        12,
+        NOW,
+        reason="Asiakas muutti",
+        category=NotImplementedReason.SITUATION_CHANGED,
+    )
     assert item.due == date(2026, 12, 18) and item.reason == "Asiakas muutti"
+    assert item.reason_category is NotImplementedReason.SITUATION_CHANGED
     assert [(c.to_status, c.actor_user_id) for c in item.history] == [
         (RS.IN_PROGRESS, 11),
         (RS.NOT_IMPLEMENTED, 12),

@@ -1,7 +1,7 @@
 """retention: anonymised cases, draft reminders, county settings
 
 Revision ID: 0007
-Revises: 0006 (re-chained after 0007 at merge)
+Revises: 0006
 Create Date: 2026-12-01 09:00:00.000000
 """
 
