@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -14,18 +15,42 @@ from apscheduler.triggers.interval import IntervalTrigger
 log = logging.getLogger(__name__)
 HELSINKI = ZoneInfo("Europe/Helsinki")
 
+Job = Callable[[], Awaitable[object]]
+# Hears each job run: (job id, "ok" or "error", seconds it took).
+JobObserver = Callable[[str, str, float], None]
+
+
+def observed(name: str, job: Job, on_job: JobObserver | None) -> Job:
+    """The job, reporting every run to `on_job`; a failure still reaches APScheduler,
+    which logs it."""
+    if on_job is None:
+        return job
+
+    async def run() -> object:
+        started = time.perf_counter()
+        try:
+            outcome = await job()
+        except Exception:
+            on_job(name, "error", time.perf_counter() - started)
+            raise
+        on_job(name, "ok", time.perf_counter() - started)
+        return outcome
+
+    return run
+
 
 def build_scheduler(
     *,
-    dispatch: Callable[[], Awaitable[object]],
-    weekly_digest: Callable[[], Awaitable[object]],
+    dispatch: Job,
+    weekly_digest: Job,
     dispatch_interval_seconds: float,
+    on_job: JobObserver | None = None,
 ) -> AsyncIOScheduler:
     """Jobs are not persisted: the outbox is the durable part, and the digest's
     idempotency key (one per team, coordinator and ISO week) makes a re-run harmless."""
     scheduler = AsyncIOScheduler(timezone=HELSINKI)
     scheduler.add_job(
-        dispatch,
+        observed("dispatch", dispatch, on_job),
         IntervalTrigger(seconds=dispatch_interval_seconds, timezone=HELSINKI),
         id="dispatch",
         max_instances=1,
@@ -34,7 +59,7 @@ def build_scheduler(
         next_run_time=datetime.now(HELSINKI),
     )
     scheduler.add_job(
-        weekly_digest,
+        observed("weekly-digest", weekly_digest, on_job),
         CronTrigger(day_of_week="mon", hour=8, minute=0, timezone=HELSINKI),
         id="weekly-digest",
         max_instances=1,
