@@ -37,8 +37,9 @@ from bot.connector import BotConnector
 from bot.delivery import ConnectorSender
 from bot.handler import TyokykyBot
 from bot.i18n import texts_for
-from bot.links import LinkSigner, signing_key
 from bot.ics import meeting_ics, meeting_uid
+from bot.links import LinkSigner, signing_key
+from bot.metrics import Metrics, serve_metrics, turn_middleware
 from bot.ratelimit import RateLimiter
 from bot.sdk_cache import CachingAuthentication
 from bot.settings import Settings
@@ -93,6 +94,7 @@ class Components:
     clock: Clock
     ics_secret: bytes
     links: LinkSigner
+    metrics: Metrics
 
 
 COMPONENTS = web.AppKey("components", Components)
@@ -404,12 +406,19 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     clock = clock or SystemClock()
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app[SETTINGS] = settings
+    metrics = Metrics(clock.now)
+    if settings.metrics_port is not None:
+        app.middlewares.append(turn_middleware(metrics))
+        serve_metrics(
+            app, metrics, settings.metrics_host, settings.metrics_port, settings.metrics_token
+        )
 
     async def start(app: web.Application) -> None:
         calendar = finnish_calendar()
         engine = create_engine(settings.database_url)
         await upgrade(engine)
         sessions = session_factory(engine)
+        metrics.watch_database(engine)
 
         poll_shapes = PollShapes()
 
@@ -461,6 +470,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
             clock=clock,
             policy=RetryPolicy(max_attempts=settings.max_delivery_attempts),
             on_unreachable=unreachable,
+            observer=metrics,
         )
         app[COMPONENTS] = Components(
             engine=engine,
@@ -472,6 +482,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
             clock=clock,
             ics_secret=ics_secret,
             links=links,
+            metrics=metrics,
         )
         if settings.run_scheduler:
             scheduler = build_scheduler(
@@ -480,6 +491,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
                     uow_factory(), clock.now(), calendar
                 ),
                 dispatch_interval_seconds=settings.dispatch_interval_seconds,
+                on_job=metrics.job,
             )
             scheduler.start()
             app[_SCHEDULER] = scheduler
