@@ -19,7 +19,7 @@ from aiohttp import web
 from bot import logs
 from bot.app import create_app
 from bot.logs import RedactingFormatter as RedactingFormatter
-from bot.settings import Settings, SettingsError
+from bot.settings import Settings, SettingsError, TeamsAppSettings
 
 log = logging.getLogger("bot")
 ROOT = Path(__file__).resolve().parent.parent
@@ -106,6 +106,24 @@ def migrate() -> None:
     print(f"database at revision {asyncio.run(run())}")
 
 
+def package(output: Path) -> None:
+    """Build the package; needs only MicrosoftAppId (and the optional TEAMS_APP_*)."""
+    from bot.package import build_package
+
+    try:
+        app = TeamsAppSettings.from_env(os.environ)
+        path = build_package(app, output)
+    except SettingsError as error:
+        print(f"tyokykytiimi: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+    for name in app.unset_urls():
+        print(
+            f"note: {name} is not set; set it before uploading to the organisation's catalog",
+            file=sys.stderr,
+        )
+    print(f"Teams app package written to {path}")
+
+
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bot", description="Työkykytiimi Teams bot")
     no_playground = "serve without the Agents Playground beside the bot"
@@ -142,11 +160,7 @@ def main(argv: list[str] | None = None) -> None:
 
         raise SystemExit(0 if ready(_settings()) else 1)
     elif args.command == "package":
-        from bot.package import build_package
-
-        settings = _settings()
-        path = build_package(settings, Path(args.output))
-        print(f"Teams app package written to {path}")
+        package(Path(args.output))
     else:
         serve(playground=not getattr(args, "no_playground", False))
 
