@@ -17,7 +17,6 @@ from pathlib import Path
 from aiohttp import web
 
 from bot import logs
-from bot.app import create_app
 from bot.logs import RedactingFormatter as RedactingFormatter
 from bot.settings import Settings, SettingsError, TeamsAppSettings
 
@@ -77,12 +76,22 @@ def _start_playground(settings: Settings) -> subprocess.Popen[bytes] | None:
 
 
 def serve(playground: bool) -> None:
+    # Imported here: check, ready and package start without the SDK (ready runs every
+    # 30 s as the container health check).
+    from bot.app import create_app
+
     settings = _settings()
     logs.configure(settings.log_format, settings.log_level)
     companion = _start_playground(settings) if playground and not settings.authenticated else None
-    log.info("Työkykytiimi listening on http://%s:%s/api/messages", settings.host, settings.port)
+
+    def listening(_banner: str) -> None:
+        # aiohttp calls this once the migrations ran and the port is open.
+        log.info(
+            "Työkykytiimi listening on http://%s:%s/api/messages", settings.host, settings.port
+        )
+
     try:
-        web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None)
+        web.run_app(create_app(settings), host=settings.host, port=settings.port, print=listening)
     finally:
         if companion is not None and companion.poll() is None:
             os.killpg(companion.pid, signal.SIGTERM)

@@ -33,8 +33,8 @@ class RedactingJsonFormatter(JsonFormatter):
     """One JSON object per line: time (UTC, ISO 8601), level, logger, message, any extra
     fields, and the traceback as `exc_info`.
 
-    Redaction runs on the finished line: an identity code is letters, digits and a sign,
-    none of which JSON escapes, and [HETU] needs no escaping either, so the line stays
+    Redaction runs on the finished line: an identity code is ASCII letters, digits and a
+    sign, none of which JSON escapes, and [HETU] needs no escaping either, so the line stays
     valid JSON."""
 
     def __init__(self) -> None:
@@ -42,6 +42,8 @@ class RedactingJsonFormatter(JsonFormatter):
             "%(levelname)s %(name)s %(message)s",
             rename_fields={"levelname": "level", "name": "logger"},
             timestamp="time",
+            # UTF-8 as written ("Työkykytiimi"); a log pipeline reads JSON as UTF-8 anyway.
+            json_ensure_ascii=False,
         )
 
     def format(self, record: logging.LogRecord) -> str:

@@ -35,6 +35,7 @@ def captured() -> Iterator[io.StringIO]:
 def _log_a_failed_turn() -> None:
     log = logging.getLogger("bot.handler")
     log.info("turn for activity %s", "act-1", extra={"activity_id": "act-1", "team_id": 7})
+    log.info("Työkykytiimi listening")
     try:
         raise ValueError(f"card field held {CODE}")
     except ValueError:
@@ -48,11 +49,13 @@ def test_json_logs_are_one_object_per_line_with_ids_as_fields(captured: io.Strin
     lines = [json.loads(line) for line in captured.getvalue().splitlines()]
     assert [(r["level"], r["logger"], r["message"]) for r in lines] == [
         ("INFO", "bot.handler", "turn for activity act-1"),
+        ("INFO", "bot.handler", "Työkykytiimi listening"),
         ("ERROR", "bot.handler", "turn failed for asiakas [HETU]"),
     ]
     assert (lines[0]["activity_id"], lines[0]["team_id"]) == ("act-1", 7)
     assert lines[0]["time"].endswith("+00:00")
-    assert "ValueError: card field held [HETU]" in lines[1]["exc_info"]
+    assert "Työkykytiimi" in captured.getvalue()  # UTF-8, not \u00f6 escapes
+    assert "ValueError: card field held [HETU]" in lines[2]["exc_info"]
     assert CODE not in captured.getvalue()
 
 
