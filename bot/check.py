@@ -15,8 +15,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from bot.settings import Settings, SettingsError, TeamsAppSettings, is_loopback
-from storage.db import create_engine
-from storage.monitoring import schema_status
 
 DATABASE_TIMEOUT = 10.0
 
@@ -116,6 +114,10 @@ def _check_observability(settings: Settings, report: Report) -> None:
 
 
 async def _check_database(settings: Settings, report: Report) -> None:
+    # Imported here: `ready`, the health check, runs often and needs none of it.
+    from storage.db import create_engine
+    from storage.monitoring import schema_status
+
     engine = create_engine(settings.database_url)
     try:
         async with engine.connect() as connection:
