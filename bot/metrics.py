@@ -45,7 +45,7 @@ from storage.monitoring import WATCHED_STATES, OutboxDepth, outbox_depth
 log = logging.getLogger(__name__)
 # A `_created` gauge beside every counter and histogram doubles the series for nothing
 # Prometheus' rate() needs.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped in prometheus-client 0.26
 
 PREFIX = "tyokykytiimi"
 TURN_RESULTS = ("ok", "refused", "invalid", "unauthorized", "error")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -26,6 +27,7 @@ def observed(name: str, job: Job, on_job: JobObserver | None) -> Job:
     if on_job is None:
         return job
 
+    @functools.wraps(job)  # APScheduler's log lines name the job by its function
     async def run() -> object:
         started = time.perf_counter()
         try:
