@@ -1,5 +1,6 @@
-"""`python -m bot` serves the bot; `python -m bot migrate` migrates; `python -m bot package`
-builds the Teams app package to sideload."""
+"""`python -m bot` serves the bot; `migrate` migrates; `check` says whether the configuration
+is ready to serve; `ready` is the container health check; `package` builds the Teams app
+package to sideload or upload to the organisation's catalog."""
 
 from __future__ import annotations
 
@@ -15,18 +16,11 @@ from pathlib import Path
 
 from aiohttp import web
 
-from bot.app import create_app
-from bot.settings import Settings, SettingsError
-from consultations.privacy import redact_identity_codes
+from bot import logs
+from bot.logs import RedactingFormatter as RedactingFormatter
+from bot.settings import Settings, SettingsError, TeamsAppSettings
 
-
-class RedactingFormatter(logging.Formatter):
-    """Defence in depth: no personal identity code reaches a log line, whatever logged it."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        return redact_identity_codes(super().format(record))
-
-
+log = logging.getLogger("bot")
 ROOT = Path(__file__).resolve().parent.parent
 PLAYGROUND_DIR = ROOT / "tests" / "e2e" / "playground_npm"
 PLAYGROUND_PORT = 56150
@@ -82,19 +76,22 @@ def _start_playground(settings: Settings) -> subprocess.Popen[bytes] | None:
 
 
 def serve(playground: bool) -> None:
+    # Imported here: check, ready and package start without the SDK (ready runs every
+    # 30 s as the container health check).
+    from bot.app import create_app
+
     settings = _settings()
-    handler = logging.StreamHandler()
-    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=logging.INFO, handlers=[handler])
+    logs.configure(settings.log_format, settings.log_level)
     companion = _start_playground(settings) if playground and not settings.authenticated else None
-    # The dispatch tick runs every few seconds; its INFO lines would drown everything else.
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    print(
-        f"Työkykytiimi listening on http://{settings.host}:{settings.port}/api/messages",
-        flush=True,
-    )
+
+    def listening(_banner: str) -> None:
+        # aiohttp calls this once the migrations ran and the port is open.
+        log.info(
+            "Työkykytiimi listening on http://%s:%s/api/messages", settings.host, settings.port
+        )
+
     try:
-        web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None)
+        web.run_app(create_app(settings), host=settings.host, port=settings.port, print=listening)
     finally:
         if companion is not None and companion.poll() is None:
             os.killpg(companion.pid, signal.SIGTERM)
@@ -118,6 +115,24 @@ def migrate() -> None:
     print(f"database at revision {asyncio.run(run())}")
 
 
+def package(output: Path) -> None:
+    """Build the package; needs only MicrosoftAppId (and the optional TEAMS_APP_*)."""
+    from bot.package import build_package
+
+    try:
+        app = TeamsAppSettings.from_env(os.environ)
+        path = build_package(app, output)
+    except SettingsError as error:
+        print(f"tyokykytiimi: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+    for name in app.unset_urls():
+        print(
+            f"note: {name} is not set; set it before uploading to the organisation's catalog",
+            file=sys.stderr,
+        )
+    print(f"Teams app package written to {path}")
+
+
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bot", description="Työkykytiimi Teams bot")
     no_playground = "serve without the Agents Playground beside the bot"
@@ -130,6 +145,10 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         "--no-playground", action="store_true", default=argparse.SUPPRESS, help=no_playground
     )
     sub.add_parser("migrate", help="apply database migrations and exit")
+    sub.add_parser(
+        "check", help="check the configuration and the database without serving (exit 1: problems)"
+    )
+    sub.add_parser("ready", help="exit 0 when the running bot answers /readyz (health check)")
     package_parser = sub.add_parser("package", help="build the Teams app package (zip)")
     package_parser.add_argument("--output", default="build/tyokykytiimi-teams-app.zip")
     return parser.parse_args(argv)
@@ -139,12 +158,18 @@ def main(argv: list[str] | None = None) -> None:
     args = parse(argv)
     if args.command == "migrate":
         migrate()
-    elif args.command == "package":
-        from bot.package import build_package
+    elif args.command == "check":
+        from bot.check import check
 
-        settings = _settings()
-        path = build_package(settings, Path(args.output))
-        print(f"Teams app package written to {path}")
+        report = check(os.environ)
+        print(report.text())
+        raise SystemExit(1 if report.failed else 0)
+    elif args.command == "ready":
+        from bot.check import ready
+
+        raise SystemExit(0 if ready(_settings()) else 1)
+    elif args.command == "package":
+        package(Path(args.output))
     else:
         serve(playground=not getattr(args, "no_playground", False))
 

@@ -32,6 +32,7 @@ from bot.edge.http import MAX_BODY_BYTES, Edge, add_routes
 from bot.edge.replies import ReplySender, Where
 from bot.i18n import texts_for
 from bot.links import LinkSigner, add_download, signing_key
+from bot.metrics import Metrics, serve_metrics, turn_kind
 from bot.ratelimit import RateLimiter
 from bot.report_export import REPORT_EXPORTS, ReportExports, add_report_downloads
 from bot.senders import SenderMemory
@@ -90,6 +91,7 @@ class Components:
     links: LinkSigner
     replies: ReplySender
     keys: ChannelKeys | None
+    metrics: Metrics
 
 
 COMPONENTS = web.AppKey("components", Components)
@@ -103,12 +105,18 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app[SETTINGS] = settings
     edge_box: list[Edge] = []
+    metrics = Metrics(clock.now)
+    if settings.metrics_port is not None:
+        serve_metrics(
+            app, metrics, settings.metrics_host, settings.metrics_port, settings.metrics_token
+        )
 
     async def start(app: web.Application) -> None:
         calendar = finnish_calendar()
         engine = create_engine(settings.database_url)
         await upgrade(engine)
         sessions = session_factory(engine)
+        metrics.watch_database(engine)
         poll_shapes = PollShapes()
 
         def uow_factory() -> SqlAlchemyUnitOfWork:
@@ -196,11 +204,18 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
             authentication = ChannelAuthentication(keys, settings.app_id)
             await keys.prefetch()
 
-        async def dispatch(activity: Any) -> tuple[int, Any]:
+        async def dispatch(activity: Any) -> tuple[int, Any, str]:
             answer = await activities.dispatch(activity)
-            return answer.status, answer.body
+            return answer.status, answer.body, answer.outcome
 
-        edge_box.append(Edge(authentication=authentication, dispatch=dispatch))
+        edge_box.append(
+            Edge(
+                authentication=authentication,
+                dispatch=dispatch,
+                observe=metrics.turn,
+                kind=turn_kind,
+            )
+        )
 
         def ics(poll_id: int, user_id: int, until: datetime, case_number: str) -> str:
             return invitations.ics_url(links, poll_id, user_id, until, case_number)
@@ -222,6 +237,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
             clock=clock,
             policy=RetryPolicy(max_attempts=settings.max_delivery_attempts),
             on_unreachable=unreachable,
+            observer=metrics,
         )
         app[COMPONENTS] = Components(
             engine=engine,
@@ -233,6 +249,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
             links=links,
             replies=replies,
             keys=keys,
+            metrics=metrics,
         )
         if settings.run_scheduler:
 
@@ -248,6 +265,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
                 weekly_digest=weekly_digest,
                 dispatch_interval_seconds=settings.dispatch_interval_seconds,
                 retention=lambda: retention.run_retention(uow_factory, clock.now()),
+                on_job=metrics.job,
             )
             scheduler.start()
             app[_SCHEDULER] = scheduler

@@ -54,14 +54,20 @@ class Answer:
 
     status: int = 200
     body: Any = None
+    # For the metrics: ok, refused (a DomainError told to the user) or error.
+    outcome: str = "ok"
 
     @classmethod
     def card(cls, card: Card) -> Answer:
         return cls(200, {"statusCode": 200, "type": CARD_RESPONSE, "value": card})
 
     @classmethod
-    def message(cls, text: str) -> Answer:
-        return cls(200, {"statusCode": 200, "type": MESSAGE_RESPONSE, "value": text})
+    def message(cls, text: str, outcome: str = "ok") -> Answer:
+        return cls(200, {"statusCode": 200, "type": MESSAGE_RESPONSE, "value": text}, outcome)
+
+
+class Refusal(str):
+    """A text that says no (a DomainError, localized): nothing was changed."""
 
 
 def _as_list(result: Reply | Sequence[Reply]) -> list[Reply]:
@@ -163,13 +169,13 @@ class ActivityDispatcher:
             )
             texts = texts_for(json_str(activity, "locale") or None)
             if kind == "invoke":
-                return Answer.message(texts("error.turn"))
+                return Answer.message(texts("error.turn"), "error")
             if kind == "message":
                 try:
                     await self._say(activity, self._turn(activity), texts("error.turn"))
                 except Exception:  # noqa: BLE001 - nothing more to tell if even this fails
                     log.warning("could not tell the user about the failure")
-            return Answer()
+            return Answer(outcome="error")
 
     def _turn(self, activity: Mapping[str, Any]) -> TurnReplies:
         conversation = json_obj(activity, "conversation")
@@ -250,39 +256,44 @@ class ActivityDispatcher:
             return Answer()
         texts = self.texts(activity, user)
         action = submitted(activity)
+        outcome = "ok"
         if action is not None:
             result = await self._card_action(activity, user, texts, *action)
             if isinstance(result, str):
                 await self._say(activity, replies, result)
+                outcome = "refused" if isinstance(result, Refusal) else "ok"
             else:
                 await self._replace(activity, replies, result)
         else:
-            await self._command(activity, user, texts, replies)
-        return self._done(activity, replies)
+            outcome = await self._command(activity, user, texts, replies)
+        answer = self._done(activity, replies)
+        return Answer(answer.status, answer.body, outcome)
 
     async def _command(
         self, activity: Mapping[str, Any], user: User, texts: Texts, replies: TurnReplies
-    ) -> None:
+    ) -> str:
+        """Run a typed command; return the outcome (ok, refused)."""
         word, _, args = command_text(activity).partition(" ")
         name = self._words.get(word.lower().rstrip(".!"))
         spec = self._specs.get(name or "")
         if spec is None or (args.strip() and not spec.takes_args):
             await self._say(activity, replies, texts("help.unknown"))
-            return
+            return "refused"
         try:
             result = _as_list(await self._commands[spec.name](user.id, texts, args.strip()))
         except DomainError as error:
             await self._say(activity, replies, self._refusal(texts, error, activity))
-            return
+            return "refused"
         if spec.name == "language":
             self._senders.forget(user.teams_user_id)
         if spec.private and not is_personal(activity):
             for item in result:
                 await self._to_user(activity, user, replies, item)
             await self._say(activity, replies, texts("scope.sent_privately"))
-            return
+            return "ok"
         for item in result:
             await self._say(activity, replies, item)
+        return "ok"
 
     async def _replace(self, activity: Mapping[str, Any], replies: TurnReplies, card: Card) -> None:
         """An Action.Submit's answer replaces the card clicked; a client that cannot update
@@ -336,7 +347,7 @@ class ActivityDispatcher:
         texts = self.texts(activity, user)
         result = await self._card_action(activity, user, texts, verb, data)
         if isinstance(result, str):
-            return Answer.message(result)
+            return Answer.message(result, "refused" if isinstance(result, Refusal) else "ok")
         return Answer.card(result)
 
     async def _card_action(
@@ -357,7 +368,7 @@ class ActivityDispatcher:
                 await self._to_user(activity, user, self._turn(activity), card)
                 return texts("scope.sent_privately")
             if verb not in self._public and not is_personal(activity):
-                return texts("error.private_only")
+                return Refusal(texts("error.private_only"))
             card = await action(user.id, texts, data)
         except DomainError as error:
             return self._refusal(texts, error, activity)
@@ -366,6 +377,6 @@ class ActivityDispatcher:
         return card
 
     @staticmethod
-    def _refusal(texts: Texts, error: DomainError, activity: Mapping[str, Any]) -> str:
+    def _refusal(texts: Texts, error: DomainError, activity: Mapping[str, Any]) -> Refusal:
         log.info("refused: %s (activity %s)", error.code, json_str(activity, "id"))
-        return texts(error.code, **error.params)
+        return Refusal(texts(error.code, **error.params))

@@ -14,11 +14,20 @@ class FailureKind(enum.StrEnum):
 
 
 class DeliveryFailure(Exception):
-    def __init__(self, kind: FailureKind, detail: str, *, retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        kind: FailureKind,
+        detail: str,
+        *,
+        retry_after: float | None = None,
+        status: int | None = None,
+    ) -> None:
         super().__init__(detail)
         self.kind = kind
         self.detail = detail[:500]
         self.retry_after = retry_after
+        # The HTTP status that caused it, when there was one (429 counts as throttling).
+        self.status = status
 
 
 @dataclass(frozen=True)

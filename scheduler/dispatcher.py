@@ -8,12 +8,31 @@ import random
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from consultations.delivery import DeliveryFailure, FailureKind, RetryPolicy
 from consultations.model import ClaimedMessage, RecipientType
 from consultations.ports import Clock, DeliveryQueue, Sender
 
 log = logging.getLogger(__name__)
+
+
+class DeliveryObserver(Protocol):
+    """Hears how each send attempt ended (bot.metrics.Metrics is one)."""
+
+    def delivery(self, result: str) -> None:
+        """`result`: sent, retried, throttled (HTTP 429, to be retried) or dead."""
+
+    def reminder_lag(self, seconds: float) -> None:
+        """A message went out this long after it fell due."""
+
+
+class _Unobserved:
+    def delivery(self, result: str) -> None:
+        pass
+
+    def reminder_lag(self, seconds: float) -> None:
+        pass
 
 
 class Dispatcher:
@@ -36,6 +55,7 @@ class Dispatcher:
         concurrency: int = 16,
         lease_seconds: float = 300.0,
         rng: random.Random | None = None,
+        observer: DeliveryObserver | None = None,
     ) -> None:
         self._queue = queue
         self._sender = sender
@@ -47,6 +67,7 @@ class Dispatcher:
         self._lease = lease_seconds
         self._rng = rng or random.Random()
         self._running = asyncio.Lock()
+        self._observer = observer or _Unobserved()
 
     async def tick(self, *, max_batches: int = 50) -> int:
         """Send what is due now; return how many messages were settled."""
@@ -99,7 +120,10 @@ class Dispatcher:
             return await self._failed(
                 message, DeliveryFailure(FailureKind.RETRY, f"internal: {type(error).__name__}")
             )
-        await self._queue.mark_sent(message.id, self._clock.now(), activity_id, conversation_id)
+        now = self._clock.now()
+        await self._queue.mark_sent(message.id, now, activity_id, conversation_id)
+        self._observer.delivery("sent")
+        self._observer.reminder_lag((now - message.due_at).total_seconds())
         return None
 
     async def _failed(self, message: ClaimedMessage, failure: DeliveryFailure) -> datetime | None:
@@ -113,13 +137,16 @@ class Dispatcher:
         )
         if failure.kind is FailureKind.UNREACHABLE:
             await self._queue.mark_dead(message.id, now, failure.detail)
+            self._observer.delivery("dead")
             if message.recipient_type is RecipientType.USER:
                 await self._on_unreachable(int(message.recipient_id))
             return None
         if failure.kind is FailureKind.PERMANENT or self._policy.exhausted(message.attempts):
             await self._queue.mark_dead(message.id, now, failure.detail)
+            self._observer.delivery("dead")
             return None
         delay = self._policy.delay(message.attempts, failure.retry_after, self._rng)
         retry_at = now + timedelta(seconds=delay)
         await self._queue.mark_retry(message.id, retry_at, failure.detail)
+        self._observer.delivery("throttled" if failure.status == 429 else "retried")
         return retry_at

@@ -3,7 +3,9 @@ job, in Europe/Helsinki."""
 
 from __future__ import annotations
 
+import functools
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -15,19 +17,44 @@ from apscheduler.triggers.interval import IntervalTrigger
 log = logging.getLogger(__name__)
 HELSINKI = ZoneInfo("Europe/Helsinki")
 
+Job = Callable[[], Awaitable[object]]
+# Hears each job run: (job id, "ok" or "error", seconds it took).
+JobObserver = Callable[[str, str, float], None]
+
+
+def observed(name: str, job: Job, on_job: JobObserver | None) -> Job:
+    """The job, reporting every run to `on_job`; a failure still reaches APScheduler,
+    which logs it."""
+    if on_job is None:
+        return job
+
+    @functools.wraps(job)  # APScheduler's log lines name the job by its function
+    async def run() -> object:
+        started = time.perf_counter()
+        try:
+            outcome = await job()
+        except Exception:
+            on_job(name, "error", time.perf_counter() - started)
+            raise
+        on_job(name, "ok", time.perf_counter() - started)
+        return outcome
+
+    return run
+
 
 def build_scheduler(
     *,
-    dispatch: Callable[[], Awaitable[object]],
-    weekly_digest: Callable[[], Awaitable[object]],
+    dispatch: Job,
+    weekly_digest: Job,
     dispatch_interval_seconds: float,
     retention: Callable[[], Awaitable[object]] | None = None,
+    on_job: JobObserver | None = None,
 ) -> AsyncIOScheduler:
     """Jobs are not persisted: the outbox is the durable part, and the digest's
     idempotency key (one per team, coordinator and ISO week) makes a re-run harmless."""
     scheduler = AsyncIOScheduler(timezone=HELSINKI)
     scheduler.add_job(
-        dispatch,
+        observed("dispatch", dispatch, on_job),
         IntervalTrigger(seconds=dispatch_interval_seconds, timezone=HELSINKI),
         id="dispatch",
         max_instances=1,
@@ -36,7 +63,7 @@ def build_scheduler(
         next_run_time=datetime.now(HELSINKI),
     )
     scheduler.add_job(
-        weekly_digest,
+        observed("weekly-digest", weekly_digest, on_job),
         CronTrigger(day_of_week="mon", hour=8, minute=0, timezone=HELSINKI),
         id="weekly-digest",
         max_instances=1,
@@ -45,15 +72,17 @@ def build_scheduler(
     )
     if retention is not None:
 
-        async def nightly() -> None:
+        async def nightly() -> object:
             # What it did, in numbers only (the report holds no ids, let alone texts).
-            log.info("retention job done: %s", await retention())
+            done = await retention()
+            log.info("retention job done: %s", done)
+            return done
 
         # At night, when nobody is working: on SQLite the job holds the one writer's lock
         # for a moment per batch. Every instance schedules it; the job's own lock lets one
         # of them do the work (consultations.retention).
         scheduler.add_job(
-            nightly,
+            observed("retention", nightly, on_job),
             CronTrigger(hour=2, minute=30, timezone=HELSINKI),
             id="retention",
             max_instances=1,

@@ -91,12 +91,14 @@ class BotConnector:
                 FailureKind.RETRY, f"connection: {type(error).__name__}"
             ) from None
         if status == 429:
-            raise DeliveryFailure(FailureKind.RETRY, reason, retry_after=retry_after or 1.0)
+            raise DeliveryFailure(
+                FailureKind.RETRY, reason, retry_after=retry_after or 1.0, status=status
+            )
         if status in _RETRYABLE or status == 401:
-            raise DeliveryFailure(FailureKind.RETRY, reason, retry_after=retry_after)
+            raise DeliveryFailure(FailureKind.RETRY, reason, retry_after=retry_after, status=status)
         if status == 403:
-            raise DeliveryFailure(FailureKind.UNREACHABLE, reason)
-        raise DeliveryFailure(FailureKind.PERMANENT, reason)
+            raise DeliveryFailure(FailureKind.UNREACHABLE, reason, status=status)
+        raise DeliveryFailure(FailureKind.PERMANENT, reason, status=status)
 
     @staticmethod
     def _base(service_url: str) -> str:

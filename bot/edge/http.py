@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -27,8 +28,12 @@ log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 256 * 1024
 SERVER_NAME = "tyokykytiimi"
-# What the edge answers an activity with: an HTTP status and a JSON body (or None).
-Dispatch = Callable[[Mapping[str, Any]], Awaitable[tuple[int, Any]]]
+# What the edge answers an activity with: an HTTP status, a JSON body (or None) and, for
+# the metrics, how the turn went (ok, refused, error).
+Dispatch = Callable[[Mapping[str, Any]], Awaitable[tuple[int, Any, str]]]
+# Hears every request: (kind, result, seconds) - see bot.metrics.
+Observe = Callable[[str, str, float], None]
+UNVERIFIED = "unverified"
 
 
 def json_loads(raw: bytes) -> Any:
@@ -61,16 +66,28 @@ async def _body(request: web.Request) -> Any | web.Response:
 
 
 class Edge:
-    def __init__(self, *, authentication: ChannelAuthentication | None, dispatch: Dispatch) -> None:
+    def __init__(
+        self,
+        *,
+        authentication: ChannelAuthentication | None,
+        dispatch: Dispatch,
+        observe: Observe,
+        kind: Callable[[Any], str],
+    ) -> None:
         self._authentication = authentication
         self._dispatch = dispatch
+        self._observe = observe
+        self._kind = kind
 
     async def messages(self, request: web.Request) -> web.Response:
+        started = time.perf_counter()
         data = await _body(request)
         if isinstance(data, web.Response):
+            self._observe(UNVERIFIED, "invalid", time.perf_counter() - started)
             return data
         why = problem(data)
         if why is not None:
+            self._observe(UNVERIFIED, "invalid", time.perf_counter() - started)
             return bad_request(why)
         if self._authentication is not None:
             try:
@@ -81,8 +98,11 @@ class Edge:
                 )
             except Unauthorized as refused:
                 log.info("request refused: %s (activity %s)", refused, json_str(data, "id")[:64])
+                # Named by nothing it says: labels cannot be made without a valid token.
+                self._observe(UNVERIFIED, "unauthorized", time.perf_counter() - started)
                 return bad_request("unauthorized", 401)
-        status, body = await self._dispatch(data)
+        status, body, outcome = await self._dispatch(data)
+        self._observe(self._kind(data), outcome, time.perf_counter() - started)
         if body is None:
             return web.Response(status=status)
         return web.Response(body=json_bytes(body), status=status, content_type="application/json")

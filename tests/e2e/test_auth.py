@@ -246,6 +246,7 @@ def test_settings_with_credentials_may_listen_anywhere() -> None:
             "MicrosoftAppPassword": "not-a-real-secret",
             "MicrosoftAppType": "SingleTenant",
             "MicrosoftAppTenantId": APP_TENANT,
+            "PUBLIC_URL": "https://bot.example.org",
         }
     )
     assert settings.authenticated
