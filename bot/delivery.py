@@ -10,7 +10,7 @@ from datetime import date, datetime
 from typing import Any
 
 from bot.connector import BotConnector
-from bot.i18n import HELSINKI, Texts, texts_for
+from bot.i18n import HELSINKI, Texts, team_texts, texts_for
 from bot.ratelimit import RateLimiter
 from consultations import case_manager, feedback, handovers, recommendations, summaries
 from consultations.consultation import CaseStatus, Consultation
@@ -366,7 +366,7 @@ class ConnectorSender:
                 raise DeliveryFailure(FailureKind.PERMANENT, "team not found")
             service_url, tenant = team.service_url, team.tenant_id
             conversation_id = message.recipient_id
-            texts = texts_for(None)
+            texts = team_texts(team.settings)
         try:
             rendered = await renderer(self._context, texts, message.payload)
         except (KeyError, ValueError, TypeError):

@@ -62,20 +62,27 @@ class User:
     bot_id: str = ""
 
 
+# The languages a team's channel can be written in (SPEC §3); Finnish by default.
+TEAM_LANGUAGES = ("fi", "sv", "en")
+
+
 @dataclass(frozen=True)
 class TeamSettings:
-    """What a team's coordinators configure (SPEC §2.3)."""
+    """What a team's coordinators configure (SPEC §2.3, §3)."""
 
     # The team's regular consultation times (weekday 0=Monday, hour, minute), offered
     # as suggestions when a poll is set up.
     regular_times: tuple[tuple[int, int, int], ...] = ((1, 13, 0), (3, 9, 0))
     # Whether invitees see how others answered.
     show_tallies: bool = True
+    # The language of the team channel's notices, whoever installed the bot.
+    language: str = TEAM_LANGUAGES[0]
 
     def to_json(self) -> dict[str, object]:
         return {
             "regular_times": [list(t) for t in self.regular_times],
             "show_tallies": self.show_tallies,
+            "language": self.language,
         }
 
     @classmethod
@@ -88,7 +95,12 @@ class TeamSettings:
             if isinstance(times, list)
             else cls.regular_times
         )
-        return cls(regular_times=regular, show_tallies=bool(data.get("show_tallies", True)))
+        language = data.get("language")
+        return cls(
+            regular_times=regular,
+            show_tallies=bool(data.get("show_tallies", True)),
+            language=language if language in TEAM_LANGUAGES else TEAM_LANGUAGES[0],
+        )
 
 
 @dataclass

@@ -8,8 +8,15 @@ from typing import Any
 
 from consultations.calendar import BusinessCalendar
 from consultations.consultation import triage_overdue
-from consultations.errors import DomainError, IdentityCodeRefused, NotAuthorised, NotFound
+from consultations.errors import (
+    DomainError,
+    IdentityCodeRefused,
+    InvalidInput,
+    NotAuthorised,
+    NotFound,
+)
 from consultations.model import (
+    TEAM_LANGUAGES,
     OutgoingMessage,
     Profession,
     RecipientType,
@@ -368,7 +375,10 @@ async def update_team_settings(
     admins: Collection[str],
     now: datetime,
 ) -> Team:
-    """A coordinator (or an admin) sets the team's regular times and tally visibility."""
+    """A coordinator (or an admin) sets the team's regular times, tally visibility and the
+    language of its channel."""
+    if settings.language not in TEAM_LANGUAGES:
+        raise InvalidInput()
     for weekday, hour, minute in settings.regular_times:
         if not (0 <= weekday <= 4 and 8 <= hour <= 15 and 0 <= minute <= 59):
             raise DomainError("error.regular_time")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from consultations.model import FailedDelivery, Profession, Role, Team, User
+from consultations.model import TEAM_LANGUAGES, FailedDelivery, Profession, Role, Team, User
 from dialogs.cards.base import (
     Card,
     Localizer,
@@ -271,7 +271,8 @@ SETTINGS_ROWS = 3
 
 
 def team_settings_card(t: Localizer, team: Team, *, notice: str = "") -> Card:
-    """The team's regular consultation times and whether invitees see the tallies."""
+    """The team's regular consultation times, whether invitees see the tallies, and the
+    language of the channel's notices."""
     body: list[dict[str, Any]] = [heading(t("settings.title", team=team.name))]
     if notice:
         body.append(paragraph(notice))
@@ -306,6 +307,21 @@ def team_settings_card(t: Localizer, team: Team, *, notice: str = "") -> Card:
                 ],
             }
         )
+    body.append(
+        {
+            "type": "Input.ChoiceSet",
+            "id": "language",
+            "label": t("settings.language"),
+            "style": "compact",
+            # Each language by its own name: whoever reads the card finds theirs.
+            "choices": [
+                {"title": t(f"settings.language.{code}"), "value": code}
+                for code in TEAM_LANGUAGES
+            ],
+            "value": team.settings.language,
+        }
+    )
+    body.append(paragraph(t("settings.language.hint"), subtle=True))
     body.append(
         {
             "type": "Input.Toggle",
