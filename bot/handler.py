@@ -23,7 +23,7 @@ from bot.senders import SenderMemory, account_ref, json_obj, json_str
 from consultations import services
 from consultations.delivery import DeliveryFailure
 from consultations.errors import DomainError, InvalidInput, NotAuthorised
-from consultations.model import Role, TeamInstallation, TeamSettings, User, UserRef
+from consultations.model import Role, TeamInstallation, User, UserRef
 from consultations.ports import Clock, UnitOfWork
 from consultations.privacy import contains_identity_code
 from dialogs.cards import registry as cards
@@ -32,6 +32,7 @@ from dialogs.followup import FollowUpFlow
 from dialogs.inputs import positive_id
 from dialogs.poll import PollFlow
 from dialogs.request import RequestFlow
+from dialogs.settings import read_team_settings
 from dialogs.summary import SummaryFlow
 
 log = logging.getLogger(__name__)
@@ -423,28 +424,11 @@ class TyokykyBot(TeamsActivityHandler):  # type: ignore[misc]
     async def _action_settings_save(
         self, turn_context: TurnContext, user: User, texts: Texts, data: Mapping[str, Any]
     ) -> Card:
-        regular: list[tuple[int, int, int]] = []
-        for row in range(1, cards.SETTINGS_ROWS + 1):
-            day, clock = data.get(f"regular{row}_day"), data.get(f"regular{row}_time")
-            if day in (None, "") and clock in (None, ""):
-                continue
-            if not isinstance(day, str) or not isinstance(clock, str):
-                raise DomainError("error.regular_time")
-            try:
-                hour, minute = (int(part) for part in clock[:5].split(":"))
-                regular.append((int(day), hour, minute))
-            except ValueError:
-                raise DomainError("error.regular_time") from None
-        tallies = data.get("show_tallies", "true")
-        if tallies not in ("true", "false", True, False):
-            raise InvalidInput()
         team = await services.update_team_settings(
             self._uow(),
             user.id,
             positive_id(data, "team_id"),
-            TeamSettings(
-                regular_times=tuple(sorted(regular)), show_tallies=tallies in ("true", True)
-            ),
+            read_team_settings(data),
             self._admins,
             self._clock.now(),
         )
