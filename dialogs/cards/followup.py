@@ -79,8 +79,8 @@ def recommendation_card(
         ]
         if rec.reason:
             pairs.append((t("rec.reason"), clip_text(rec.reason, limit)))
-        if rec.snoozed_until is not None:
-            pairs.append((t("rec.snoozed_until"), t.datetime(rec.snoozed_until)))
+        if view.snoozed_until is not None:
+            pairs.append((t("rec.snoozed_until"), t.moment(view.snoozed_until)))
         body.append(facts(pairs))
         if rec.owner.party is not None:
             body.append(paragraph(t("rec.outside_owner"), subtle=True))

@@ -625,3 +625,83 @@ async def test_a_declined_hand_over_reminders_and_bringing_the_case_back(
     await click(bot, url, COORDINATOR, triage, "triage.accept")
     await dispatcher.tick()
     assert len(fake.cards(chat(REQUESTER))) == before + 1
+
+
+async def test_a_hand_over_re_addresses_reminders_and_never_repeats_an_escalation(
+    make_bot: BotFactory, connector: tuple[LoopbackConnector, str]
+) -> None:
+    """Kela's recommendation is overdue and B, the case manager, has snoozed it; the
+    coordinator hears of it once. A snooze after that, and a hand-over to A, send the
+    coordinator nothing more; A gets the reminder as their own, without B's snooze."""
+    fake, url = connector
+    clock = SteppingClock()
+    bot = await make_bot(clock=clock)
+    dispatcher = bot.components.dispatcher
+    a_id, b_id = await scheduled_case(bot, fake, url)
+    clock.current = at(26, 11, 14, 1)
+    await dispatcher.tick()
+    editor = await click(bot, url, COORDINATOR, fake.cards(chat(COORDINATOR))[-1], "summary.open")
+    form = {
+        "attendees": f"{a_id},{b_id}",
+        "client_attended": "yes",
+        "findings": FINDINGS,
+        "case_manager": str(b_id),
+        "review_date": "2027-01-15",
+    }
+    editor = await add_rec(bot, url, editor, form, REC_KELA, "party:kela", "2026-12-03")
+    preview = await click(bot, url, COORDINATOR, editor, "summary.preview", **form)
+    await click(bot, url, COORDINATOR, preview, "summary.publish")
+    await dispatcher.tick()
+
+    def escalations() -> list[dict[str, Any]]:
+        return [
+            c
+            for c in fake.cards(chat(COORDINATOR))
+            if FI("reminder.recommendation_overdue") in texts(c)
+        ]
+
+    def kela_cards(user: dict[str, Any]) -> list[dict[str, Any]]:
+        return [c for c in fake.cards(chat(user)) if REC_KELA in texts(c) and "rec.update" in str(c)]
+
+    # Thursday 3.12: B is reminded and snoozes for a week (until Thursday 10.12).
+    clock.current = at(3, 12, 8, 1)
+    await dispatcher.tick()
+    snoozed = await press(
+        bot, url, MEMBER_B, kela_cards(MEMBER_B)[-1], "rec.update", {"action": "snooze_week"}
+    )
+    assert FI("rec.snoozed_until") in texts(snoozed["value"])
+
+    # Five working days overdue (Thursday 10.12 08:00): the coordinator hears of it, once.
+    clock.current = at(10, 12, 8, 2)
+    await dispatcher.tick()
+    assert len(escalations()) == 1
+    # B snoozes again after the escalation: the coordinator is not told a second time.
+    clock.current = at(10, 12, 8, 30)
+    await press(bot, url, MEMBER_B, kela_cards(MEMBER_B)[-1], "rec.update", {"action": "snooze_day"})
+    await dispatcher.tick()
+    assert len(escalations()) == 1
+
+    # B hands the case over to A, who accepts.
+    clock.current = at(10, 12, 9)
+    await bot.post(a.text(url, MEMBER_B, "asiakkaat"))
+    review = await click(bot, url, MEMBER_B, fake.cards(chat(MEMBER_B))[-1], "case.review")
+    await click(bot, url, MEMBER_B, review, "handover.propose", successor=str(a_id), note="Ota?")
+    await dispatcher.tick()
+    offer = fake.cards(chat(MEMBER_A))[-1]
+    await click(bot, url, MEMBER_A, offer, "handover.accept")
+    before_a = len(kela_cards(MEMBER_A))
+    await dispatcher.tick()
+
+    # The coordinator still has the one escalation; A has Kela's overdue item as their own,
+    # with nothing of B's snooze on it; B's snoozed reminder will not come.
+    assert len(escalations()) == 1
+    [reminder] = kela_cards(MEMBER_A)[before_a:]
+    assert FI("reminder.recommendation_due") in texts(reminder)
+    assert FI("rec.snoozed_until") not in texts(reminder)
+    clock.current = at(11, 12, 9)
+    before_b = len(kela_cards(MEMBER_B))
+    await dispatcher.tick()
+    assert len(kela_cards(MEMBER_B)) == before_b
+    assert len(escalations()) == 1
+    sent = [r for r in await outbox_rows(bot, "recommendation.escalation") if r.status == "sent"]
+    assert len(sent) == 1
