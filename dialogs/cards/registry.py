@@ -61,8 +61,10 @@ def help_card(t: Localizer) -> Card:
 
 
 def personal_welcome_card(t: Localizer, name: str) -> Card:
+    # Teams does not always give a name (an installation event has none): no "Welcome, !".
+    title = t("welcome.personal.title", name=name.strip()) if name.strip() else t("welcome.title")
     body = [
-        heading(t("welcome.personal.title", name=name)),
+        heading(title),
         paragraph(t("welcome.personal.body")),
         paragraph(t("help.privacy"), subtle=True),
     ]
@@ -90,10 +92,15 @@ def team_welcome_card(t: Localizer, team: Team, offer_coordinator: bool) -> Card
 
 
 def coordinator_claimed_card(t: Localizer, team: Team, name: str) -> Card:
+    done = (
+        t("role.claim.done", name=name.strip(), team=team.name)
+        if name.strip()
+        else t("role.claim.done_unnamed", team=team.name)
+    )
     return adaptive_card(
         [
             heading(t("welcome.team.title", team=team.name)),
-            paragraph(t("role.claim.done", name=name, team=team.name)),
+            paragraph(done),
         ],
         [execute(t("profile.open"), "profile.open")],
     )
@@ -181,16 +188,43 @@ def roles_card(
     return adaptive_card(body)
 
 
+# What each kind of message is about, in words a coordinator uses ("poll.nudge" is a
+# reminder to answer the meeting-time poll); by the kind's first part.
+DELIVERY_KINDS = (
+    "role",
+    "delivery",
+    "digest",
+    "triage",
+    "case",
+    "question",
+    "poll",
+    "meeting",
+    "summary",
+    "recommendation",
+    "review",
+    "handover",
+    "feedback",
+)
+
+
+def delivery_kind(t: Localizer, kind: str) -> str:
+    group = kind.split(".", 1)[0]
+    return t(f"deliveries.kind.{group}") if group in DELIVERY_KINDS else kind
+
+
 def deliveries_card(t: Localizer, failures: Sequence[FailedDelivery]) -> Card:
+    """Messages the bot could not deliver: what, to whom, when, and why."""
     body: list[dict[str, Any]] = [heading(t("deliveries.title"))]
     if not failures:
         body.append(paragraph(t("deliveries.none")))
+    else:
+        body.append(paragraph(t("deliveries.intro"), subtle=True))
     for failure in failures:
         who = failure.recipient_name or t(f"deliveries.recipient.{failure.recipient_type.value}")
         body.append(
             facts(
                 [
-                    (t("deliveries.kind"), failure.kind),
+                    (t("deliveries.kind"), delivery_kind(t, failure.kind)),
                     (t("deliveries.recipient"), who),
                     (t("deliveries.due"), t.datetime(failure.due_at)),
                     (t("deliveries.attempts"), str(failure.attempts)),
@@ -238,9 +272,7 @@ def digest_card(
         heading(t("digest.title", team=team_name)),
         paragraph(t("notice.why.digest"), subtle=True),
         paragraph(
-            t("digest.queue", count=waiting, overdue=overdue)
-            if waiting
-            else t("digest.queue_empty")
+            t.n("digest.queue", waiting, overdue=overdue) if waiting else t("digest.queue_empty")
         ),
     ]
     body.append(
@@ -315,8 +347,7 @@ def team_settings_card(t: Localizer, team: Team, *, notice: str = "") -> Card:
             "style": "compact",
             # Each language by its own name: whoever reads the card finds theirs.
             "choices": [
-                {"title": t(f"settings.language.{code}"), "value": code}
-                for code in TEAM_LANGUAGES
+                {"title": t(f"settings.language.{code}"), "value": code} for code in TEAM_LANGUAGES
             ],
             "value": team.settings.language,
         }

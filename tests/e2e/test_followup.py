@@ -661,7 +661,9 @@ async def test_a_hand_over_re_addresses_reminders_and_never_repeats_an_escalatio
         ]
 
     def kela_cards(user: dict[str, Any]) -> list[dict[str, Any]]:
-        return [c for c in fake.cards(chat(user)) if REC_KELA in texts(c) and "rec.update" in str(c)]
+        return [
+            c for c in fake.cards(chat(user)) if REC_KELA in texts(c) and "rec.update" in str(c)
+        ]
 
     # Thursday 3.12: B is reminded and snoozes for a week (until Thursday 10.12).
     clock.current = at(3, 12, 8, 1)
@@ -677,7 +679,9 @@ async def test_a_hand_over_re_addresses_reminders_and_never_repeats_an_escalatio
     assert len(escalations()) == 1
     # B snoozes again after the escalation: the coordinator is not told a second time.
     clock.current = at(10, 12, 8, 30)
-    await press(bot, url, MEMBER_B, kela_cards(MEMBER_B)[-1], "rec.update", {"action": "snooze_day"})
+    await press(
+        bot, url, MEMBER_B, kela_cards(MEMBER_B)[-1], "rec.update", {"action": "snooze_day"}
+    )
     await dispatcher.tick()
     assert len(escalations()) == 1
 
@@ -705,3 +709,41 @@ async def test_a_hand_over_re_addresses_reminders_and_never_repeats_an_escalatio
     assert len(escalations()) == 1
     sent = [r for r in await outbox_rows(bot, "recommendation.escalation") if r.status == "sent"]
     assert len(sent) == 1
+
+
+async def test_the_channel_hears_the_teams_language_not_the_installers_nor_the_senders(
+    make_bot: BotFactory, connector: tuple[LoopbackConnector, str]
+) -> None:
+    fake, url = connector
+    clock = SteppingClock()
+    bot = await make_bot(clock=clock)
+    dispatcher = bot.components.dispatcher
+    _a_id, _b_id, _card = await published(bot, fake, url, clock)
+    sv = texts_for("sv")
+    # Finnish until the team chooses otherwise.
+    first = texts(fake.cards(TEAM_CHANNEL)[-1])
+    assert FI("notice.case.title", case_number="TK-2026-0001") in first
+    assert FI("status.follow_up") in first
+
+    # The coordinator (whose Teams is in English) makes the channel Swedish.
+    await bot.post(a.text(url, COORDINATOR, "settings", locale="en-US"))
+    settings = fake.cards(chat(COORDINATOR))[-1]
+    language = inputs(settings)["language"]
+    assert language["value"] == "fi"
+    assert [c["value"] for c in language["choices"]] == ["fi", "sv", "en"]
+    assert [c["title"] for c in language["choices"]] == ["suomi", "svenska", "English"]
+    kept = {k: v.get("value", "") for k, v in inputs(settings).items()}
+    saved = await click(
+        bot, url, COORDINATOR, settings, "team.settings.save", **{**kept, "language": "sv"}
+    )
+    assert inputs(saved)["language"]["value"] == "sv"
+
+    # The case manager, in Finnish, closes the case: the channel hears it in Swedish.
+    await bot.post(a.text(url, MEMBER_B, "asiakkaat"))
+    review = await click(bot, url, MEMBER_B, fake.cards(chat(MEMBER_B))[-1], "case.review")
+    await click(bot, url, MEMBER_B, review, "case.close", outcome="employment")
+    await dispatcher.tick()
+    notice = texts(fake.cards(TEAM_CHANNEL)[-1])
+    assert sv("notice.case.title", case_number="TK-2026-0001") in notice
+    assert sv("status.closed") in notice and sv("status.closed.next") in notice
+    assert FI("status.closed") not in notice

@@ -42,7 +42,7 @@ IDENTITY_CODE = "131052-308T"
 # Texts from bot/i18n/locales/*/LC_MESSAGES/messages.po, spelled out: they are what users see.
 EN_TEAM_WELCOME_TITLE = f"Työkykytiimi is now in {TEAM_NAME}"
 FI_TEAM_WELCOME_TITLE = f"Työkykytiimi on nyt tiimissä {TEAM_NAME}"
-EN_CLAIM_BUTTON = "I will coordinate"
+EN_CLAIM_BUTTON = "Take the coordinator role"
 EN_CLAIM_DONE = f"{INSTALLER_NAME} is now the coordinator of {TEAM_NAME}."
 EN_PROFILE_TITLE = "Profile"
 EN_PROFILE_SAVED = "Saved: Physician."
@@ -249,8 +249,8 @@ async def test_help_card_speaks_the_users_language(stack: Stack) -> None:
     chat = pg.personal_chat_id
     for word, locale, title in (
         ("apua", "fi-FI", "Työkykytiimi – ohje"),
-        ("hjälp", "sv-SE", "Arbetsförmågeteamet – hjälp"),
-        ("help", "en-US", "Työkykytiimi - help"),
+        ("hjälp", "sv-SE", "Työkykytiimi – hjälp"),
+        ("help", "en-US", "Työkykytiimi – help"),
     ):
         mark = pg.mark()
         await pg.send_text(chat, word, locale=locale)
