@@ -299,7 +299,18 @@ class TyokykyBot(TeamsActivityHandler):  # type: ignore[misc]
         data = _obj(action, "data")
         verb = _str(action, "verb")
         if any(contains_identity_code(s) for s in _strings(data)):
-            return self._message_response(texts("error.identity_code"))
+            # A request page answers with itself, the other inputs kept and the field
+            # named; anything else with the refusal alone. Nothing is stored either way.
+            try:
+                page = await self._requests.refused_inputs(verb, texts, data)
+            except DomainError:
+                page = None
+            if page is None:
+                return self._message_response(texts("error.identity_code"))
+            return InvokeResponse(
+                status=int(HTTPStatus.OK),
+                body={"statusCode": 200, "type": CARD_RESPONSE, "value": page},
+            )
         user = await self._record_sender(activity, cached=turn_context is None)
         if user is None:
             return self._message_response(texts("error.invalid_input"))

@@ -52,7 +52,6 @@ REQUESTER = "user-id-1"  # Megan Bowen
 FINNISH = "fi-FI"
 CARD = "application/vnd.microsoft.card.adaptive"
 BOT_APP = "User Application"  # the inspector log's name for the bot
-MESSAGE = "application/vnd.microsoft.activity.message"
 IDENTITY_CODE = "131052-308T"
 
 QUESTION = "Miten tukea asiakkaan paluuta työelämään pitkän sairausloman jälkeen?"
@@ -63,10 +62,9 @@ ANSWER = "Ei ole, työsuhde päättyi keväällä."
 FI_FORM_TITLE = "Konsultaatiopyyntö työkykytiimille"
 FI_MY_TITLE = "Omat pyyntöni"
 FI_ACCEPTED = "Hyväksytty"
-FI_IDENTITY_CODE_REFUSAL = (
-    "Viestissä näyttää olevan henkilötunnus. Sitä ei tallennettu. Käytä asiakkaasta vain "
-    "tunnistetta, jonka sinä osaat yhdistää asiakastietoihin (esim. nimikirjaimet ja "
-    "syntymävuosi)."
+FI_IDENTITY_CODE_IN_QUESTION = (
+    "Kentässä ”Konsultaatiokysymys (pakollinen)” näyttää olevan henkilötunnus, joten sivua ei "
+    "tallennettu ja kenttä tyhjennettiin."
 )
 
 
@@ -373,7 +371,7 @@ async def test_a_finnish_request_goes_from_the_cards_to_an_accepted_case(stack: 
     assert [tuple(r) for r in rows] == [(case_number, CaseStatus.ACCEPTED.value)]
 
 
-async def test_an_identity_code_in_the_question_is_refused_and_stored_nowhere(
+async def test_an_identity_code_is_refused_by_naming_its_field_keeping_the_rest_storing_nothing(
     stack: Stack,
 ) -> None:
     assert contains_identity_code(IDENTITY_CODE)  # a valid code, or the test proves nothing
@@ -388,11 +386,18 @@ async def test_an_identity_code_in_the_question_is_refused_and_stored_nowhere(
         "request.next",
         question=f"Asiakas {IDENTITY_CODE} tarvitsee apua paluuseen työhön",
         situation="Sairauslomaa 9 kk.",
-        history="",
+        history="Fysioterapiaa 2025.",
     )
-    assert refused["type"] == MESSAGE, refused
-    assert refused["value"] == FI_IDENTITY_CODE_REFUSAL
-    # The page stays as it was: nothing new was posted into the chat.
+    # The same page answers, in Finnish: the field that held the code is named and
+    # emptied, everything else Megan typed is still there; the code is not echoed.
+    assert refused["type"] == CARD, refused
+    again = refused["value"]
+    assert FI_IDENTITY_CODE_IN_QUESTION in texts(again)
+    assert inputs(again)["question"]["value"] == ""
+    assert inputs(again)["situation"]["value"] == "Sairauslomaa 9 kk."
+    assert inputs(again)["history"]["value"] == "Fysioterapiaa 2025."
+    assert IDENTITY_CODE not in str(again)
+    # Nothing new was posted into the chat.
     await asyncio.sleep(0.3)
     assert megan.posted_since(mark) == []
 
