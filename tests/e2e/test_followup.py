@@ -314,7 +314,10 @@ async def test_the_life_after_the_meeting_from_summary_to_feedback(
     await dispatcher.tick()
     accepted_text = FI("handover.accepted.body", name=MEMBER_A["name"])
     for person in (MEMBER_B, COORDINATOR, REQUESTER):
-        assert accepted_text in texts(fake.cards(chat(person))[-1]), person
+        told = fake.cards(chat(person))[-1]
+        assert accepted_text in texts(told), person
+        # None of them manages the case now: nothing to click.
+        assert executes(told) == [], person
     async with bot.components.engine.connect() as connection:
         history = list(
             await connection.execute(
@@ -328,6 +331,9 @@ async def test_the_life_after_the_meeting_from_summary_to_feedback(
     review = await click(bot, url, MEMBER_A, fake.cards(chat(MEMBER_A))[-1], "case.review")
     closed = await click(bot, url, MEMBER_A, review, "case.close", outcome="employment")
     assert FI("review.closed", outcome=FI("outcome.employment")) in texts(closed)
+    # Two recommendations were still open: the card says their follow-up ended.
+    assert FI.n("review.closed.open_recommendations", 2) in texts(closed)
+    assert FI("review.open_recommendations") not in texts(closed)
     assert await case_status(bot) == CaseStatus.CLOSED.value
     await dispatcher.tick()
     assert FI("outcome.employment") in texts(fake.cards(chat(REQUESTER))[-1])
@@ -587,6 +593,8 @@ async def test_a_declined_hand_over_reminders_and_bringing_the_case_back(
     told = fake.cards(chat(MEMBER_B))[-1]
     assert FI("handover.declined.body", name=MEMBER_A["name"]) in texts(told)
     assert "Lomalla" in texts(told)
+    # B still manages the case: the one button takes B back to it.
+    assert [x["verb"] for x in executes(told)] == ["case.review"]
     # The coordinator had heard of the waiting hand-over on Friday 4.12.
     assert {r.status for r in await outbox_rows(bot, "handover.escalation")} == {"sent"}
     assert any(

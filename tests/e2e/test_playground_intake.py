@@ -62,6 +62,9 @@ ANSWER = "Ei ole, työsuhde päättyi keväällä."
 FI_FORM_TITLE = "Konsultaatiopyyntö työkykytiimille"
 FI_MY_TITLE = "Omat pyyntöni"
 FI_ACCEPTED = "Hyväksytty"
+FI_RATING_REFUSED = (
+    "Asiakkaan oma arvio työkyvystään (0–10): Oman arvion pitää olla kokonaisluku 0–10."
+)
 FI_IDENTITY_CODE_IN_QUESTION = (
     "Kentässä ”Konsultaatiokysymys (pakollinen)” näyttää olevan henkilötunnus, joten sivua ei "
     "tallennettu ja kenttä tyhjennettiin."
@@ -302,7 +305,12 @@ async def test_a_finnish_request_goes_from_the_cards_to_an_accepted_case(stack: 
         history="",
     )
     assert "self_rating" in inputs(page.card), texts(page.card)
-    page = await megan.click(page, "request.next", self_rating="4", goals="Osa-aikatyö")
+    # A rating of 12 is not made 10: the page says so and keeps what else was typed.
+    twelve = await megan.click(page, "request.next", self_rating="12", goals="Osa-aikatyö")
+    assert "self_rating" in inputs(twelve.card)
+    assert FI_RATING_REFUSED in texts(twelve.card)
+    assert inputs(twelve.card)["goals"]["value"] == "Osa-aikatyö"
+    page = await megan.click(twelve, "request.next", self_rating="4", goals="Osa-aikatyö")
     page = await megan.click(
         page, "request.next", services="kela,employment_services", barriers="person.pain"
     )
@@ -337,12 +345,22 @@ async def test_a_finnish_request_goes_from_the_cards_to_an_accepted_case(stack: 
     answered = await megan.click(question, "request.answer", answer=ANSWER)
     assert "request.answer" not in actions(answered.card)
     assert "Vastauksesi on lähetetty koordinaattorille." in texts(answered.card)
+    # The answered card shows the question and the answer sent, not a dash.
+    shown = [b.get("text") for b in answered.card["body"]]
+    assert shown[2:6] == ["**Koordinaattorin kysymys**", ASKED, "**Vastauksesi**", ANSWER]
 
     # The case returns to Alex with the answer; Alex accepts it.
     mark = pg.mark()
     await dispatcher.tick()
     again = await pg.wait_for_message(_card_in(alex_chat, ANSWER), start=mark)
     assert again.card is not None and case_number in texts(again.card)
+    # Headed as the answer it is, the answer first (in Alex's English).
+    head = [b.get("text") for b in again.card["body"][:3]]
+    assert head == [
+        f"Answer from the requester: {case_number}",
+        "**The requester's answer**",
+        ANSWER,
+    ]
     accepted = await pg.invoke_action(
         alex_chat,
         again.message_id,
