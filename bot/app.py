@@ -181,7 +181,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         }
         activities = ActivityDispatcher(
             flows=[
-                RegistryFlow(**flow_parts),
+                RegistryFlow(localize=texts_for, **flow_parts),
                 LanguageFlow(localize=texts_for, **flow_parts),
                 RequestFlow(**flow_parts),
                 PollFlow(**flow_parts),

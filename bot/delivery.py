@@ -11,12 +11,13 @@ from typing import Any
 
 from bot import invitations
 from bot.edge.connector import BotConnector
-from bot.i18n import HELSINKI, Texts, texts_for
+from bot.i18n import HELSINKI, Texts, team_texts, texts_for
 from bot.ratelimit import RateLimiter
 from consultations import case_manager, feedback, handovers, recommendations, summaries
 from consultations.consultation import CaseStatus, Consultation
 from consultations.delivery import DeliveryFailure, FailureKind
 from consultations.errors import DomainError
+from consultations.intake import latest_exchange
 from consultations.model import ClaimedMessage, RecipientType, Role, User
 from consultations.poll import AvailabilityPoll, PollState
 from consultations.ports import Clock, UnitOfWork
@@ -119,11 +120,11 @@ def _triage_renderer(reminder: str) -> Renderer:
 
 def _question_renderer(reminder: bool) -> Renderer:
     async def render(ctx: RenderContext, t: Texts, payload: dict[str, Any]) -> Card:
-        case, _requester, _team, _notes = await _case_parts(ctx.uows, int(payload["case_id"]))
-        answered = case.status is not CaseStatus.NEEDS_INFO
-        return request_cards.question_card(
-            t, case, case.pending_question, answered=answered, reminder=reminder and not answered
-        )
+        case, _requester, _team, notes = await _case_parts(ctx.uows, int(payload["case_id"]))
+        question, answer = latest_exchange(notes)
+        if case.status is CaseStatus.NEEDS_INFO:
+            question, answer = case.pending_question or question, None
+        return request_cards.question_card(t, case, question, answer=answer, reminder=reminder)
 
     return render
 
@@ -254,7 +255,7 @@ def _handover_renderer(reason: str = "", result: bool = False) -> Renderer:
             ctx.uows(), user_id, int(payload["handover_id"]), ctx.clock.now()
         )
         if result:
-            return followup_cards.handover_result_card(t, view)
+            return followup_cards.handover_result_card(t, view, for_user=user_id)
         return followup_cards.handover_card(t, view, for_user=user_id, reason=reason)
 
     return render
@@ -443,7 +444,7 @@ class ConnectorSender:
             if team is None:
                 raise DeliveryFailure(FailureKind.PERMANENT, "team not found")
             service_url, tenant = team.service_url, team.tenant_id
-            texts = texts_for(None)
+            texts = team_texts(team.settings)
         try:
             rendered = await renderer(self._context, texts, message.payload)
         except (KeyError, ValueError, TypeError):

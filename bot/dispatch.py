@@ -112,6 +112,7 @@ class ActivityDispatcher:
         self._chats = chats
         self._senders = senders
         self._verbs: dict[str, Action] = {}
+        self._owners: dict[str, CardFlow] = {}
         self._public: set[str] = set()
         self._redirect: set[str] = set()
         self._commands: dict[str, CommandAction] = {}
@@ -120,6 +121,7 @@ class ActivityDispatcher:
                 if verb in self._verbs:
                     raise ValueError(f"two flows answer the verb {verb}")
                 self._verbs[verb] = action
+                self._owners[verb] = flow
             self._public |= flow.public_verbs
             self._redirect |= flow.redirect_verbs
             self._commands.update(flow.commands())
@@ -249,8 +251,14 @@ class ActivityDispatcher:
             return self._done(activity, replies)
         # Refused before anything of the message is stored or acted on.
         if any(contains_identity_code(s) for s in [text, *strings(activity.get("value"))]):
-            await self._say(activity, replies, texts("error.identity_code"))
-            return self._done(activity, replies)
+            action = submitted(activity)
+            page = await self._screened(action[0], texts, action[1]) if action else None
+            if page is not None:
+                await self._replace(activity, replies, page)
+            else:
+                await self._say(activity, replies, Refusal(texts("error.identity_code")))
+            answer = self._done(activity, replies)
+            return Answer(answer.status, answer.body, "refused")
         user = await self.record_sender(activity)
         if user is None:
             return Answer()
@@ -340,7 +348,10 @@ class ActivityDispatcher:
         verb, data = card_action(activity)
         texts = texts_for(json_str(activity, "locale") or None)
         if any(contains_identity_code(s) for s in strings(data)):
-            return Answer.message(texts("error.identity_code"))
+            page = await self._screened(verb, texts, data)
+            if page is not None:
+                return Answer(200, Answer.card(page).body, "refused")
+            return Answer.message(texts("error.identity_code"), "refused")
         user = await self.record_sender(activity)
         if user is None:
             return Answer.message(texts("error.invalid_input"))
@@ -349,6 +360,17 @@ class ActivityDispatcher:
         if isinstance(result, str):
             return Answer.message(result, "refused" if isinstance(result, Refusal) else "ok")
         return Answer.card(result)
+
+    async def _screened(self, verb: str, texts: Texts, data: Mapping[str, Any]) -> Card | None:
+        """A card refused for an identity code in it: the flow's card with the other
+        inputs kept and the field named, or None for the refusal alone. Nothing stored."""
+        flow = self._owners.get(verb)
+        if flow is None:
+            return None
+        try:
+            return await flow.refused_inputs(verb, texts, data)
+        except DomainError:
+            return None
 
     async def _card_action(
         self,

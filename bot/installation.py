@@ -15,7 +15,7 @@ from typing import Any
 
 from bot.edge.activity import account_ref, conversation_type, json_obj, json_str, sender, tenant_of
 from bot.edge.connector import BotConnector
-from bot.i18n import Texts
+from bot.i18n import Texts, team_texts
 from consultations import services
 from consultations.delivery import DeliveryFailure
 from consultations.model import TeamInstallation, User, UserRef
@@ -115,8 +115,8 @@ class Installations:
             self._uow(), installation, installer, self._clock.now()
         )
         if greet:
-            texts = self._texts(None)
-            await reply(cards.team_welcome_card(texts, team, offer))
+            # The channel hears the team's language, whoever installed the bot.
+            await reply(cards.team_welcome_card(team_texts(team.settings), team, offer))
 
 
 def _team_id(activity: Mapping[str, Any]) -> str:

@@ -17,9 +17,9 @@ from consultations.casework import (
     latest_published,
     message_case,
     morning,
-    recommendation_subject,
     review_subject,
     sent_case,
+    stop_recommendation_reminders,
 )
 from consultations.consultation import (
     FINISHED,
@@ -197,7 +197,7 @@ async def end_follow_up(uow: UnitOfWork, case: Consultation, now: datetime) -> N
     await uow.outbox.cancel_subject(review_subject(case.id))
     for recommendation in await uow.followup.recommendations(case.id):
         assert recommendation.id is not None
-        await uow.outbox.cancel_subject(recommendation_subject(recommendation.id))
+        await stop_recommendation_reminders(uow, recommendation.id)
     pending = await uow.followup.pending_handover(case.id)
     if pending is not None:
         assert pending.id is not None

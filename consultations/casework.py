@@ -85,7 +85,19 @@ def summary_subject(case_id: int) -> str:
 
 
 def recommendation_subject(recommendation_id: int) -> str:
+    """The due reminder of a recommendation (to its owner or the case manager)."""
     return f"rec:{recommendation_id}"
+
+
+def escalation_subject(recommendation_id: int) -> str:
+    """The coordinator's overdue escalation of a recommendation: filed apart from the due
+    reminder, which is moved far more often (a snooze, a new case manager)."""
+    return f"rec:{recommendation_id}:escalation"
+
+
+async def stop_recommendation_reminders(uow: UnitOfWork, recommendation_id: int) -> None:
+    await uow.outbox.cancel_subject(recommendation_subject(recommendation_id))
+    await uow.outbox.cancel_subject(escalation_subject(recommendation_id))
 
 
 def review_subject(case_id: int) -> str:

@@ -209,6 +209,10 @@ class RequestDetails:
         """A copy with parsed, validated field changes (see `parse_fields`)."""
         return replace(self, **changes)
 
+    def has_content(self) -> bool:
+        """Whether anything was written or chosen beyond the team it defaults to."""
+        return self != RequestDetails(team_id=self.team_id)
+
     def can_submit(self) -> bool:
         return not self.missing_for_submit()
 
@@ -246,6 +250,116 @@ def _enum_set(kind: type[enum.StrEnum], value: Any) -> frozenset[Any]:
         raise InvalidInput() from None
 
 
+def _text(name: str, raw: Any, today: date) -> str:
+    if raw is None:
+        raw = ""
+    if not isinstance(raw, str):
+        raise InvalidInput()
+    value = raw.strip()
+    limit = MAX_TEXT.get(name, DEFAULT_MAX_TEXT)
+    if len(value) > limit:
+        raise DomainError("error.field_too_long", limit=limit)
+    if contains_identity_code(value):
+        raise IdentityCodeRefused()
+    return value
+
+
+def _team(name: str, team: Any, today: date) -> int | None:
+    if isinstance(team, bool) or not isinstance(team, int | str):
+        raise InvalidInput()
+    try:
+        return int(team) if str(team).strip() else None
+    except ValueError:
+        raise InvalidInput() from None
+
+
+def _consent(name: str, raw: Any, today: date) -> Consent | None:
+    if raw is not None and not isinstance(raw, str):
+        raise InvalidInput()
+    try:
+        return Consent(raw) if raw else None
+    except ValueError:
+        raise InvalidInput() from None
+
+
+def _consent_date(name: str, raw: Any, today: date) -> date | None:
+    if raw in (None, ""):
+        return None
+    if not isinstance(raw, str):
+        raise InvalidInput()
+    try:
+        consent_date = date.fromisoformat(raw)
+    except ValueError:
+        raise InvalidInput() from None
+    if consent_date > today:
+        raise DomainError("error.consent_date_future")
+    return consent_date
+
+
+def _self_rating(name: str, raw: Any, today: date) -> int | None:
+    if raw in (None, ""):
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+        raise InvalidInput()
+    try:
+        number = float(str(raw).strip().replace(",", "."))
+    except ValueError:
+        raise DomainError("error.self_rating_range") from None
+    # 12 is not quietly made 10, nor 6.5 quietly 6: the requester is asked again.
+    if not number.is_integer() or not 0 <= number <= 10:
+        raise DomainError("error.self_rating_range")
+    return int(number)
+
+
+def _client_attends(name: str, raw: Any, today: date) -> bool | None:
+    mapping = {"yes": True, "no": False, "": None, "true": True, "false": False}
+    if raw is None or isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw in mapping:
+        return mapping[raw]
+    raise InvalidInput()
+
+
+def _urgency(name: str, raw: Any, today: date) -> Urgency:
+    if raw is not None and not isinstance(raw, str):
+        raise InvalidInput()
+    try:
+        return Urgency(raw or Urgency.NORMAL.value)
+    except ValueError:
+        raise InvalidInput() from None
+
+
+_PARSERS: dict[str, Any] = {
+    **dict.fromkeys(TEXT_FIELDS, _text),
+    "team_id": _team,
+    "consent": _consent,
+    "consent_date": _consent_date,
+    "self_rating": _self_rating,
+    "services": lambda name, raw, today: _enum_set(Service, raw),
+    "barriers": lambda name, raw, today: _enum_set(Barrier, raw),
+    "professions": lambda name, raw, today: _enum_set(Profession, raw),
+    "client_attends": _client_attends,
+    "urgency": _urgency,
+}
+
+
+def check_fields(values: dict[str, Any], today: date) -> tuple[dict[str, Any], list[DomainError]]:
+    """Read every field on its own: the values that are right, and a refusal for each one
+    that is not, naming its field (`DomainError.field`), so a form can be shown again
+    with everything else the requester typed still in it."""
+    changes: dict[str, Any] = {}
+    refused: list[DomainError] = []
+    for name, parse in _PARSERS.items():
+        if name not in values:
+            continue
+        try:
+            changes[name] = parse(name, values[name], today)
+        except DomainError as error:
+            error.field = name
+            refused.append(error)
+    return changes, refused
+
+
 def parse_fields(values: dict[str, Any], today: date) -> dict[str, Any]:
     """Turn untrusted card inputs into RequestDetails field values.
 
@@ -253,87 +367,9 @@ def parse_fields(values: dict[str, Any], today: date) -> dict[str, Any]:
     personal identity code in any text is refused (IdentityCodeRefused) before anything
     is stored.
     """
-    changes: dict[str, Any] = {}
-    for name in TEXT_FIELDS:
-        if name not in values:
-            continue
-        value = values[name]
-        if value is None:
-            value = ""
-        if not isinstance(value, str):
-            raise InvalidInput()
-        value = value.strip()
-        limit = MAX_TEXT.get(name, DEFAULT_MAX_TEXT)
-        if len(value) > limit:
-            raise DomainError("error.field_too_long", limit=limit)
-        if contains_identity_code(value):
-            raise IdentityCodeRefused()
-        changes[name] = value
-    if "team_id" in values:
-        team = values["team_id"]
-        if isinstance(team, bool) or not isinstance(team, int | str):
-            raise InvalidInput()
-        try:
-            changes["team_id"] = int(team) if str(team).strip() else None
-        except ValueError:
-            raise InvalidInput() from None
-    if "consent" in values:
-        raw = values["consent"]
-        if raw is not None and not isinstance(raw, str):
-            raise InvalidInput()
-        try:
-            changes["consent"] = Consent(raw) if raw else None
-        except ValueError:
-            raise InvalidInput() from None
-    if "consent_date" in values:
-        raw = values["consent_date"]
-        if raw in (None, ""):
-            changes["consent_date"] = None
-        else:
-            if not isinstance(raw, str):
-                raise InvalidInput()
-            try:
-                consent_date = date.fromisoformat(raw)
-            except ValueError:
-                raise InvalidInput() from None
-            if consent_date > today:
-                raise DomainError("error.consent_date_future")
-            changes["consent_date"] = consent_date
-    if "self_rating" in values:
-        raw = values["self_rating"]
-        if raw in (None, ""):
-            changes["self_rating"] = None
-        else:
-            try:
-                rating = int(str(raw))
-            except ValueError:
-                raise InvalidInput() from None
-            if not 0 <= rating <= 10:
-                raise DomainError("error.self_rating_range")
-            changes["self_rating"] = rating
-    if "services" in values:
-        changes["services"] = _enum_set(Service, values["services"])
-    if "barriers" in values:
-        changes["barriers"] = _enum_set(Barrier, values["barriers"])
-    if "professions" in values:
-        changes["professions"] = _enum_set(Profession, values["professions"])
-    if "client_attends" in values:
-        raw = values["client_attends"]
-        mapping = {"yes": True, "no": False, "": None, "true": True, "false": False}
-        if raw is None or isinstance(raw, bool):
-            changes["client_attends"] = raw
-        elif isinstance(raw, str) and raw in mapping:
-            changes["client_attends"] = mapping[raw]
-        else:
-            raise InvalidInput()
-    if "urgency" in values:
-        raw = values["urgency"]
-        if raw is not None and not isinstance(raw, str):
-            raise InvalidInput()
-        try:
-            changes["urgency"] = Urgency(raw or Urgency.NORMAL.value)
-        except ValueError:
-            raise InvalidInput() from None
+    changes, refused = check_fields(values, today)
+    if refused:
+        raise refused[0]
     return changes
 
 

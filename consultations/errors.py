@@ -7,6 +7,8 @@ class DomainError(Exception):
     """A request the domain refuses; nothing has been changed when it is raised."""
 
     code = "error.generic"
+    # The input of a form the refusal is about, when it is about one ("question").
+    field = ""
 
     def __init__(self, code: str | None = None, **params: str | int) -> None:
         self.code = code or self.code

@@ -23,7 +23,7 @@ from consultations.consultation import (
 )
 from consultations.errors import DomainError, NotFound
 from consultations.ports import UnitOfWork
-from consultations.recommendations import schedule_recommendation
+from consultations.recommendations import follow_new_case_manager
 from consultations.summary import (
     HANDOVER_ESCALATION_DAYS,
     HANDOVER_REMINDER_DAYS,
@@ -37,9 +37,9 @@ async def _reschedule_for_new_manager(
 ) -> None:
     """A new case manager takes over the reminders that went to the old one."""
     assert case.id is not None
-    for recommendation in await uow.followup.recommendations(case.id):
-        if recommendation.active and recommendation.owner.user_id is None:
-            await schedule_recommendation(uow, case, recommendation, now, calendar)
+    await follow_new_case_manager(
+        uow, case, await uow.followup.recommendations(case.id), now, calendar
+    )
     latest = await latest_published(uow, case.id)
     if latest is not None and latest.review_date is not None:
         await schedule_review(uow, case, latest.review_date, now, calendar)

@@ -123,18 +123,35 @@ async def send_to_triage(
         )
 
 
-async def start_request(uow: UnitOfWork, requester_id: int, now: datetime) -> Consultation:
-    """A new draft; the team defaults to the requester's own team when there is one."""
+async def request_defaults(uow: UnitOfWork, requester_id: int) -> RequestDetails:
+    """What a new request starts with, nothing stored yet: the requester's own team."""
     async with uow:
         teams = await uow.teams.teams_of(requester_id)
-        case = Consultation(
-            id=None,
-            requester_id=requester_id,
-            details=RequestDetails(team_id=teams[0].id if teams else None),
-            draft_page="basics",
-        )
+        return RequestDetails(team_id=teams[0].id if teams else None)
+
+
+async def start_request(
+    uow: UnitOfWork, requester_id: int, values: dict[str, Any], page: str, now: datetime
+) -> Consultation:
+    """The first save of a new request creates its draft with what the page holds.
+
+    A page with nothing worth keeping (only the default team) is refused with
+    "error.draft_empty": `uusi` alone leaves no empty draft behind."""
+    changes = parse_fields(values, now.astimezone(HELSINKI).date())
+    async with uow:
+        teams = await uow.teams.teams_of(requester_id)
+        details = RequestDetails(team_id=teams[0].id if teams else None).merged(changes)
+        if not details.has_content():
+            raise DomainError("error.draft_empty")
+        if details.team_id is not None and await uow.teams.get(details.team_id) is None:
+            raise InvalidInput()
+        if details.urgency is Urgency.NORMAL:
+            details = details.merged({"urgent_timeframe": ""})
+        case = Consultation(id=None, requester_id=requester_id, details=details, draft_page=page)
         await uow.consultations.add(case, now)
-        await audit_case(uow, requester_id, "consultation.draft_started", case, now)
+        await audit_case(
+            uow, requester_id, "consultation.draft_started", case, now, fields=sorted(changes)
+        )
         await uow.commit()
         return case
 
@@ -364,6 +381,38 @@ async def answer_question(
         await audit_case(uow, actor_id, "consultation.answered", case, now)
         await uow.commit()
         return case
+
+
+@dataclass(frozen=True)
+class QuestionView:
+    """The coordinator's latest question to the requester and, once sent, the answer."""
+
+    case: Consultation
+    question: str
+    answer: str | None
+
+
+def latest_exchange(notes: Sequence[tuple[str, str, datetime]]) -> tuple[str, str | None]:
+    """The latest question in a case's notes and the answer that followed it, if any."""
+    for index in range(len(notes) - 1, -1, -1):
+        kind, text, _at = notes[index]
+        if kind == "question":
+            after = [t for k, t, _ in notes[index + 1 :] if k == "answer"]
+            return text, after[0] if after else None
+    return "", None
+
+
+async def question_view(
+    uow: UnitOfWork, actor_id: int, case_id: int, now: datetime
+) -> QuestionView:
+    """The requester looks at the question put to them (and what they answered)."""
+    async with uow:
+        case = await _case(uow, case_id)
+        _require_requester(case, actor_id)
+        question, answer = latest_exchange(await uow.consultations.notes(case_id))
+        await audit_case(uow, actor_id, "consultation.viewed", case, now)
+        await uow.commit()
+        return QuestionView(case, question or case.pending_question, answer)
 
 
 async def decline_request(

@@ -69,9 +69,14 @@ class User:
         return self.language or self.locale
 
 
+# The languages a team's channel can be written in (SPEC §3); Finnish by default.
+# The languages the bot speaks; the first is the default (a team channel, a new user).
+LANGUAGES = ("fi", "sv", "en")
+
+
 @dataclass(frozen=True)
 class TeamSettings:
-    """What a team's coordinators configure (SPEC §2.3)."""
+    """What a team's coordinators configure (SPEC §2.3, §3)."""
 
     # The team's regular consultation times (weekday 0=Monday, hour, minute), offered
     # as suggestions when a poll is set up.
@@ -81,12 +86,15 @@ class TeamSettings:
     # Months a finished case of this team keeps its texts (SPEC §5): None follows the
     # county's period; a team may only make it shorter (consultations.retention).
     retention_months: int | None = None
+    # The language of the team channel's notices, whoever installed the bot.
+    language: str = LANGUAGES[0]
 
     def to_json(self) -> dict[str, object]:
         return {
             "regular_times": [list(t) for t in self.regular_times],
             "show_tallies": self.show_tallies,
             "retention_months": self.retention_months,
+            "language": self.language,
         }
 
     @classmethod
@@ -100,10 +108,12 @@ class TeamSettings:
             else cls.regular_times
         )
         months = data.get("retention_months")
+        language = data.get("language")
         return cls(
             regular_times=regular,
             show_tallies=bool(data.get("show_tallies", True)),
             retention_months=months if isinstance(months, int) and months > 0 else None,
+            language=language if language in LANGUAGES else LANGUAGES[0],
         )
 
 
@@ -127,9 +137,6 @@ class TeamInstallation:
     general_channel_id: str
     channels: tuple[tuple[str, str], ...]
     roster: tuple[UserRef, ...]
-
-
-LANGUAGES = ("fi", "sv", "en")
 
 
 class RecipientType(enum.StrEnum):

@@ -46,6 +46,8 @@ class Invitee:
     name: str
     profession: Profession | None
     required: bool
+    # Their Teams user id: their card asks Teams to refresh it for them.
+    teams_user_id: str = ""
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ outbox, `bot/` sends. Tests use fakes of the same shape.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from types import TracebackType
@@ -117,8 +117,9 @@ class Outbox(Protocol):
 
     async def cancel(self, idempotency_key: str) -> int: ...
 
-    async def cancel_subject(self, subject: str) -> int:
-        """Cancel every pending message about `subject` (e.g. all nudges of one poll)."""
+    async def cancel_subject(self, subject: str, *, keep: Collection[str] = ()) -> int:
+        """Cancel every pending message about `subject` (e.g. all nudges of one poll),
+        except those whose idempotency keys are in `keep`."""
         ...
 
     async def failures(self, team_ids: Sequence[int] | None) -> Sequence[FailedDelivery]: ...

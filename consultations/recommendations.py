@@ -4,12 +4,14 @@ done, in progress with a new date, not implemented with a reason, snoozed."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from consultations.calendar import BusinessCalendar
 from consultations.casework import (
     audit_case,
+    escalation_subject,
     follow_up_coordinators,
     is_coordinator,
     message_case,
@@ -40,6 +42,12 @@ def escalation_at(recommendation: Recommendation, calendar: BusinessCalendar) ->
     return calendar.add_working_days(due_reminder_at(recommendation, calendar), ESCALATION_DAYS)
 
 
+def escalation_key(recommendation: Recommendation, coordinator_id: int) -> str:
+    """One escalation per recommendation, coordinator and overdue period: a new due date
+    opens a new period; a snooze or a new case manager does not."""
+    return f"rec:{recommendation.id}:escalation:{recommendation.due.isoformat()}:{coordinator_id}"
+
+
 async def schedule_recommendation(
     uow: UnitOfWork,
     case: Consultation,
@@ -50,38 +58,63 @@ async def schedule_recommendation(
     remind_at: datetime | None = None,
 ) -> None:
     """(Re)queue an active recommendation's due reminder, to its owner or, for an outside
-    owner, the case manager, and its escalation to the coordinator."""
+    owner, the case manager, and make sure its escalation to the coordinator is queued
+    once for its overdue period (one already sent is not sent again)."""
     assert case.id is not None and recommendation.id is not None
-    subject = recommendation_subject(recommendation.id)
-    await uow.outbox.cancel_subject(subject)
+    await uow.outbox.cancel_subject(recommendation_subject(recommendation.id))
     if not recommendation.active or case.status in FINISHED:
+        await uow.outbox.cancel_subject(escalation_subject(recommendation.id))
         return
     recipient = recommendation.owner.user_id or await uow.followup.case_manager(case.id)
-    stamp = now.isoformat()
     if recipient is not None:
         await message_case(
             uow,
             case,
-            key=f"rec:{recommendation.id}:due:{recipient}:{stamp}",
+            # The reminder replaces the one cancelled above, so its key is new every time.
+            key=f"rec:{recommendation.id}:due:{recipient}:{now.isoformat()}",
             kind="recommendation.due",
             user_id=recipient,
             due_at=max(remind_at or due_reminder_at(recommendation, calendar), now),
             now=now,
-            subject=subject,
+            subject=recommendation_subject(recommendation.id),
             recommendation_id=recommendation.id,
         )
-    for coordinator in await follow_up_coordinators(uow, case):
+    coordinators = await follow_up_coordinators(uow, case)
+    keys = [escalation_key(recommendation, c) for c in coordinators]
+    # An escalation of an earlier period (or to a coordinator no longer concerned) stops.
+    await uow.outbox.cancel_subject(escalation_subject(recommendation.id), keep=keys)
+    for coordinator, key in zip(coordinators, keys, strict=True):
+        # Queued before (pending or sent), the key is taken and this adds nothing.
         await message_case(
             uow,
             case,
-            key=f"rec:{recommendation.id}:escalation:{coordinator}:{stamp}",
+            key=key,
             kind="recommendation.escalation",
             user_id=coordinator,
             due_at=max(escalation_at(recommendation, calendar), now),
             now=now,
-            subject=subject,
+            subject=escalation_subject(recommendation.id),
             recommendation_id=recommendation.id,
         )
+
+
+async def follow_new_case_manager(
+    uow: UnitOfWork,
+    case: Consultation,
+    items: Iterable[Recommendation],
+    now: datetime,
+    calendar: BusinessCalendar,
+) -> None:
+    """A new case manager takes over the reminders of outside owners' recommendations.
+    A snooze was the predecessor's own choice: each reminder starts from its due date
+    again (at once when that has passed). The coordinator's escalations stay as they are."""
+    for recommendation in items:
+        if not recommendation.active or recommendation.owner.user_id is not None:
+            continue
+        if recommendation.snoozed_until is not None:
+            recommendation.snoozed_until = None
+            await uow.followup.save_recommendation(recommendation, now)
+        await schedule_recommendation(uow, case, recommendation, now, calendar)
 
 
 # --- following a recommendation up ---------------------------------------------------------
@@ -94,6 +127,8 @@ class RecommendationView:
     owner_name: str
     case_manager_id: int | None
     can_update: bool
+    # When the snoozed reminder comes, while it is still to come.
+    snoozed_until: datetime | None = None
 
 
 class FollowUpAction:
@@ -106,7 +141,11 @@ class FollowUpAction:
 
 
 async def _recommendation_view(
-    uow: UnitOfWork, actor_id: int, recommendation: Recommendation, case: Consultation
+    uow: UnitOfWork,
+    actor_id: int,
+    recommendation: Recommendation,
+    case: Consultation,
+    now: datetime,
 ) -> RecommendationView:
     assert case.id is not None
     manager = await uow.followup.case_manager(case.id)
@@ -128,6 +167,11 @@ async def _recommendation_view(
         owner.name if owner else "",
         manager,
         can_update=recommendation.active and case.status not in FINISHED,
+        snoozed_until=(
+            recommendation.snoozed_until
+            if recommendation.snoozed_until is not None and recommendation.snoozed_until > now
+            else None
+        ),
     )
 
 
@@ -139,7 +183,7 @@ async def view_recommendation(
         if recommendation is None:
             raise NotFound()
         case = await sent_case(uow, recommendation.consultation_id)
-        view = await _recommendation_view(uow, actor_id, recommendation, case)
+        view = await _recommendation_view(uow, actor_id, recommendation, case, now)
         await audit_case(
             uow, actor_id, "recommendation.viewed", case, now, recommendation=recommendation_id
         )
@@ -169,7 +213,7 @@ async def update_recommendation(
         if recommendation is None:
             raise NotFound()
         case = await sent_case(uow, recommendation.consultation_id)
-        await _recommendation_view(uow, actor_id, recommendation, case)
+        await _recommendation_view(uow, actor_id, recommendation, case, now)
         if case.status in FINISHED:
             raise DomainError("error.case_closed")
         if not recommendation.active:
@@ -211,6 +255,6 @@ async def update_recommendation(
                 else {}
             ),
         )
-        view = await _recommendation_view(uow, actor_id, recommendation, case)
+        view = await _recommendation_view(uow, actor_id, recommendation, case, now)
         await uow.commit()
         return view

@@ -21,6 +21,7 @@ from consultations.poll import (
     AvailabilityPoll,
     Invitee,
     PollState,
+    TimeSlot,
     validate_deadline,
     validate_slots,
 )
@@ -129,6 +130,21 @@ async def setup_view(
         return case, [(m.id, m.name, m.profession) for m in members], suggested
 
 
+async def fixed_meetings(
+    uow: UnitOfWork, case_ids: Sequence[int]
+) -> dict[int, tuple[TimeSlot, str]]:
+    """The fixed meeting (time and place) of each of these cases that has one; for lists
+    the caller already may show (a requester's own `omat`)."""
+    found: dict[int, tuple[TimeSlot, str]] = {}
+    async with uow:
+        for case_id in case_ids:
+            poll = await uow.polls.latest_for(case_id)
+            chosen = poll.chosen_slot if poll and poll.state is PollState.FINALIZED else None
+            if poll is not None and chosen is not None:
+                found[case_id] = (chosen, poll.place)
+    return found
+
+
 async def open_poll(
     uow: UnitOfWork,
     actor_id: int,
@@ -171,7 +187,13 @@ async def open_poll(
             created_by=actor_id,
             slots=proposed,
             invitees=[
-                Invitee(u, members[u].name, members[u].profession, u in set(required))
+                Invitee(
+                    u,
+                    members[u].name,
+                    members[u].profession,
+                    u in set(required),
+                    members[u].teams_user_id,
+                )
                 for u in invited
             ],
             deadline=deadline,

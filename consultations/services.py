@@ -438,7 +438,10 @@ async def update_team_settings(
     admins: Collection[str],
     now: datetime,
 ) -> Team:
-    """A coordinator (or an admin) sets the team's regular times and tally visibility."""
+    """A coordinator (or an admin) sets the team's regular times, tally visibility and the
+    language of its channel."""
+    if settings.language not in LANGUAGES:
+        raise InvalidInput()
     for weekday, hour, minute in settings.regular_times:
         if not (0 <= weekday <= 4 and 8 <= hour <= 15 and 0 <= minute <= 59):
             raise DomainError("error.regular_time")

@@ -29,7 +29,7 @@ from consultations.consultation import (
 from consultations.errors import DomainError, NotFound
 from consultations.poll import AvailabilityPoll, PollState, TimeSlot
 from consultations.ports import UnitOfWork
-from consultations.recommendations import schedule_recommendation
+from consultations.recommendations import follow_new_case_manager, schedule_recommendation
 from consultations.summary import (
     FEEDBACK_AFTER_DAYS,
     MAX_ATTENDEES,
@@ -362,12 +362,14 @@ async def publish_summary(
                 await uow.followup.save_handover(pending)
                 assert pending.id is not None
                 await uow.outbox.cancel_subject(handover_subject(pending.id))
-        to_schedule = {r.id: r for r in touched}
+        for recommendation in touched:
+            await schedule_recommendation(uow, case, recommendation, now, calendar)
         if manager_changed:
             # Outside owners' reminders go to the case manager: all of them move.
-            to_schedule.update({r.id: r for r in live.values()})
-        for recommendation in to_schedule.values():
-            await schedule_recommendation(uow, case, recommendation, now, calendar)
+            touched_ids = {r.id for r in touched}
+            await follow_new_case_manager(
+                uow, case, [r for r in live.values() if r.id not in touched_ids], now, calendar
+            )
         await schedule_review(uow, case, summary.review_date, now, calendar)
         await uow.outbox.cancel_subject(summary_subject(case.id))
 

@@ -304,6 +304,9 @@ class Recommendation:
             return False
         changed = (text, owner, due) != (self.text, self.owner, self.due)
         self.text, self.owner, self.due = text, owner, due
+        if changed:
+            # The reminder is made again from the new wording's due date and owner.
+            self.snoozed_until = None
         return changed
 
 

@@ -47,6 +47,12 @@ class CardFlow:
         """Command name (dialogs/commands.py) -> what runs it; most flows have none."""
         return {}
 
+    async def refused_inputs(self, verb: str, t: Localizer, data: Mapping[str, Any]) -> Card | None:
+        """When a card action is refused for what its inputs hold (an identity code): the
+        card again with every other input kept and the refused one named, or None for
+        the refusal alone. Stores nothing."""
+        return None
+
     async def handle(
         self, verb: str, user_id: int, t: Localizer, data: Mapping[str, Any]
     ) -> Card | None:

@@ -93,6 +93,7 @@ class PollFlow(CardFlow):
             "poll.setup": self._setup,
             "poll.open": self._open,
             "poll.vote": self._vote,
+            cards.REFRESH_VERB: self._vote_refresh,
             "poll.refresh": self._refresh,
             "poll.finalize": self._finalize,
             "poll.cancel": self._cancel,
@@ -177,16 +178,8 @@ class PollFlow(CardFlow):
         except DomainError as error:
             if error.code != "error.poll_closed":
                 raise
-            # Too late: say so politely, with the outcome.
-            poll = await scheduling.view_poll(self._uow(), user_id, poll_id, self._clock.now())
-            return cards.vote_card(
-                t,
-                poll,
-                user_id=user_id,
-                case_number=await self._case_number(poll.consultation_id),
-                show_tallies=(await self._team_settings(poll.team_id)).show_tallies,
-                notice=t("error.poll_closed"),
-            )
+            # Too late: the card as it is now, closed, saying why nothing was saved.
+            return await self._vote_card(user_id, t, poll_id, refusal=t("error.poll_closed"))
         return cards.vote_card(
             t,
             outcome.poll,
@@ -195,6 +188,27 @@ class PollFlow(CardFlow):
             show_tallies=outcome.show_tallies,
             notice=t("notice.votes_saved"),
         )
+
+    async def _vote_card(
+        self, user_id: int, t: Localizer, poll_id: int, *, refusal: str = ""
+    ) -> Card:
+        poll = await scheduling.view_poll(self._uow(), user_id, poll_id, self._clock.now())
+        if poll.invitee(user_id) is None:
+            # A coordinator who is not invited sees the overview instead.
+            return await self.overview(user_id, t, poll_id)
+        return cards.vote_card(
+            t,
+            poll,
+            user_id=user_id,
+            case_number=await self._case_number(poll.consultation_id),
+            show_tallies=(await self._team_settings(poll.team_id)).show_tallies,
+            refusal=refusal,
+        )
+
+    async def _vote_refresh(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
+        """Teams asks for the vote card as it is now (Universal Actions' refresh, trigger
+        "automatic") when the invitee opens it: open with their answers, or closed."""
+        return await self._vote_card(user_id, t, positive_id(data, "poll_id"))
 
     async def overview(self, user_id: int, t: Localizer, poll_id: int, notice: str = "") -> Card:
         """The team's coordinators see the overview; an invitee sees their own card."""

@@ -3,17 +3,19 @@ failed deliveries."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from consultations import retention, services
 from consultations.errors import DomainError, InvalidInput, NotAuthorised, NotFound
-from consultations.model import Role, Team, TeamSettings, User
+from consultations.model import Role, Team, User
 from consultations.ports import UnitOfWork
 from dialogs.cards import registry as cards
 from dialogs.cards.base import Card, Localizer
 from dialogs.flow import Action, CardFlow, CommandAction, Reply
 from dialogs.inputs import positive_id
+from dialogs.settings import read_team_settings
 
 # A person in many teams sees the first few; the card says so in the roles text.
 MAX_TEAM_CARDS = 5
@@ -39,6 +41,11 @@ class RegistryFlow(CardFlow):
             "team.settings.save",
         }
     )
+
+    def __init__(self, *, localize: Callable[[str | None], Localizer], **kwargs: Any) -> None:
+        """`localize`: texts by language code, for the cards a whole team channel reads."""
+        self.localize = localize
+        super().__init__(**kwargs)
 
     def actions(self) -> dict[str, Action]:
         return {
@@ -127,7 +134,10 @@ class RegistryFlow(CardFlow):
         )
         async with self._uow() as uow:
             user = await _user(uow, user_id)
-        return cards.coordinator_claimed_card(t, team, user.name)
+        # It replaces the welcome card in the team's channel: the team's language.
+        return cards.coordinator_claimed_card(
+            self.localize(team.settings.language), team, user.name
+        )
 
     async def _role_grant(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
         return await self._role_change(user_id, t, data, grant=True)
@@ -157,21 +167,6 @@ class RegistryFlow(CardFlow):
         return await self._deliveries_card(user_id, t)
 
     async def _settings_save(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
-        regular: list[tuple[int, int, int]] = []
-        for row in range(1, cards.SETTINGS_ROWS + 1):
-            day, clock = data.get(f"regular{row}_day"), data.get(f"regular{row}_time")
-            if day in (None, "") and clock in (None, ""):
-                continue
-            if not isinstance(day, str) or not isinstance(clock, str):
-                raise DomainError("error.regular_time")
-            try:
-                hour, minute = (int(part) for part in clock[:5].split(":"))
-                regular.append((int(day), hour, minute))
-            except ValueError:
-                raise DomainError("error.regular_time") from None
-        tallies = data.get("show_tallies", "true")
-        if tallies not in ("true", "false", True, False):
-            raise InvalidInput()
         months = data.get("retention_months")
         if isinstance(months, bool) or not isinstance(months, int | float | str | None):
             raise InvalidInput()
@@ -183,11 +178,7 @@ class RegistryFlow(CardFlow):
             self._uow(),
             user_id,
             positive_id(data, "team_id"),
-            TeamSettings(
-                regular_times=tuple(sorted(regular)),
-                show_tallies=tallies in ("true", True),
-                retention_months=retention_months,
-            ),
+            replace(read_team_settings(data), retention_months=retention_months),
             self._admins,
             self._clock.now(),
         )

@@ -8,16 +8,17 @@ in the database on every page, so a restart loses nothing and `luonnokset` resum
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from consultations import intake
+from consultations import intake, scheduling
 from consultations.consultation import (
     CaseStatus,
     Consent,
     Consultation,
     RequestDetails,
     Urgency,
+    check_fields,
 )
 from consultations.errors import DomainError, InvalidInput
 from dialogs.cards import request as cards
@@ -82,6 +83,15 @@ def _page(data: Mapping[str, Any]) -> str:
     return page
 
 
+def _values(data: Mapping[str, Any], page: str) -> dict[str, Any]:
+    return {name: data[name] for name in PAGE_FIELDS[page] if name in data}
+
+
+def _saved_case_id(data: Mapping[str, Any]) -> int | None:
+    """The draft a page belongs to; None for a new request not saved yet."""
+    return None if data.get("case_id") in (None, "") else _case_id(data)
+
+
 class RequestFlow(CardFlow):
     # "New request" on the help card in a channel opens the form in the 1:1 chat.
     redirect_verbs = frozenset({"request.new"})
@@ -94,6 +104,7 @@ class RequestFlow(CardFlow):
             "request.back": self._back,
             "request.save": self._save,
             "request.cancel": self._cancel,
+            "request.delete": self._delete,
             "request.discard": self._discard,
             "request.submit": self._submit,
             "request.my": self._my,
@@ -120,23 +131,39 @@ class RequestFlow(CardFlow):
         async with self._uow() as uow:
             return [(team.id, team.name) for team in await uow.teams.all()]
 
+    async def _page_card(
+        self,
+        t: Localizer,
+        details: RequestDetails,
+        page: str,
+        case_id: int | None,
+        errors: list[str] | None = None,
+        refused: Sequence[DomainError] = (),
+    ) -> Card:
+        return cards.request_page_card(
+            t,
+            page,
+            details,
+            case_id=case_id,
+            teams=await self._teams(),
+            errors=errors or [],
+            refused=refused,
+            first=page == "basics",
+        )
+
     async def _show(
         self, t: Localizer, case: Consultation, page: str, errors: list[str] | None = None
     ) -> Card:
         assert case.id is not None
-        return cards.request_page_card(
-            t,
-            page,
-            case.details,
-            case_id=case.id,
-            teams=await self._teams(),
-            errors=errors or [],
-            first=page == "basics",
-        )
+        return await self._page_card(t, case.details, page, case.id, errors)
 
     async def start(self, user_id: int, t: Localizer) -> Card:
-        case = await intake.start_request(self._uow(), user_id, self._clock.now())
-        return await self._show(t, case, "basics")
+        """A new request's first page. Nothing is stored until it is saved with something
+        in it; before the bot is in any team there is nobody to ask, and the card says so."""
+        if not await self._teams():
+            return cards.no_teams_card(t)
+        details = await intake.request_defaults(self._uow(), user_id)
+        return await self._page_card(t, details, "basics", None)
 
     async def _new(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
         return await self.start(user_id, t)
@@ -149,15 +176,54 @@ class RequestFlow(CardFlow):
             page = "basics"
         return await self._show(t, case, page)
 
-    async def _store(self, user_id: int, data: Mapping[str, Any], page: str) -> Consultation:
-        values = {name: data[name] for name in PAGE_FIELDS[page] if name in data}
-        return await intake.update_draft(
-            self._uow(), user_id, _case_id(data), values, page, self._clock.now()
+    async def refused_inputs(self, verb: str, t: Localizer, data: Mapping[str, Any]) -> Card | None:
+        """The page again when some of its inputs are refused (an identity code, a rating
+        of 12, a consent date to come): every other input as typed, each refused one
+        emptied and named. Nothing is stored. None when the action is not a page's or
+        nothing on it is refused.
+
+        Also for the dispatcher, which screens every card for identity codes before any
+        flow runs: for a request page it answers with this card instead of a bare
+        message, which would leave the requester's other inputs lost."""
+        if verb not in ("request.next", "request.back", "request.save"):
+            return None
+        page = _page(data)
+        case_id = _saved_case_id(data)
+        today = self._clock.now().astimezone(self._calendar.tz).date()
+        changes, refused = check_fields(_values(data, page), today)
+        if not refused:
+            return None
+        return await self._page_card(
+            t, RequestDetails().merged(changes), page, case_id, [], refused
         )
+
+    async def _store(self, user_id: int, data: Mapping[str, Any], page: str) -> Consultation | None:
+        """Save the page into its draft, or start the draft with it; None when a new
+        request's page holds nothing worth keeping (no draft is made)."""
+        case_id = _saved_case_id(data)
+        if case_id is not None:
+            return await intake.update_draft(
+                self._uow(), user_id, case_id, _values(data, page), page, self._clock.now()
+            )
+        try:
+            return await intake.start_request(
+                self._uow(), user_id, _values(data, page), page, self._clock.now()
+            )
+        except DomainError as error:
+            if error.code != "error.draft_empty":
+                raise
+            return None
 
     async def _next(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
         page = _page(data)
+        refused = await self.refused_inputs("request.next", t, data)
+        if refused is not None:
+            return refused
         case = await self._store(user_id, data, page)
+        if case is None:
+            # Nothing written yet: the same page, saying what it needs.
+            details = await intake.request_defaults(self._uow(), user_id)
+            return await self._page_card(t, details, page, None, _missing(page, details))
         missing = _missing(page, case.details)
         if missing and not (page == "basics" and case.details.consent is Consent.NOT_YET):
             return await self._show(t, case, page, missing)
@@ -166,23 +232,36 @@ class RequestFlow(CardFlow):
             still_missing = case.details.missing_for_submit()
             if still_missing:
                 return await self._show(t, case, "review", still_missing)
+        assert case.id is not None
         case = await intake.update_draft(
-            self._uow(), user_id, _case_id(data), {}, target, self._clock.now()
+            self._uow(), user_id, case.id, {}, target, self._clock.now()
         )
         return await self._show(t, case, target)
 
     async def _back(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
         page = _page(data)
+        refused = await self.refused_inputs("request.back", t, data)
+        if refused is not None:
+            return refused
         case = await self._store(user_id, data, page)
+        if case is None:
+            return await self.start(user_id, t)
         target = previous_page(page, case.details)
+        assert case.id is not None
         case = await intake.update_draft(
-            self._uow(), user_id, _case_id(data), {}, target, self._clock.now()
+            self._uow(), user_id, case.id, {}, target, self._clock.now()
         )
         return await self._show(t, case, target)
 
     async def _save(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
         page = _page(data)
+        refused = await self.refused_inputs("request.save", t, data)
+        if refused is not None:
+            return refused
         case = await self._store(user_id, data, page)
+        if case is None:
+            details = await intake.request_defaults(self._uow(), user_id)
+            return await self._page_card(t, details, page, None, ["error.draft_empty"])
         assert case.id is not None
         return cards.draft_saved_card(t, case.id)
 
@@ -194,17 +273,30 @@ class RequestFlow(CardFlow):
             raise DomainError("error.not_requester")
         return case
 
-    async def _cancel(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
-        case_id = _case_id(data)
-        await self._own_case(user_id, case_id)
+    async def _discard_question(self, user_id: int, t: Localizer, case_id: int, keep: str) -> Card:
+        case = await self._own_case(user_id, case_id)
+        if case.status is not CaseStatus.DRAFT:
+            raise DomainError("error.case_not_editable")
         return cards.confirm_card(
             t,
             "request.discard.confirm.title",
             "request.discard.confirm.body",
-            yes_verb="request.discard",
-            no_verb="request.resume",
+            yes=("request.discard.confirm.yes", "request.discard"),
+            no=("request.discard.confirm.no", keep),
             data={"case_id": case_id},
+            draft=cards.draft_title(t, case),
         )
+
+    async def _cancel(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
+        case_id = _saved_case_id(data)
+        if case_id is None:
+            # A new request left before anything was saved: there is nothing to delete.
+            return cards.request_not_saved_card(t)
+        return await self._discard_question(user_id, t, case_id, keep="request.resume")
+
+    async def _delete(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
+        """Delete from the drafts list: one question, and keeping it returns to the list."""
+        return await self._discard_question(user_id, t, _case_id(data), keep="request.drafts")
 
     async def _discard(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
         await intake.discard_draft(self._uow(), user_id, _case_id(data), self._clock.now())
@@ -229,7 +321,9 @@ class RequestFlow(CardFlow):
 
     async def my_requests(self, user_id: int, t: Localizer, notice: str = "") -> Card:
         cases = await intake.my_requests(self._uow(), user_id, self._clock.now(), drafts=False)
-        return cards.my_requests_card(t, cases, notice=notice)
+        scheduled = [c.id for c in cases if c.status is CaseStatus.SCHEDULED and c.id]
+        meetings = await scheduling.fixed_meetings(self._uow(), scheduled) if scheduled else {}
+        return cards.my_requests_card(t, cases, notice=notice, meetings=meetings)
 
     async def drafts(self, user_id: int, t: Localizer) -> Card:
         drafts = await intake.my_requests(self._uow(), user_id, self._clock.now(), drafts=True)
@@ -248,8 +342,8 @@ class RequestFlow(CardFlow):
             t,
             "request.withdraw.confirm.title",
             "request.withdraw.confirm.body",
-            yes_verb="request.withdraw.confirm",
-            no_verb="request.my",
+            yes=("request.withdraw.confirm.yes", "request.withdraw.confirm"),
+            no=("request.withdraw.confirm.no", "request.my"),
             data={"case_id": case_id},
             case_number=case.case_number or "",
         )
@@ -267,7 +361,9 @@ class RequestFlow(CardFlow):
             self._clock.now(),
             self._calendar,
         )
-        return cards.question_card(t, case, "", answered=True)
+        assert case.id is not None
+        exchange = await intake.question_view(self._uow(), user_id, case.id, self._clock.now())
+        return cards.question_card(t, case, exchange.question, answer=exchange.answer)
 
     # --- triage -----------------------------------------------------------------------
 

@@ -36,6 +36,7 @@ _INVITEES = (
         poll_invitees.c.profession,
         poll_invitees.c.required,
         users.c.name,
+        users.c.teams_user_id,
     )
     .join(users, users.c.id == poll_invitees.c.user_id)
     .where(poll_invitees.c.poll_id == bindparam("poll_id"))
@@ -202,8 +203,11 @@ class SqlAlchemyPollRepository:
                 name=name,
                 profession=Profession(profession) if profession else None,
                 required=required,
+                teams_user_id=teams_user_id,
             )
-            for user_id, profession, required, name in await self._s.execute(_INVITEES, key)
+            for user_id, profession, required, name, teams_user_id in await self._s.execute(
+                _INVITEES, key
+            )
         )
         return _Shape(slots, invitees)
 

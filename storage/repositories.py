@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -423,12 +423,11 @@ class SqlAlchemyOutbox:
         result = await self._s.execute(_CANCEL, {"key": idempotency_key})
         return int(result.rowcount)  # type: ignore[attr-defined]
 
-    async def cancel_subject(self, subject: str) -> int:
-        result = await self._s.execute(
-            update(outbox)
-            .where(outbox.c.subject == subject, outbox.c.status == "pending")
-            .values(status="cancelled")
-        )
+    async def cancel_subject(self, subject: str, *, keep: Collection[str] = ()) -> int:
+        statement = update(outbox).where(outbox.c.subject == subject, outbox.c.status == "pending")
+        if keep:
+            statement = statement.where(outbox.c.idempotency_key.not_in(list(keep)))
+        result = await self._s.execute(statement.values(status="cancelled"))
         return int(result.rowcount)  # type: ignore[attr-defined]
 
     async def failures(self, team_ids: Sequence[int] | None) -> Sequence[FailedDelivery]:

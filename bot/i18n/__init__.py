@@ -20,6 +20,8 @@ from babel import Locale
 from babel.dates import format_interval, format_skeleton
 from babel.messages.pofile import read_po
 
+from consultations.model import TeamSettings
+
 LANGUAGES = ("fi", "sv", "en")
 DEFAULT_LANGUAGE = "fi"
 HELSINKI = ZoneInfo("Europe/Helsinki")
@@ -120,6 +122,12 @@ class Texts:
         13.00–14.00" / "Tue 1 Dec, 13:00–14:00" (both dates when it crosses midnight)."""
         return _formatted(self.language, "span", start, end)
 
+    def moment(self, value: Moment) -> str:
+        """A moment in the weeks around a meeting, written like `span`: "ti 1.12. klo
+        12.00" / "tis 1.12 kl. 12.00" / "Tue 1 Dec, 12:00" (a poll's deadline beside its
+        slots, a snoozed reminder)."""
+        return _formatted(self.language, "moment", value, None)
+
 
 def _locale(language: str) -> Locale:
     return Locale.parse(_BABEL_LOCALE[language])
@@ -153,8 +161,10 @@ def _formatted(language: str, style: str, value: date, end: datetime | None) -> 
         return clock
     if style == "datetime":
         return _joined(language, day, clock)
-    assert end is not None
     weekday = str(format_skeleton(_DAY[language], local, tzinfo=HELSINKI, locale=locale))
+    if style == "moment":
+        return _joined(language, weekday, clock)
+    assert end is not None
     local_end = end.astimezone(HELSINKI)
     if local_end.date() != local.date():
         until = _formatted(language, "datetime", end, None)
@@ -165,3 +175,9 @@ def _formatted(language: str, style: str, value: date, end: datetime | None) -> 
 
 def texts_for(locale: str | None) -> Texts:
     return Texts(language_of(locale))
+
+
+def team_texts(settings: TeamSettings) -> Texts:
+    """The texts of a team's channel: the language its coordinators chose in the team's
+    settings (Finnish until they choose), whoever installed the bot or posts there."""
+    return Texts(settings.language if settings.language in LANGUAGES else DEFAULT_LANGUAGE)

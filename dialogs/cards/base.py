@@ -38,6 +38,8 @@ class Localizer(Protocol):
 
     def span(self, start: Moment, end: Moment) -> str: ...
 
+    def moment(self, value: Moment) -> str: ...
+
 
 def adaptive_card(body: list[dict[str, Any]], actions: list[dict[str, Any]] | None = None) -> Card:
     card: Card = {

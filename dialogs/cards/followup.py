@@ -84,8 +84,8 @@ def recommendation_card(
             )
         if rec.reason:
             pairs.append((t("rec.reason"), clip_text(rec.reason, limit)))
-        if rec.snoozed_until is not None:
-            pairs.append((t("rec.snoozed_until"), t.datetime(rec.snoozed_until)))
+        if view.snoozed_until is not None:
+            pairs.append((t("rec.snoozed_until"), t.moment(view.snoozed_until)))
         body.append(facts(pairs))
         if rec.owner.party is not None:
             body.append(paragraph(t("rec.outside_owner"), subtle=True))
@@ -251,20 +251,24 @@ def review_card(
     if notice:
         body.append(good(notice))
     body.append(heading(t("review.title", case_number=case.case_number or "")))
-    body.append(
-        facts(
-            [
-                (t("notice.case.status"), t(f"status.{case.status.value}")),
-                (t("summary.review_date"), date_text(t, managed.review_date)),
-                (t("review.open_recommendations"), str(len(managed.recommendations))),
-            ]
-        )
-    )
+    open_count = len(managed.recommendations)
+    pairs = [
+        (t("notice.case.status"), t(f"status.{case.status.value}")),
+        (t("summary.review_date"), date_text(t, managed.review_date)),
+    ]
+    if view.can_act:
+        pairs.append((t("review.open_recommendations"), str(open_count)))
+    body.append(facts(pairs))
     if case.outcome is not None:
         body.append(good(t("review.closed", outcome=outcome_name(t, case.outcome))))
+        if open_count:
+            # Closing ends their follow-up: say so, rather than a bare count.
+            body.append(paragraph(t.n("review.closed.open_recommendations", open_count)))
     if not view.can_act:
         return adaptive_card(body)
     body.append(bold(t("review.close"), separator=True))
+    if open_count:
+        body.append(paragraph(t.n("review.close.open_recommendations", open_count), subtle=True))
     body.append(
         {
             "type": "Input.ChoiceSet",
@@ -346,18 +350,25 @@ def handover_card(
     return fit(build, LIMITS)
 
 
-def handover_result_card(t: Localizer, view: HandOverView) -> Card:
-    accepted = view.handover.state is HandOverState.ACCEPTED
+def handover_result_card(t: Localizer, view: HandOverView, *, for_user: int) -> Card:
+    """The answer to a hand-over, to the previous case manager, the coordinator and (when
+    accepted) the requester. Only the one who still manages the case after a decline
+    gets a button: back to the case, to hand it to someone else."""
+    handover = view.handover
+    accepted = handover.state is HandOverState.ACCEPTED
     key = "handover.accepted.body" if accepted else "handover.declined.body"
     body: list[dict[str, Any]] = [
         heading(t("handover.title", case_number=view.case.case_number or "")),
         (good if accepted else attention)(t(key, name=view.to_name or EMPTY)),
     ]
-    if view.handover.reason:
-        body.append(
-            paragraph(t("handover.decline_reason", reason=clip_text(view.handover.reason, 500)))
+    if handover.reason:
+        body.append(paragraph(t("handover.decline_reason", reason=clip_text(handover.reason, 500))))
+    actions = []
+    if not accepted and for_user == handover.from_user_id:
+        actions.append(
+            execute(t("handover.result.review"), "case.review", {"case_id": view.case.id})
         )
-    return adaptive_card(body, [execute(t("cases.open"), "cases.open")])
+    return adaptive_card(body, actions)
 
 
 def case_closed_card(t: Localizer, case: Consultation) -> Card:

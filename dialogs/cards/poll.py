@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time
 from typing import Any
 
 from consultations.model import Profession
@@ -80,7 +80,7 @@ def _names(t: Localizer, names: Iterable[str], squeeze: _Squeeze) -> str:
     listed = [_name(n, squeeze) for n in names]
     if squeeze.names is not None and len(listed) > squeeze.names:
         more = len(listed) - squeeze.names
-        listed = [*listed[: squeeze.names], t("poll.names.more", count=more)]
+        listed = [*listed[: squeeze.names], t.n("poll.names.more", more)]
     return ", ".join(listed) or EMPTY
 
 
@@ -142,6 +142,17 @@ def _value(values: Mapping[str, Any] | None, key: str, default: str) -> str:
     if isinstance(raw, list | tuple | set | frozenset):
         return ",".join(str(v) for v in raw)
     return str(raw)
+
+
+def _proposed(day: str, clock: str, minutes: str) -> TimeSlot | None:
+    """The slot a row of the setup card proposes, when its inputs can be read."""
+    try:
+        start = datetime.combine(
+            date.fromisoformat(day[:10]), time.fromisoformat(clock[:5]), tzinfo=HELSINKI
+        )
+        return TimeSlot(None, start, int(minutes))
+    except ValueError:
+        return None
 
 
 def _member_title(t: Localizer, name: str, profession: Profession | None, sq: _Squeeze) -> str:
@@ -212,12 +223,19 @@ def poll_setup_card(
                 "choices": minutes_choices,
                 "value": minutes_value,
             }
-            body.append(bold(t("poll.setup.slot", number=i), separator=True))
+            # The slot as invitees will read it ("ti 1.12. klo 13.00–14.00"), and the date
+            # on a line of its own: in a third of the card the client cut it short
+            # ("1. joulukuut…").
+            proposed = _proposed(date_value, time_value, minutes_value)
+            title = t("poll.setup.slot", number=i)
+            if proposed is not None:
+                title = f"{title} · {slot_label(t, proposed)}"
+            body.append(bold(title, separator=True))
+            body.append(date_input)
             body.append(
                 {
                     "type": "ColumnSet",
                     "columns": [
-                        {"type": "Column", "width": "stretch", "items": [date_input]},
                         {"type": "Column", "width": "stretch", "items": [time_input]},
                         {"type": "Column", "width": "stretch", "items": [minutes_input]},
                     ],
@@ -302,6 +320,23 @@ def poll_setup_card(
 # --- the invitee answers -----------------------------------------------------------------
 
 
+REFRESH_VERB = "poll.vote.refresh"
+
+
+def _refresh(poll: AvailabilityPoll, invitee: Invitee | None) -> dict[str, Any] | None:
+    """Universal Actions' refresh: when the invitee opens the chat, Teams asks the bot for
+    the card as it is now (`REFRESH_VERB`, trigger "automatic"), so a card of a poll
+    finalized since shows it closed instead of offering answers. userIds: the invitee's
+    Teams id (at most 60 may be listed; a vote card has one reader)."""
+    if invitee is None or not invitee.teams_user_id:
+        return None
+    data = {"verb": REFRESH_VERB, "poll_id": poll.id}
+    return {
+        "action": {"type": "Action.Execute", "verb": REFRESH_VERB, "data": data},
+        "userIds": [invitee.teams_user_id],
+    }
+
+
 def vote_card(
     t: Localizer,
     poll: AvailabilityPoll,
@@ -310,15 +345,18 @@ def vote_card(
     case_number: str,
     show_tallies: bool,
     notice: str = "",
+    refusal: str = "",
     reminder: bool = False,
 ) -> Card:
     """An invitee's card: yes / if need be / no per slot while the poll is open; afterwards
-    the outcome and the invitee's own answers. `notice` is a catalog key or an already
-    localized text; `reminder` says why the card came (the deadline is near)."""
+    the outcome and the invitee's own answers. `notice` (done) and `refusal` (not done)
+    are catalog keys or already localized texts; `reminder` says why the card came (the
+    deadline is near). The card asks Teams to refresh it when opened."""
     mine = poll.votes.get(user_id, {})
     me = poll.invitee(user_id)
     tallies = {tally.slot.id: tally for tally in poll.tallies()} if show_tallies else {}
     is_open = poll.state is PollState.OPEN
+    refresh = _refresh(poll, me)
     answers = [
         {"title": answer_text(t, a), "value": a.value}
         for a in (Answer.YES, Answer.IF_NEED_BE, Answer.NO)
@@ -328,6 +366,8 @@ def vote_card(
         body: list[dict[str, Any]] = []
         if reminder and is_open:
             body.append(attention(t("reminder.poll_nudge")))
+        if refusal:
+            body.append(attention(t(refusal)))
         if notice:
             body.append(good(t(notice)))
         body.append(heading(t("poll.vote.title", case_number=case_number)))
@@ -335,7 +375,7 @@ def vote_card(
             facts(
                 [
                     (t("poll.state"), state_text(t, poll.state)),
-                    (t("poll.deadline"), t.datetime(poll.deadline)),
+                    (t("poll.deadline"), t.moment(poll.deadline)),
                     (t("poll.place"), _place(t, poll, sq)),
                 ]
             )
@@ -346,7 +386,7 @@ def vote_card(
             body.append(
                 facts([(slot_label(t, s), answer_text(t, mine.get(_sid(s)))) for s in poll.slots])
             )
-            return adaptive_card(body)
+            return _refreshing(adaptive_card(body), refresh)
         body.append(paragraph(t("poll.vote.intro")))
         if me is not None and me.required:
             body.append(paragraph(t("poll.vote.required"), subtle=True))
@@ -367,9 +407,15 @@ def vote_card(
             body.append(row(items))
         body.append(paragraph(t("poll.vote.changeable"), subtle=True))
         button = execute(t("poll.vote.button"), "poll.vote", {"poll_id": poll.id}, style="positive")
-        return adaptive_card(body, [button])
+        return _refreshing(adaptive_card(body, [button]), refresh)
 
     return fit(build, _STEPS)
+
+
+def _refreshing(card: Card, refresh: dict[str, Any] | None) -> Card:
+    if refresh is not None:
+        card["refresh"] = refresh
+    return card
 
 
 def _sid(slot: TimeSlot) -> int:
@@ -415,7 +461,7 @@ def overview_card(
             facts(
                 [
                     (t("poll.state"), state_text(t, poll.state)),
-                    (t("poll.deadline"), t.datetime(poll.deadline)),
+                    (t("poll.deadline"), t.moment(poll.deadline)),
                     (t("poll.place"), _place(t, poll, sq)),
                     (
                         t("poll.overview.answered"),
@@ -439,8 +485,12 @@ def overview_card(
         if recommended is not None:
             label = slot_label(t, recommended.slot)
             body.append(good(t("poll.overview.recommended", slot=label)))
-        else:
+        elif tallies and all(tally.required_no for tally in tallies):
+            # Said no, at every time: only then is it a warning.
             body.append(attention(t("poll.overview.no_recommendation")))
+        else:
+            # Not answered is not a no: the recommendation waits for the answers.
+            body.append(paragraph(t("poll.overview.waiting")))
         if wanted := poll.wanted:
             body.append(
                 paragraph(
@@ -464,10 +514,6 @@ def overview_card(
                     subtle=True,
                 ),
             ]
-            if tally.required_no:
-                items.append(
-                    attention(t("poll.overview.required_no", names=who(tally.required_no, sq)))
-                )
             pending = [u for u in tally.required_missing if u not in tally.required_no]
             if pending:
                 items.append(
@@ -476,27 +522,39 @@ def overview_card(
                     )
                 )
             slot_data = {"poll_id": poll.id, "slot_id": _sid(slot)}
-            if tally.all_required_available:
-                choose = execute(
-                    t("poll.overview.choose", slot=label),
-                    "poll.finalize",
-                    slot_data,
-                    style="positive" if slot.id == best_id else "",
+            # The slot is named just above: the buttons stay short enough to be read whole.
+            if tally.required_no:
+                items.append(
+                    attention(t("poll.overview.required_no", names=who(tally.required_no, sq)))
                 )
-            else:
                 items.append(attention(t("poll.overview.override_warning")))
                 choose = execute(
-                    t("poll.overview.choose_override", slot=label),
+                    t("poll.overview.choose_override"),
                     "poll.finalize",
                     {**slot_data, "override": True},
                 )
+            else:
+                choose = execute(
+                    t("poll.overview.choose"),
+                    "poll.finalize",
+                    # Chosen before a required invitee has answered: their answer is not
+                    # waited for (the card says who it is, above).
+                    {**slot_data, "override": True} if pending else slot_data,
+                    style="positive" if slot.id == best_id else "",
+                )
             items.append(buttons(choose))
             body.append(row(items))
-        if missing:
-            names = _names(t, (i.name for i in missing), sq)
-            body.append(attention(t("poll.overview.not_answered", names=names)))
-        else:
+        if not missing:
             body.append(good(t("poll.overview.everyone_answered")))
+        elif answered == 0:
+            body.append(
+                paragraph(
+                    t("poll.overview.nobody_yet", names=_names(t, (i.name for i in missing), sq))
+                )
+            )
+        else:
+            names = _names(t, (i.name for i in missing), sq)
+            body.append(paragraph(t("poll.overview.not_answered", names=names)))
         actions = [
             execute(t("poll.overview.refresh"), "poll.refresh", data),
             execute(t("poll.overview.cancel"), "poll.cancel", data, style="destructive"),

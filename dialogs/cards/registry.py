@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from consultations.model import FailedDelivery, Profession, Role, Team, User
+from consultations.model import LANGUAGES, FailedDelivery, Profession, Role, Team, User
 from consultations.records import DEFAULT_CASE_MONTHS
 from dialogs.cards.base import (
     Card,
@@ -60,8 +60,10 @@ def help_card(t: Localizer) -> Card:
 
 
 def personal_welcome_card(t: Localizer, name: str) -> Card:
+    # Teams does not always give a name (an installation event has none): no "Welcome, !".
+    title = t("welcome.personal.title", name=name.strip()) if name.strip() else t("welcome.title")
     body = [
-        heading(t("welcome.personal.title", name=name)),
+        heading(title),
         paragraph(t("welcome.personal.body")),
         paragraph(t("help.privacy"), subtle=True),
     ]
@@ -89,10 +91,15 @@ def team_welcome_card(t: Localizer, team: Team, offer_coordinator: bool) -> Card
 
 
 def coordinator_claimed_card(t: Localizer, team: Team, name: str) -> Card:
+    done = (
+        t("role.claim.done", name=name.strip(), team=team.name)
+        if name.strip()
+        else t("role.claim.done_unnamed", team=team.name)
+    )
     return adaptive_card(
         [
             heading(t("welcome.team.title", team=team.name)),
-            paragraph(t("role.claim.done", name=name, team=team.name)),
+            paragraph(done),
         ],
         [execute(t("profile.open"), "profile.open")],
     )
@@ -180,16 +187,43 @@ def roles_card(
     return adaptive_card(body)
 
 
+# What each kind of message is about, in words a coordinator uses ("poll.nudge" is a
+# reminder to answer the meeting-time poll); by the kind's first part.
+DELIVERY_KINDS = (
+    "role",
+    "delivery",
+    "digest",
+    "triage",
+    "case",
+    "question",
+    "poll",
+    "meeting",
+    "summary",
+    "recommendation",
+    "review",
+    "handover",
+    "feedback",
+)
+
+
+def delivery_kind(t: Localizer, kind: str) -> str:
+    group = kind.split(".", 1)[0]
+    return t(f"deliveries.kind.{group}") if group in DELIVERY_KINDS else kind
+
+
 def deliveries_card(t: Localizer, failures: Sequence[FailedDelivery]) -> Card:
+    """Messages the bot could not deliver: what, to whom, when, and why."""
     body: list[dict[str, Any]] = [heading(t("deliveries.title"))]
     if not failures:
         body.append(paragraph(t("deliveries.none")))
+    else:
+        body.append(paragraph(t("deliveries.intro"), subtle=True))
     for failure in failures:
         who = failure.recipient_name or t(f"deliveries.recipient.{failure.recipient_type.value}")
         body.append(
             facts(
                 [
-                    (t("deliveries.kind"), failure.kind),
+                    (t("deliveries.kind"), delivery_kind(t, failure.kind)),
                     (t("deliveries.recipient"), who),
                     (t("deliveries.due"), t.datetime(failure.due_at)),
                     (t("deliveries.attempts"), str(failure.attempts)),
@@ -237,9 +271,7 @@ def digest_card(
         heading(t("digest.title", team=team_name)),
         paragraph(t("notice.why.digest"), subtle=True),
         paragraph(
-            t("digest.queue", count=waiting, overdue=overdue)
-            if waiting
-            else t("digest.queue_empty")
+            t.n("digest.queue", waiting, overdue=overdue) if waiting else t("digest.queue_empty")
         ),
     ]
     body.append(
@@ -272,8 +304,9 @@ SETTINGS_ROWS = 3
 def team_settings_card(
     t: Localizer, team: Team, *, notice: str = "", county_months: int = DEFAULT_CASE_MONTHS
 ) -> Card:
-    """The team's regular consultation times, whether invitees see the tallies, and how
-    long its finished cases keep their texts (at most the county's period)."""
+    """The team's regular consultation times, whether invitees see the tallies, the
+    language of the channel's notices, and how long its finished cases keep their texts
+    (at most the county's period)."""
     body: list[dict[str, Any]] = [heading(t("settings.title", team=team.name))]
     if notice:
         body.append(paragraph(notice))
@@ -308,6 +341,20 @@ def team_settings_card(
                 ],
             }
         )
+    body.append(
+        {
+            "type": "Input.ChoiceSet",
+            "id": "language",
+            "label": t("settings.language"),
+            "style": "compact",
+            # Each language by its own name: whoever reads the card finds theirs.
+            "choices": [
+                {"title": t(f"settings.language.{code}"), "value": code} for code in LANGUAGES
+            ],
+            "value": team.settings.language,
+        }
+    )
+    body.append(paragraph(t("settings.language.hint"), subtle=True))
     body.append(
         {
             "type": "Input.Toggle",

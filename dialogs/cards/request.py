@@ -7,7 +7,7 @@ long texts are shortened when a card would otherwise grow past `MAX_CARD_BYTES`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -24,7 +24,9 @@ from consultations.consultation import (
     Service,
     Urgency,
 )
+from consultations.errors import DomainError, IdentityCodeRefused
 from consultations.model import Profession
+from consultations.poll import TimeSlot
 from dialogs.cards.base import (
     HELSINKI,
     MAX_CARD_BYTES,
@@ -32,11 +34,13 @@ from dialogs.cards.base import (
     Localizer,
     adaptive_card,
     attention,
+    bold,
     card_bytes,
     clip_text,
     execute,
     facts,
     fit,
+    good,
     heading,
     paragraph,
 )
@@ -265,13 +269,13 @@ def _field_inputs(
         # empty. Next checks it on the server and shows the page again with the error.
         return [_text_input(t, name, d.question, multiline=True, max_length=limit)]
     if name == "self_rating":
+        # No min/max: clients clamp an out-of-range number silently (12 became 10).
+        # The server refuses it instead and says why, keeping the rest of the page.
         number: dict[str, Any] = {
             "type": "Input.Number",
             "id": name,
             "label": _label(t, name),
-            "min": 0,
-            "max": 10,
-            "errorMessage": t("request.error.self_rating"),
+            "placeholder": t("request.placeholder.self_rating"),
         }
         if d.self_rating is not None:
             number["value"] = d.self_rating
@@ -326,11 +330,24 @@ def _field_inputs(
 # --- the request dialog ----------------------------------------------------------------
 
 
-def _error_blocks(t: Localizer, errors: Sequence[str]) -> list[dict[str, Any]]:
+def _error_blocks(
+    t: Localizer, errors: Sequence[str], refused: Sequence[DomainError] = ()
+) -> list[dict[str, Any]]:
     blocks = []
     for error in errors:
         # A field name, or (for anything else) a catalog key of its own.
         text = t(f"request.error.{error}") if error in FIELDS else t(error)
+        blocks.append(attention(text))
+    for refusal in refused:
+        label = _label(t, refusal.field) if refusal.field in FIELDS else ""
+        if isinstance(refusal, IdentityCodeRefused):
+            text = t("request.error.identity_code", field=label)
+        elif label:
+            text = t(
+                "request.error.in_field", field=label, message=t(refusal.code, **refusal.params)
+            )
+        else:
+            text = t(refusal.code, **refusal.params)
         blocks.append(attention(text))
     return blocks
 
@@ -352,12 +369,24 @@ def _details_sections(
                 (_label(t, "team_id"), team_name or EMPTY),
                 (_label(t, "client_reference"), _or_empty(d.client_reference)),
                 (_label(t, "consent"), consent),
-                (
-                    _label(t, "consent_date"),
-                    t.date(d.consent_date) if d.consent_date else EMPTY,
+                # A consent date belongs to an obtained consent, a timeframe to an urgent
+                # request: for anything else they do not apply and are not shown.
+                *(
+                    [
+                        (
+                            _label(t, "consent_date"),
+                            t.date(d.consent_date) if d.consent_date else EMPTY,
+                        )
+                    ]
+                    if d.consent is Consent.OBTAINED
+                    else []
                 ),
                 (_label(t, "urgency"), urgency_text(t, d.urgency)),
-                (_label(t, "urgent_timeframe"), _or_empty(d.urgent_timeframe)),
+                *(
+                    [(_label(t, "urgent_timeframe"), _or_empty(d.urgent_timeframe))]
+                    if d.urgency is Urgency.URGENT
+                    else []
+                ),
             ],
         ),
         (
@@ -403,15 +432,22 @@ def request_page_card(
     page: str,
     details: RequestDetails,
     *,
-    case_id: int,
+    case_id: int | None,
     teams: Sequence[tuple[int, str]],
     errors: Sequence[str] = (),
+    refused: Sequence[DomainError] = (),
     first: bool = False,
 ) -> Card:
-    """One page of the request dialog, pre-filled with what the draft holds."""
+    """One page of the request dialog, pre-filled with what the draft holds.
+
+    `case_id` is None for a new request not saved yet: nothing is stored until its first
+    page is saved with something in it. `refused` are refusals of single inputs (an
+    identity code, a rating of 12): named, with the page's other inputs kept."""
     if page not in PAGES:
         raise ValueError(f"unknown request page {page!r}")
-    data = {"case_id": case_id, "page": page}
+    data: dict[str, Any] = {"page": page}
+    if case_id is not None:
+        data["case_id"] = case_id
 
     def build(clip: int | None) -> Card:
         body: list[dict[str, Any]] = [heading(t("request.title"))]
@@ -420,10 +456,15 @@ def request_page_card(
             body.append(paragraph(t("help.privacy"), subtle=True))
         body.append(paragraph(f"**{t(f'request.page.{page}')}**"))
         body.append(paragraph(t(f"request.page.{page}.intro"), subtle=True))
-        body.extend(_error_blocks(t, errors))
+        body.extend(_error_blocks(t, errors, refused))
         back = execute(t("request.button.back"), "request.back", data)
         save = execute(t("request.button.save"), "request.save", data)
-        cancel = _no_inputs(execute(t("request.button.cancel"), "request.cancel", data))
+        # A saved draft is deleted (after a question); a request never saved just ends.
+        cancel = _no_inputs(
+            execute(t("request.button.cancel"), "request.cancel", data)
+            if case_id is None
+            else execute(t("request.button.delete"), "request.cancel", data, style="destructive")
+        )
         if page == "consent":
             body.append(paragraph(t("request.consent.explain")))
             body.append(paragraph(t("request.consent.how")))
@@ -446,6 +487,18 @@ def request_page_card(
         return adaptive_card(body, actions)
 
     return fit(build, _CLIPS)
+
+
+def no_teams_card(t: Localizer) -> Card:
+    """`uusi` before the bot is in any team: there is no one to send a request to yet."""
+    return adaptive_card(
+        [
+            heading(t("request.no_teams.title")),
+            paragraph(t("request.no_teams.body")),
+            paragraph(t("request.no_teams.how")),
+        ],
+        [execute(t("help.open"), "help.open")],
+    )
 
 
 def request_submitted_card(t: Localizer, case_number: str, team_name: str) -> Card:
@@ -472,6 +525,17 @@ def draft_saved_card(t: Localizer, case_id: int) -> Card:
 def request_discarded_card(t: Localizer) -> Card:
     return adaptive_card(
         [heading(t("request.discarded.title")), paragraph(t("request.discarded.body"))],
+        [
+            execute(t("request.new.button"), "request.new"),
+            execute(t("drafts.open"), "request.drafts"),
+        ],
+    )
+
+
+def request_not_saved_card(t: Localizer) -> Card:
+    """A new request left before anything was saved: nothing was stored."""
+    return adaptive_card(
+        [heading(t("request.not_saved.title")), paragraph(t("request.not_saved.body"))],
         [execute(t("request.new.button"), "request.new")],
     )
 
@@ -481,17 +545,19 @@ def confirm_card(
     title_id: str,
     body_id: str,
     *,
-    yes_verb: str,
-    no_verb: str,
+    yes: tuple[str, str],
+    no: tuple[str, str],
     data: dict[str, Any],
     **params: object,
 ) -> Card:
-    """Are you sure? `title_id` and `body_id` are catalog keys formatted with `params`."""
+    """Are you sure? `yes` and `no` are (catalog key of the button, verb): each button says
+    what it does ("Poista luonnos" / "Säilytä luonnos"). `title_id` and `body_id` are
+    catalog keys formatted with `params`."""
     return adaptive_card(
         [heading(t(title_id, **params)), paragraph(t(body_id, **params))],
         [
-            execute(t("confirm.yes"), yes_verb, data, style="destructive"),
-            execute(t("confirm.no"), no_verb, data),
+            execute(t(yes[0], **params), yes[1], data, style="destructive"),
+            execute(t(no[0], **params), no[1], data),
         ],
     )
 
@@ -518,8 +584,15 @@ def _list_card(
         shown -= 1
 
 
-def my_requests_card(t: Localizer, cases: Sequence[Consultation], *, notice: str = "") -> Card:
-    """The requester's own requests with status, the next step and a Withdraw button."""
+def my_requests_card(
+    t: Localizer,
+    cases: Sequence[Consultation],
+    *,
+    notice: str = "",
+    meetings: Mapping[int, tuple[TimeSlot, str]] | None = None,
+) -> Card:
+    """The requester's own requests with status, the next step and a Withdraw button;
+    a scheduled one with its meeting's time and place (`meetings` by case id)."""
     body: list[dict[str, Any]] = [heading(t("my.title"))]
     if notice:
         # A catalog key or an already localized text (an unknown id comes back as is).
@@ -537,6 +610,17 @@ def my_requests_card(t: Localizer, cases: Sequence[Consultation], *, notice: str
         if case.submitted_at:
             submitted = t.date(_local_date(case.submitted_at))
             items.append(paragraph(t("my.submitted", date=submitted), subtle=True))
+        meeting = (meetings or {}).get(case.id or 0)
+        if meeting is not None and case.status is CaseStatus.SCHEDULED:
+            slot, place = meeting
+            items.append(
+                facts(
+                    [
+                        (t("meeting.time"), t.span(slot.start, slot.end)),
+                        (t("meeting.place"), place.strip() or t("poll.place.none")),
+                    ]
+                )
+            )
         items.append(paragraph(t(f"status.{case.status.value}.next")))
         if case.status in WITHDRAWABLE:
             items.append(
@@ -556,6 +640,16 @@ def my_requests_card(t: Localizer, cases: Sequence[Consultation], *, notice: str
     return _list_card(t, body, rows, len(cases), [new])
 
 
+def draft_title(t: Localizer, draft: Consultation) -> str:
+    """ "MK-1985 · aloitettu 2.3.2026": the requester's own client reference and the day
+    the draft was started."""
+    started = t.date(_local_date(draft.created_at)) if draft.created_at else EMPTY
+    reference = draft.details.client_reference.strip()
+    if reference:
+        return t("drafts.item", reference=reference, date=started)
+    return t("drafts.item_unnamed", date=started)
+
+
 def drafts_card(t: Localizer, drafts: Sequence[Consultation]) -> Card:
     body: list[dict[str, Any]] = [heading(t("drafts.title"))]
     if not drafts:
@@ -563,18 +657,20 @@ def drafts_card(t: Localizer, drafts: Sequence[Consultation]) -> Card:
     rows: list[dict[str, Any]] = []
     for draft in drafts[:MAX_LIST]:
         d = draft.details
-        title = d.client_reference.strip() or t("request.draft_label")
-        items: list[dict[str, Any]] = [paragraph(f"**{title}**")]
+        items: list[dict[str, Any]] = [paragraph(f"**{draft_title(t, draft)}**")]
         if d.question.strip():
             items.append(paragraph(clip_text(d.question.strip(), EXCERPT), subtle=True))
-        if draft.created_at:
-            created = t.date(_local_date(draft.created_at))
-            items.append(paragraph(t("drafts.created", date=created), subtle=True))
         items.append(
             {
                 "type": "ActionSet",
                 "actions": [
-                    execute(t("request.button.resume"), "request.resume", {"case_id": draft.id})
+                    execute(t("request.button.resume"), "request.resume", {"case_id": draft.id}),
+                    execute(
+                        t("request.button.delete"),
+                        "request.delete",
+                        {"case_id": draft.id},
+                        style="destructive",
+                    ),
                 ],
             }
         )
@@ -601,12 +697,28 @@ def triage_card(
     data = {"case_id": case.id}
     shown_notes = list(notes)[-MAX_NOTES:]
 
+    # What brought the case back to the coordinators comes first: the requester's answer
+    # to their question, or the case manager's reason for a new round.
+    latest = notes[-1] if notes else None
+    back_with = latest if latest and case.status is CaseStatus.SUBMITTED else None
+    back_kind = back_with[0] if back_with and back_with[0] in ("answer", "brought_back") else ""
+
     def build(clip: int | None) -> Card:
         body: list[dict[str, Any]] = []
         if reminder:
             body.append(attention(t(reminder)))
         number = _case_label(t, case)
-        body.append(heading(t("triage.title", case_number=number)))
+        body.append(heading(t(f"triage.title.{back_kind or 'new'}", case_number=number)))
+        if back_with is not None and back_kind:
+            asked = next((text for kind, text, _ in reversed(notes) if kind == "question"), "")
+            body.append(bold(t(f"triage.note.{back_kind}")))
+            body.append(paragraph(clip_text(back_with[1], min(clip or NOTE_CLIP, NOTE_CLIP))))
+            if back_kind == "answer" and asked:
+                body.append(
+                    paragraph(
+                        t("triage.answer_to", question=clip_text(asked, EXCERPT)), subtle=True
+                    )
+                )
         intro = t("triage.from", requester=requester_name or EMPTY, team=team_name or EMPTY)
         body.append(paragraph(intro))
         status = [
@@ -683,24 +795,33 @@ def question_card(
     case: Consultation,
     question: str,
     *,
-    answered: bool = False,
+    answer: str | None = None,
     reminder: bool = False,
 ) -> Card:
-    """The coordinator's question to the requester, with a field for the answer."""
+    """The coordinator's question to the requester, with a field for the answer; once
+    answered (`answer`), the question and the answer that was sent."""
     number = _case_label(t, case)
+    waiting = answer is None and case.status is CaseStatus.NEEDS_INFO
     body: list[dict[str, Any]] = []
-    if reminder and not answered:
+    if reminder and waiting:
         body.append(attention(t("reminder.question")))
     body.extend(
         [
             heading(t("question.title", case_number=number)),
             paragraph(t("question.intro", case_number=number)),
             paragraph(f"**{t('question.asked')}**"),
-            paragraph(question or EMPTY),
+            paragraph(clip_text(question, NOTE_CLIP) or EMPTY),
         ]
     )
-    if answered:
-        body.append(paragraph(f"**{t('question.answered')}**"))
+    if answer is not None:
+        body.append(paragraph(f"**{t('question.your_answer')}**"))
+        body.append(paragraph(clip_text(answer, NOTE_CLIP) or EMPTY))
+        body.append(good(t("question.answered")))
+        return adaptive_card(body)
+    if case.status is not CaseStatus.NEEDS_INFO:
+        # Decided meanwhile without an answer (declined, withdrawn): nothing to answer.
+        body.append(paragraph(t("question.no_longer_open")))
+        body.append(paragraph(t(f"status.{case.status.value}.next"), subtle=True))
         return adaptive_card(body)
     body.append(
         {
@@ -758,10 +879,10 @@ def queue_card(t: Localizer, items: Sequence[tuple[Consultation, int, bool, str]
         body.append(paragraph(t("queue.empty")))
     overdue_count = sum(1 for _, _, overdue, _ in items if overdue)
     if overdue_count:
-        body.append(attention(t("queue.overdue_count", count=overdue_count)))
+        body.append(attention(t.n("queue.overdue_count", overdue_count)))
     rows: list[dict[str, Any]] = []
     for case, days, overdue, requester in items[:MAX_LIST]:
-        waiting = t("queue.waiting_one") if days == 1 else t("queue.waiting", days=days)
+        waiting = t.n("queue.waiting", days) if days else t("queue.waiting_today")
         lines: list[dict[str, Any]] = [
             paragraph(f"**{_case_label(t, case)}** · {status_text(t, case.status)}"),
             paragraph(f"{requester or EMPTY} · {waiting}", subtle=True),

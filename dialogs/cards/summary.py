@@ -78,9 +78,10 @@ class Names:
 
 
 def yes_no(t: Localizer, value: bool | None) -> str:
+    """Did the client attend: yes or no (not the poll's "Sopii" / "Ei sovi")."""
     if value is None:
         return EMPTY
-    return t("answer.yes") if value else t("answer.no")
+    return t("attends.yes") if value else t("attends.no")
 
 
 def date_text(t: Localizer, value: date | None) -> str:
@@ -227,8 +228,8 @@ def summary_editor_card(
             "label": t("summary.client_attended"),
             "style": "expanded",
             "choices": [
-                {"title": t("answer.yes"), "value": "yes"},
-                {"title": t("answer.no"), "value": "no"},
+                {"title": yes_no(t, True), "value": "yes"},
+                {"title": yes_no(t, False), "value": "no"},
             ],
         }
         if summary.client_attended is not None:
@@ -370,7 +371,7 @@ def summary_card(
                     t(
                         "summary.version",
                         version=summary.version,
-                        date=t.datetime(summary.published_at),
+                        date=t.moment(summary.published_at),
                     ),
                     subtle=True,
                 )

@@ -118,7 +118,7 @@ async def test_faults_and_throttling_lose_nothing_and_double_nothing(
     # The coordinator sees the dead letters.
     await bot.post(a.text(url, a.user(1), "toimitukset"))
     failures = fake.cards("a:personal-29:user-1")[-1]
-    assert failures["body"][0]["text"] == "Epäonnistuneet toimitukset"
+    assert failures["body"][0]["text"] == "Perille menemättömät viestit"
     assert sum(1 for block in failures["body"] if block["type"] == "FactSet") == 3
 
 

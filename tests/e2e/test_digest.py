@@ -113,7 +113,7 @@ async def test_the_digest_card_tells_the_coordinator_about_failed_deliveries(
         if card["body"][0]["text"].startswith("Viikkokooste")
     )
     texts = [block.get("text", "") for block in digest["body"]]
-    assert "Epäonnistuneita toimituksia: 1." in texts
+    assert "Perille menemättömiä viestejä: 1." in texts
     assert "Ei tavoiteta: User 2." in texts
     assert digest["actions"][0]["verb"] == "deliveries.open"
 
@@ -131,16 +131,14 @@ async def test_the_digest_counts_the_queue_and_what_is_overdue(
         requester = await uow.users.by_teams_id(a.user(2)["id"])
     assert requester is not None
     for submitted_at in (monday - timedelta(days=7), monday - timedelta(days=1)):
-        case = await intake.start_request(bot.components.uow_factory(), requester.id, submitted_at)
-        assert case.id is not None
-        await intake.update_draft(
+        case = await intake.start_request(
             bot.components.uow_factory(),
             requester.id,
-            case.id,
             {"client_reference": "AB-1980", "consent": "typ_exception", "question": "Mitä?"},
             "review",
             submitted_at,
         )
+        assert case.id is not None
         await intake.submit_request(
             bot.components.uow_factory(), requester.id, case.id, submitted_at, calendar
         )
@@ -156,5 +154,5 @@ async def test_the_digest_counts_the_queue_and_what_is_overdue(
     )
     texts = [block.get("text", "") for block in digest["body"]]
     # A week old is overdue; Sunday's (counted from Monday 08:00) is not yet.
-    assert "Jonossa 2 pyyntöä, joista 1 myöhässä (yli 2 työpäivää käsittelemättä)." in texts
+    assert "Jonossa on 2 pyyntöä; myöhässä 1 (yli 2 työpäivää käsittelemättä)." in texts
     assert [action["verb"] for action in digest["actions"]] == ["request.queue"]

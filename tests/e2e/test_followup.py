@@ -314,7 +314,10 @@ async def test_the_life_after_the_meeting_from_summary_to_feedback(
     await dispatcher.tick()
     accepted_text = FI("handover.accepted.body", name=MEMBER_A["name"])
     for person in (MEMBER_B, COORDINATOR, REQUESTER):
-        assert accepted_text in texts(fake.cards(chat(person))[-1]), person
+        told = fake.cards(chat(person))[-1]
+        assert accepted_text in texts(told), person
+        # None of them manages the case now: nothing to click.
+        assert executes(told) == [], person
     async with bot.components.engine.connect() as connection:
         history = list(
             await connection.execute(
@@ -328,6 +331,9 @@ async def test_the_life_after_the_meeting_from_summary_to_feedback(
     review = await click(bot, url, MEMBER_A, fake.cards(chat(MEMBER_A))[-1], "case.review")
     closed = await click(bot, url, MEMBER_A, review, "case.close", outcome="employment")
     assert FI("review.closed", outcome=FI("outcome.employment")) in texts(closed)
+    # Two recommendations were still open: the card says their follow-up ended.
+    assert FI.n("review.closed.open_recommendations", 2) in texts(closed)
+    assert FI("review.open_recommendations") not in texts(closed)
     assert await case_status(bot) == CaseStatus.CLOSED.value
     await dispatcher.tick()
     assert FI("outcome.employment") in texts(fake.cards(chat(REQUESTER))[-1])
@@ -587,6 +593,8 @@ async def test_a_declined_hand_over_reminders_and_bringing_the_case_back(
     told = fake.cards(chat(MEMBER_B))[-1]
     assert FI("handover.declined.body", name=MEMBER_A["name"]) in texts(told)
     assert "Lomalla" in texts(told)
+    # B still manages the case: the one button takes B back to it.
+    assert [x["verb"] for x in executes(told)] == ["case.review"]
     # The coordinator had heard of the waiting hand-over on Friday 4.12.
     assert {r.status for r in await outbox_rows(bot, "handover.escalation")} == {"sent"}
     assert any(
@@ -625,3 +633,125 @@ async def test_a_declined_hand_over_reminders_and_bringing_the_case_back(
     await click(bot, url, COORDINATOR, triage, "triage.accept")
     await dispatcher.tick()
     assert len(fake.cards(chat(REQUESTER))) == before + 1
+
+
+async def test_a_hand_over_re_addresses_reminders_and_never_repeats_an_escalation(
+    make_bot: BotFactory, connector: tuple[LoopbackConnector, str]
+) -> None:
+    """Kela's recommendation is overdue and B, the case manager, has snoozed it; the
+    coordinator hears of it once. A snooze after that, and a hand-over to A, send the
+    coordinator nothing more; A gets the reminder as their own, without B's snooze."""
+    fake, url = connector
+    clock = SteppingClock()
+    bot = await make_bot(clock=clock)
+    dispatcher = bot.components.dispatcher
+    a_id, b_id = await scheduled_case(bot, fake, url)
+    clock.current = at(26, 11, 14, 1)
+    await dispatcher.tick()
+    editor = await click(bot, url, COORDINATOR, fake.cards(chat(COORDINATOR))[-1], "summary.open")
+    form = {
+        "attendees": f"{a_id},{b_id}",
+        "client_attended": "yes",
+        "findings": FINDINGS,
+        "case_manager": str(b_id),
+        "review_date": "2027-01-15",
+    }
+    editor = await add_rec(bot, url, editor, form, REC_KELA, "party:kela", "2026-12-03")
+    preview = await click(bot, url, COORDINATOR, editor, "summary.preview", **form)
+    await click(bot, url, COORDINATOR, preview, "summary.publish")
+    await dispatcher.tick()
+
+    def escalations() -> list[dict[str, Any]]:
+        return [
+            c
+            for c in fake.cards(chat(COORDINATOR))
+            if FI("reminder.recommendation_overdue") in texts(c)
+        ]
+
+    def kela_cards(user: dict[str, Any]) -> list[dict[str, Any]]:
+        return [
+            c for c in fake.cards(chat(user)) if REC_KELA in texts(c) and "rec.update" in str(c)
+        ]
+
+    # Thursday 3.12: B is reminded and snoozes for a week (until Thursday 10.12).
+    clock.current = at(3, 12, 8, 1)
+    await dispatcher.tick()
+    snoozed = await press(
+        bot, url, MEMBER_B, kela_cards(MEMBER_B)[-1], "rec.update", {"action": "snooze_week"}
+    )
+    assert FI("rec.snoozed_until") in texts(snoozed["value"])
+
+    # Five working days overdue (Thursday 10.12 08:00): the coordinator hears of it, once.
+    clock.current = at(10, 12, 8, 2)
+    await dispatcher.tick()
+    assert len(escalations()) == 1
+    # B snoozes again after the escalation: the coordinator is not told a second time.
+    clock.current = at(10, 12, 8, 30)
+    await press(
+        bot, url, MEMBER_B, kela_cards(MEMBER_B)[-1], "rec.update", {"action": "snooze_day"}
+    )
+    await dispatcher.tick()
+    assert len(escalations()) == 1
+
+    # B hands the case over to A, who accepts.
+    clock.current = at(10, 12, 9)
+    await bot.post(a.text(url, MEMBER_B, "asiakkaat"))
+    review = await click(bot, url, MEMBER_B, fake.cards(chat(MEMBER_B))[-1], "case.review")
+    await click(bot, url, MEMBER_B, review, "handover.propose", successor=str(a_id), note="Ota?")
+    await dispatcher.tick()
+    offer = fake.cards(chat(MEMBER_A))[-1]
+    await click(bot, url, MEMBER_A, offer, "handover.accept")
+    before_a = len(kela_cards(MEMBER_A))
+    await dispatcher.tick()
+
+    # The coordinator still has the one escalation; A has Kela's overdue item as their own,
+    # with nothing of B's snooze on it; B's snoozed reminder will not come.
+    assert len(escalations()) == 1
+    [reminder] = kela_cards(MEMBER_A)[before_a:]
+    assert FI("reminder.recommendation_due") in texts(reminder)
+    assert FI("rec.snoozed_until") not in texts(reminder)
+    clock.current = at(11, 12, 9)
+    before_b = len(kela_cards(MEMBER_B))
+    await dispatcher.tick()
+    assert len(kela_cards(MEMBER_B)) == before_b
+    assert len(escalations()) == 1
+    sent = [r for r in await outbox_rows(bot, "recommendation.escalation") if r.status == "sent"]
+    assert len(sent) == 1
+
+
+async def test_the_channel_hears_the_teams_language_not_the_installers_nor_the_senders(
+    make_bot: BotFactory, connector: tuple[LoopbackConnector, str]
+) -> None:
+    fake, url = connector
+    clock = SteppingClock()
+    bot = await make_bot(clock=clock)
+    dispatcher = bot.components.dispatcher
+    _a_id, _b_id, _card = await published(bot, fake, url, clock)
+    sv = texts_for("sv")
+    # Finnish until the team chooses otherwise.
+    first = texts(fake.cards(TEAM_CHANNEL)[-1])
+    assert FI("notice.case.title", case_number="TK-2026-0001") in first
+    assert FI("status.follow_up") in first
+
+    # The coordinator (whose Teams is in English) makes the channel Swedish.
+    await bot.post(a.text(url, COORDINATOR, "settings", locale="en-US"))
+    settings = fake.cards(chat(COORDINATOR))[-1]
+    language = inputs(settings)["language"]
+    assert language["value"] == "fi"
+    assert [c["value"] for c in language["choices"]] == ["fi", "sv", "en"]
+    assert [c["title"] for c in language["choices"]] == ["suomi", "svenska", "English"]
+    kept = {k: v.get("value", "") for k, v in inputs(settings).items()}
+    saved = await click(
+        bot, url, COORDINATOR, settings, "team.settings.save", **{**kept, "language": "sv"}
+    )
+    assert inputs(saved)["language"]["value"] == "sv"
+
+    # The case manager, in Finnish, closes the case: the channel hears it in Swedish.
+    await bot.post(a.text(url, MEMBER_B, "asiakkaat"))
+    review = await click(bot, url, MEMBER_B, fake.cards(chat(MEMBER_B))[-1], "case.review")
+    await click(bot, url, MEMBER_B, review, "case.close", outcome="employment")
+    await dispatcher.tick()
+    notice = texts(fake.cards(TEAM_CHANNEL)[-1])
+    assert sv("notice.case.title", case_number="TK-2026-0001") in notice
+    assert sv("status.closed") in notice and sv("status.closed.next") in notice
+    assert FI("status.closed") not in notice

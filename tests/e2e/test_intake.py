@@ -217,8 +217,12 @@ async def test_an_identity_code_in_the_question_is_refused_and_stored_nowhere(
             },
         )
     )
-    assert body["type"] == "application/vnd.microsoft.activity.message"
-    assert body["value"].startswith("Viestissä näyttää olevan henkilötunnus")
+    # The question page again, the field named and emptied, nothing stored.
+    assert body["type"] == "application/vnd.microsoft.card.adaptive"
+    assert "Kentässä ”Konsultaatiokysymys (pakollinen)” näyttää olevan henkilötunnus" in texts(
+        body["value"]
+    )
+    assert inputs(body["value"])["question"]["value"] == ""
     await bot.close()
     for path in tmp_path.iterdir():
         assert b"131052-308T" not in path.read_bytes()

@@ -43,7 +43,7 @@ IDENTITY_CODE = "131052-308T"
 EN_TEAM_WELCOME_TITLE = f"Työkykytiimi is now in {TEAM_NAME}"
 FI_TEAM_WELCOME_TITLE = f"Työkykytiimi on nyt tiimissä {TEAM_NAME}"
 FI_CLAIM_BUTTON = "Ryhdyn koordinaattoriksi"
-EN_CLAIM_DONE = f"{INSTALLER_NAME} is now the coordinator of {TEAM_NAME}."
+FI_CLAIM_DONE = f"{INSTALLER_NAME} on nyt tiimin {TEAM_NAME} koordinaattori."
 EN_PROFILE_TITLE = "Profile"
 EN_PROFILE_SAVED = "Saved: Physician."
 EN_IDENTITY_CODE_REFUSAL = (
@@ -215,7 +215,8 @@ async def test_team_install_greets_and_the_installer_claims_the_coordinator_role
     # Playground raises HTTP 502 here.
     assert response["type"] == "application/vnd.microsoft.card.adaptive"
     refreshed = response["value"]
-    assert _texts(refreshed) == [EN_TEAM_WELCOME_TITLE, EN_CLAIM_DONE]
+    # It replaces the channel's welcome card: the team's language, not the clicker's.
+    assert _texts(refreshed) == [FI_TEAM_WELCOME_TITLE, FI_CLAIM_DONE]
     assert [a["verb"] for a in refreshed["actions"]] == ["profile.open"]
 
     async with stack.components.uow_factory() as uow:
@@ -250,8 +251,8 @@ async def test_help_card_speaks_the_users_language(stack: Stack) -> None:
     chat = pg.personal_chat_id
     for word, locale, title in (
         ("apua", "fi-FI", "Työkykytiimi – ohje"),
-        ("hjälp", "sv-SE", "Arbetsförmågeteamet – hjälp"),
-        ("help", "en-US", "Työkykytiimi - help"),
+        ("hjälp", "sv-SE", "Työkykytiimi – hjälp"),
+        ("help", "en-US", "Työkykytiimi – help"),
     ):
         mark = pg.mark()
         await pg.send_text(chat, word, locale=locale)

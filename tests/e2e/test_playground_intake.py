@@ -52,7 +52,6 @@ REQUESTER = "user-id-1"  # Megan Bowen
 FINNISH = "fi-FI"
 CARD = "application/vnd.microsoft.card.adaptive"
 BOT_APP = "User Application"  # the inspector log's name for the bot
-MESSAGE = "application/vnd.microsoft.activity.message"
 IDENTITY_CODE = "131052-308T"
 
 QUESTION = "Miten tukea asiakkaan paluuta työelämään pitkän sairausloman jälkeen?"
@@ -63,10 +62,12 @@ ANSWER = "Ei ole, työsuhde päättyi keväällä."
 FI_FORM_TITLE = "Konsultaatiopyyntö työkykytiimille"
 FI_MY_TITLE = "Omat pyyntöni"
 FI_ACCEPTED = "Hyväksytty"
-FI_IDENTITY_CODE_REFUSAL = (
-    "Viestissä näyttää olevan henkilötunnus. Sitä ei tallennettu. Käytä asiakkaasta vain "
-    "tunnistetta, jonka sinä osaat yhdistää asiakastietoihin (esim. nimikirjaimet ja "
-    "syntymävuosi)."
+FI_RATING_REFUSED = (
+    "Asiakkaan oma arvio työkyvystään (0–10): Oman arvion pitää olla kokonaisluku 0–10."
+)
+FI_IDENTITY_CODE_IN_QUESTION = (
+    "Kentässä ”Konsultaatiokysymys (pakollinen)” näyttää olevan henkilötunnus, joten sivua ei "
+    "tallennettu ja kenttä tyhjennettiin."
 )
 
 
@@ -304,7 +305,12 @@ async def test_a_finnish_request_goes_from_the_cards_to_an_accepted_case(stack: 
         history="",
     )
     assert "self_rating" in inputs(page.card), texts(page.card)
-    page = await megan.click(page, "request.next", self_rating="4", goals="Osa-aikatyö")
+    # A rating of 12 is not made 10: the page says so and keeps what else was typed.
+    twelve = await megan.click(page, "request.next", self_rating="12", goals="Osa-aikatyö")
+    assert "self_rating" in inputs(twelve.card)
+    assert FI_RATING_REFUSED in texts(twelve.card)
+    assert inputs(twelve.card)["goals"]["value"] == "Osa-aikatyö"
+    page = await megan.click(twelve, "request.next", self_rating="4", goals="Osa-aikatyö")
     page = await megan.click(
         page, "request.next", services="kela,employment_services", barriers="person.pain"
     )
@@ -339,12 +345,22 @@ async def test_a_finnish_request_goes_from_the_cards_to_an_accepted_case(stack: 
     answered = await megan.click(question, "request.answer", answer=ANSWER)
     assert "request.answer" not in actions(answered.card)
     assert "Vastauksesi on lähetetty koordinaattorille." in texts(answered.card)
+    # The answered card shows the question and the answer sent, not a dash.
+    shown = [b.get("text") for b in answered.card["body"]]
+    assert shown[2:6] == ["**Koordinaattorin kysymys**", ASKED, "**Vastauksesi**", ANSWER]
 
     # The case returns to Alex with the answer; Alex accepts it.
     mark = pg.mark()
     await dispatcher.tick()
     again = await pg.wait_for_message(_card_in(alex_chat, ANSWER), start=mark)
     assert again.card is not None and case_number in texts(again.card)
+    # Headed as the answer it is, the answer first (in Alex's English).
+    head = [b.get("text") for b in again.card["body"][:3]]
+    assert head == [
+        f"Answer from the requester: {case_number}",
+        "**The requester's answer**",
+        ANSWER,
+    ]
     accepted = await pg.invoke_action(
         alex_chat,
         again.message_id,
@@ -373,7 +389,7 @@ async def test_a_finnish_request_goes_from_the_cards_to_an_accepted_case(stack: 
     assert [tuple(r) for r in rows] == [(case_number, CaseStatus.ACCEPTED.value)]
 
 
-async def test_an_identity_code_in_the_question_is_refused_and_stored_nowhere(
+async def test_an_identity_code_is_refused_by_naming_its_field_keeping_the_rest_storing_nothing(
     stack: Stack,
 ) -> None:
     assert contains_identity_code(IDENTITY_CODE)  # a valid code, or the test proves nothing
@@ -388,11 +404,18 @@ async def test_an_identity_code_in_the_question_is_refused_and_stored_nowhere(
         "request.next",
         question=f"Asiakas {IDENTITY_CODE} tarvitsee apua paluuseen työhön",
         situation="Sairauslomaa 9 kk.",
-        history="",
+        history="Fysioterapiaa 2025.",
     )
-    assert refused["type"] == MESSAGE, refused
-    assert refused["value"] == FI_IDENTITY_CODE_REFUSAL
-    # The page stays as it was: nothing new was posted into the chat.
+    # The same page answers, in Finnish: the field that held the code is named and
+    # emptied, everything else Megan typed is still there; the code is not echoed.
+    assert refused["type"] == CARD, refused
+    again = refused["value"]
+    assert FI_IDENTITY_CODE_IN_QUESTION in texts(again)
+    assert inputs(again)["question"]["value"] == ""
+    assert inputs(again)["situation"]["value"] == "Sairauslomaa 9 kk."
+    assert inputs(again)["history"]["value"] == "Fysioterapiaa 2025."
+    assert IDENTITY_CODE not in str(again)
+    # Nothing new was posted into the chat.
     await asyncio.sleep(0.3)
     assert megan.posted_since(mark) == []
 

@@ -25,7 +25,7 @@ from tests.e2e.test_intake import (
     setup,
 )
 from tests.support import activities as a
-from tests.support.cards import actions, executes, inputs, open_urls, texts
+from tests.support.cards import actions, executes, find, inputs, open_urls, texts
 from tests.support.connector import LoopbackConnector
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
@@ -344,3 +344,75 @@ async def test_the_coordinator_sets_the_teams_regular_times_and_they_are_suggest
     await bot.components.dispatcher.tick()
     vote = fake.cards(chat(MEMBER_A))[-1]
     assert texts_for("fi-FI")("poll.tally", yes=0, if_need_be=0, no=0) not in texts(vote)
+
+
+async def test_cards_of_a_fixed_meeting_show_it_and_a_stale_vote_card_closes_itself(
+    make_bot: BotFactory, connector: tuple[LoopbackConnector, str]
+) -> None:
+    fake, url = connector
+    clock = SteppingClock()
+    bot = await make_bot(clock=clock)
+    fi = texts_for("fi-FI")
+    accepted = await accepted_case(bot, fake, url)
+    setup_card = await click(bot, url, COORDINATOR, accepted, "poll.setup")
+    a_id, b_id = await member_id(bot, MEMBER_A), await member_id(bot, MEMBER_B)
+    overview = await click(
+        bot,
+        url,
+        COORDINATOR,
+        setup_card,
+        "poll.open",
+        slot1_date="2026-11-26",
+        slot1_time="13:00",
+        slot1_minutes="60",
+        invitees=f"{a_id},{b_id}",
+        required=str(b_id),
+        deadline_date="2026-11-25",
+        deadline_time="12:00",
+        place="Neuvotteluhuone Kuusi",
+    )
+    # Nobody has answered: no warnings, the card says whose answers it waits for.
+    red = [n["text"] for n in find(overview, lambda n: n.get("color") == "Attention")]
+    assert red == []
+    assert fi("poll.overview.waiting") in texts(overview)
+    assert fi("poll.overview.nobody_yet", names="Olli Ulkopuolinen, Liisa Lääkäri") in texts(
+        overview
+    )
+    assert "to 26.11. klo 13.00–14.00" in texts(overview)  # the slot, with its weekday
+    assert "ke 25.11. klo 12.00" in texts(overview)  # the deadline, written the same way
+
+    await bot.components.dispatcher.tick()
+    vote_a, vote_b = fake.cards(chat(MEMBER_A))[-1], fake.cards(chat(MEMBER_B))[-1]
+    assert vote_b["refresh"]["userIds"] == [MEMBER_B["id"]]
+    slot = next(k for k in inputs(vote_a) if k.startswith("slot_"))
+    await click(bot, url, MEMBER_A, vote_a, "poll.vote", **{slot: "yes"})
+    await click(bot, url, MEMBER_B, vote_b, "poll.vote", **{slot: "yes"})
+    choose = next(x for x in executes(overview) if x["verb"] == "poll.finalize")
+    await bot.invoke(a.execute(url, COORDINATOR, "poll.finalize", choose["data"]))
+    await bot.components.dispatcher.tick()
+
+    # B opens the chat: Teams asks for the vote card as it is now, and it is closed.
+    refresh = a.execute(
+        url, MEMBER_B, vote_b["refresh"]["action"]["verb"], vote_b["refresh"]["action"]["data"]
+    )
+    refresh["value"]["trigger"] = "automatic"
+    current = await bot.invoke(refresh)
+    assert current["type"] == "application/vnd.microsoft.card.adaptive", current
+    assert inputs(current["value"]) == {} and "poll.vote" not in actions(current["value"])
+    assert fi("poll.outcome.finalized", slot="to 26.11. klo 13.00–14.00") in texts(current["value"])
+    # A click on the stale card is refused as a refusal: red, on the closed card.
+    late = await bot.invoke(
+        a.execute(url, MEMBER_B, "poll.vote", {**actions(vote_b)["poll.vote"]["data"], slot: "no"})
+    )
+    assert late["type"] == "application/vnd.microsoft.card.adaptive", late
+    refusals = find(late["value"], lambda n: n.get("color") == "Attention")
+    assert [n["text"] for n in refusals] == [fi("error.poll_closed")]
+    assert not find(
+        late["value"], lambda n: n.get("color") == "Good" and n["text"] == fi("error.poll_closed")
+    )
+
+    # The requester's `omat` shows when and where the meeting is.
+    await bot.post(a.text(url, REQUESTER, "omat"))
+    mine = texts(fake.cards(chat(REQUESTER))[-1])
+    assert "to 26.11. klo 13.00–14.00" in mine and "Neuvotteluhuone Kuusi" in mine
+    assert "kalenterikutsusta" not in mine

@@ -347,8 +347,8 @@ async def test_an_idle_draft_is_reminded_of_a_week_before_it_is_deleted(
     await draft("Mänty-61")
     await draft("Kuusi-62")
     # A draft thrown away is gone at the next run, without a reminder.
-    await bot.post(a.text(url, REQUESTER, "uusi"))
-    thrown = fake.cards(chat(REQUESTER))[-1]
+    saved = await draft("Koivu-63")
+    thrown = await click(bot, url, REQUESTER, saved, "request.resume")
     confirm = await click(bot, url, REQUESTER, thrown, "request.cancel")
     await click(bot, url, REQUESTER, confirm, "request.discard")
 

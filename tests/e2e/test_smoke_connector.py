@@ -14,8 +14,8 @@ async def test_help_answers_in_the_users_language(
     bot = await make_bot()
     for words, locale, title in (
         ("apua", "fi-FI", "Työkykytiimi – ohje"),
-        ("hjälp", "sv-SE", "Arbetsförmågeteamet – hjälp"),
-        ("help", "en-US", "Työkykytiimi - help"),
+        ("hjälp", "sv-SE", "Työkykytiimi – hjälp"),
+        ("help", "en-US", "Työkykytiimi – help"),
     ):
         response = await bot.post(a.text(url, a.user(1), words, locale=locale))
         assert response.status in (200, 201), await response.text()

@@ -107,12 +107,7 @@ def submitted_case(served: Served) -> Iterator[tuple[int, str]]:
     for user in (COORDINATOR, REQUESTER, STRANGER):
         served.post(json.dumps(a.text(served.service_url, user, "apua")).encode())
     _card_action(served, COORDINATOR, "role.claim", team_id=1)
-    page = _card_action(served, REQUESTER, "request.new")
-    case_id = next(
-        action["data"]["case_id"]
-        for action in page["actions"]
-        if action.get("type") == "Action.Execute"
-    )
+    _card_action(served, REQUESTER, "request.new")
     fields = {
         "team_id": "1",
         "client_reference": "ZZ-1970",
@@ -120,7 +115,14 @@ def submitted_case(served: Served) -> Iterator[tuple[int, str]]:
         "urgency": "normal",
         "question": "Mikä auttaisi?",
     }
-    for page_name in ("basics", "question", "capacity", "services", "meeting"):
+    # Nothing is stored until the first page is saved with something in it.
+    page = _card_action(served, REQUESTER, "request.next", page="basics", **fields)
+    case_id = next(
+        action["data"]["case_id"]
+        for action in page["actions"]
+        if action.get("type") == "Action.Execute" and "case_id" in action["data"]
+    )
+    for page_name in ("question", "capacity", "services", "meeting"):
         _card_action(served, REQUESTER, "request.next", case_id=case_id, page=page_name, **fields)
     done = _card_action(served, REQUESTER, "request.submit", case_id=case_id)
     assert "TK-" in json.dumps(done, ensure_ascii=False)

@@ -172,9 +172,9 @@ def of_kind(rows: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
 
 async def draft(world: World, now: datetime = NOW, **extra: Any) -> Consultation:
     """A complete draft of the requester, saved page by page."""
-    case = await intake.start_request(world.uow(), world.requester.id, now)
+    case = await intake.start_request(world.uow(), world.requester.id, BASICS, "basics", now)
     assert case.id is not None
-    for page, values in (("basics", BASICS), ("question", QUESTION), ("more", {**MORE, **extra})):
+    for page, values in (("question", QUESTION), ("more", {**MORE, **extra})):
         case = await intake.update_draft(
             world.uow(), world.requester.id, case.id, values, page, now
         )
@@ -200,12 +200,12 @@ async def stored(world: World, case_id: int) -> Consultation:
 async def test_a_request_is_drafted_page_by_page_and_submitted_with_a_case_number(
     world: World,
 ) -> None:
-    case = await intake.start_request(world.uow(), world.requester.id, NOW)
+    case = await intake.start_request(world.uow(), world.requester.id, BASICS, "basics", NOW)
     assert case.id is not None
     assert case.status is CaseStatus.DRAFT and case.case_number is None
     assert case.details.team_id == world.team  # the requester's own team by default
+    assert case.details.client_reference == "AB-1980"
 
-    await intake.update_draft(world.uow(), world.requester.id, case.id, BASICS, "basics", NOW)
     await intake.update_draft(world.uow(), world.requester.id, case.id, QUESTION, "question", NOW)
     saved = await intake.update_draft(world.uow(), world.requester.id, case.id, MORE, "more", NOW)
     assert saved.draft_page == "more"
@@ -233,6 +233,20 @@ async def test_a_request_is_drafted_page_by_page_and_submitted_with_a_case_numbe
     assert second.case_number == "TK-2026-0002"
 
 
+async def test_a_new_request_with_nothing_in_it_leaves_no_draft(world: World) -> None:
+    before = await dump(world.sessions)
+    # Only the team it defaults to, or nothing at all: nothing worth keeping.
+    for values in ({}, {"team_id": str(world.team)}, {"client_reference": "  "}):
+        with pytest.raises(DomainError) as refused:
+            await intake.start_request(world.uow(), world.requester.id, values, "basics", NOW)
+        assert refused.value.code == "error.draft_empty"
+    assert await dump(world.sessions) == before
+    assert await intake.my_requests(world.uow(), world.requester.id, NOW, drafts=True) == []
+    # What a new request starts with is read, not stored.
+    defaults = await intake.request_defaults(world.uow(), world.requester.id)
+    assert defaults.team_id == world.team and not defaults.has_content()
+
+
 async def test_the_case_number_takes_the_year_in_helsinki(world: World) -> None:
     # 31.12.2026 23:30 UTC is already 1.1.2027 in Helsinki.
     case = await submitted(world, datetime(2026, 12, 31, 23, 30, tzinfo=UTC))
@@ -240,9 +254,8 @@ async def test_the_case_number_takes_the_year_in_helsinki(world: World) -> None:
 
 
 async def test_an_incomplete_draft_is_not_submitted_and_nothing_changes(world: World) -> None:
-    case = await intake.start_request(world.uow(), world.requester.id, NOW)
+    case = await intake.start_request(world.uow(), world.requester.id, BASICS, "basics", NOW)
     assert case.id is not None
-    await intake.update_draft(world.uow(), world.requester.id, case.id, BASICS, "basics", NOW)
     await intake.update_draft(
         world.uow(), world.requester.id, case.id, {"consent": "not_yet"}, "basics", NOW
     )
@@ -285,7 +298,7 @@ async def test_a_draft_pointing_at_a_team_that_does_not_exist_is_refused(world: 
 async def test_todays_consent_date_is_accepted_just_after_midnight_in_helsinki(
     world: World,
 ) -> None:
-    case = await intake.start_request(world.uow(), world.requester.id, NOW)
+    case = await intake.start_request(world.uow(), world.requester.id, BASICS, "basics", NOW)
     assert case.id is not None
     just_after_midnight = datetime(2026, 11, 23, 23, 30, tzinfo=UTC)  # 24.11. 01:30 Helsinki
     saved = await intake.update_draft(
@@ -672,9 +685,8 @@ async def test_an_identity_code_is_refused_everywhere_and_stored_nowhere(world: 
 
 
 async def test_every_change_and_read_is_audited_with_its_actor(world: World) -> None:
-    case = await intake.start_request(world.uow(), world.requester.id, NOW)
+    case = await intake.start_request(world.uow(), world.requester.id, BASICS, "basics", NOW)
     assert case.id is not None
-    await intake.update_draft(world.uow(), world.requester.id, case.id, BASICS, "basics", NOW)
     await intake.update_draft(world.uow(), world.requester.id, case.id, QUESTION, "q", NOW)
     await intake.open_draft(world.uow(), world.requester.id, case.id, NOW)
     await intake.submit_request(world.uow(), world.requester.id, case.id, NOW, CALENDAR)
@@ -702,7 +714,6 @@ async def test_every_change_and_read_is_audited_with_its_actor(world: World) -> 
     assert [(row["action"], row["actor_user_id"]) for row in rows] == [
         ("consultation.draft_started", r),
         ("consultation.draft_saved", r),
-        ("consultation.draft_saved", r),
         ("consultation.viewed", r),
         ("consultation.submitted", r),
         ("consultation.viewed", c),
@@ -716,7 +727,7 @@ async def test_every_change_and_read_is_audited_with_its_actor(world: World) -> 
     assert all(row["subject_id"] == str(case.id) for row in about_case)
     assert all(row["team_id"] == world.team for row in about_case)
     assert rows[-1]["subject_id"] == str(world.team)
-    assert rows[1]["details"]["fields"] == sorted(BASICS)
+    assert rows[0]["details"]["fields"] == sorted(BASICS)
     # Ids and codes only: no free text from the cards.
     text = str([row["details"] for row in rows])
     for free in ("AB-1980", "Mikä tukisi", "K?", "V."):
@@ -730,11 +741,11 @@ async def test_my_requests_lists_submitted_ones_and_drafts_separately(world: Wor
     first = await submitted(world, NOW)
     second = await submitted(world, NOW + timedelta(hours=1))
     unfinished = await intake.start_request(
-        world.uow(), world.requester.id, NOW + timedelta(hours=2)
+        world.uow(), world.requester.id, BASICS, "basics", NOW + timedelta(hours=2)
     )
     assert second.id is not None
     await intake.withdraw_request(world.uow(), world.requester.id, second.id, NOW)
-    someone_elses = await intake.start_request(world.uow(), world.member.id, NOW)
+    someone_elses = await intake.start_request(world.uow(), world.member.id, BASICS, "basics", NOW)
 
     mine = await intake.my_requests(world.uow(), world.requester.id, NOW, drafts=False)
     assert [(c.id, c.status) for c in mine] == [

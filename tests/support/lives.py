@@ -57,12 +57,9 @@ async def live(
     today = now().astimezone(tz).date()
     cases = []
     for requester in requesters:
-        case = await intake.start_request(uow(), requester, now())
-        assert case.id is not None
-        await intake.update_draft(
+        case = await intake.start_request(
             uow(),
             requester,
-            case.id,
             {
                 "team_id": team_id,
                 "client_reference": "AB-1980",
@@ -76,6 +73,7 @@ async def live(
             "review",
             now(),
         )
+        assert case.id is not None
         await intake.submit_request(uow(), requester, case.id, now(), calendar)
         cases.append(case.id)
     seen.received = len(cases)

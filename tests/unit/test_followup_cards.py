@@ -11,8 +11,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.i18n import LANGUAGES, Texts
-from consultations.consultation import CaseStatus, Consultation, RequestDetails
+from consultations.case_manager import ManagedCase, ReviewView
+from consultations.consultation import CaseStatus, Consultation, Outcome, RequestDetails
 from consultations.errors import InvalidInput
+from consultations.handovers import HandOverView
 from consultations.poll import TimeSlot
 from consultations.recommendations import RecommendationView
 from consultations.summaries import SummaryView
@@ -20,6 +22,8 @@ from consultations.summary import (
     MAX_FINDINGS,
     MAX_RECOMMENDATION,
     MAX_RECOMMENDATIONS,
+    HandOver,
+    HandOverState,
     MeetingSummary,
     NotImplementedReason,
     OutsideParty,
@@ -30,10 +34,10 @@ from consultations.summary import (
     SummaryState,
 )
 from dialogs.cards.base import MAX_CARD_BYTES, card_bytes
-from dialogs.cards.followup import recommendation_card
+from dialogs.cards.followup import handover_result_card, recommendation_card, review_card
 from dialogs.cards.summary import summary_card, summary_editor_card, summary_preview_card
 from dialogs.followup import parse_reason_category
-from tests.support.cards import inputs, texts
+from tests.support.cards import executes, inputs, texts
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
 NOW = datetime(2026, 11, 26, 14, 1, tzinfo=HELSINKI)
@@ -163,3 +167,114 @@ def test_an_unknown_reason_category_from_a_card_is_refused() -> None:
     for tampered in ("nope", 3, ["other"]):
         with pytest.raises(InvalidInput):
             parse_reason_category(tampered)
+
+
+# --- read as the people who get them ---------------------------------------------------------
+
+
+def closing_view(status: CaseStatus, open_count: int) -> ReviewView:
+    case = Consultation(
+        id=1,
+        requester_id=9,
+        details=RequestDetails(team_id=1),
+        status=status,
+        case_number="TK-2026-0042",
+        outcome=Outcome.EMPLOYMENT if status is CaseStatus.CLOSED else None,
+    )
+    recs = [
+        Recommendation(10 + i, 1, 7, "Työkokeilu", Owner(user_id=2), date(2026, 12, 3))
+        for i in range(open_count)
+    ]
+    return ReviewView(
+        ManagedCase(case, date(2027, 1, 15), recs, None),
+        case_manager_id=2,
+        candidates=[(3, "Anna")],
+        can_act=status is not CaseStatus.CLOSED,
+    )
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_closed_case_says_what_became_of_its_open_recommendations(language: str) -> None:
+    t = Texts(language)
+    closed = review_card(t, closing_view(CaseStatus.CLOSED, 1))
+    shown = texts(closed)
+    assert t.n("review.closed.open_recommendations", 1) in shown
+    assert t("review.open_recommendations") not in shown  # no bare count
+    # Before closing, the card says closing ends their follow-up.
+    open_ = review_card(t, closing_view(CaseStatus.FOLLOW_UP, 2))
+    assert t.n("review.close.open_recommendations", 2) in texts(open_)
+    assert t.n("review.close.open_recommendations", 2) != t.n(
+        "review.close.open_recommendations", 1
+    )
+
+
+def handover_view(state: HandOverState) -> HandOverView:
+    handover = HandOver(
+        4, 1, from_user_id=2, to_user_id=3, note="Ota?", proposed_at=NOW, state=state
+    )
+    case = Consultation(
+        id=1,
+        requester_id=9,
+        details=RequestDetails(team_id=1),
+        status=CaseStatus.FOLLOW_UP,
+        case_number="TK-2026-0042",
+    )
+    return HandOverView(handover, case, "Bertil", "Anna", [])
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_hand_over_result_offers_only_what_its_reader_can_do(language: str) -> None:
+    t = Texts(language)
+    declined = handover_view(HandOverState.DECLINED)
+    # The case manager who stays one can go back to the case; the coordinator (5) and
+    # the requester (9) only read.
+    [back] = executes(handover_result_card(t, declined, for_user=2))
+    assert (back["verb"], back["data"]["case_id"]) == ("case.review", 1)
+    assert executes(handover_result_card(t, declined, for_user=5)) == []
+    accepted = handover_view(HandOverState.ACCEPTED)
+    for reader in (2, 5, 9):
+        card = handover_result_card(t, accepted, for_user=reader)
+        assert executes(card) == []
+        assert t("handover.accepted.body", name="Anna") in texts(card)
+
+
+def test_each_language_has_its_own_phrase_for_the_hand_over() -> None:
+    assert Texts("fi")("handover.hint").startswith("Saattaen vaihtaen")
+    for language in ("sv", "en"):
+        assert "Saattaen" not in Texts(language)("handover.hint")
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_summary_says_whether_the_client_attended_in_yes_and_no(language: str) -> None:
+    t = Texts(language)
+    published = view(SummaryState.PUBLISHED, members=3, filler="a")
+    facts = {
+        f["title"]: f["value"]
+        for block in summary_card(t, published, for_user=9)["body"]
+        if block.get("type") == "FactSet"
+        for f in block["facts"]
+    }
+    assert facts[t("summary.client_attended")] == t("attends.yes")
+    assert t("attends.yes") != t("answer.yes") or language == "en"  # never "Sopii"/"Passar"
+    editor = summary_editor_card(t, view(SummaryState.DRAFT, members=3, filler="a"))
+    attended = next(
+        b for b in editor["body"] if isinstance(b, dict) and b.get("id") == "client_attended"
+    )
+    assert [c["title"] for c in attended["choices"]] == [t("attends.yes"), t("attends.no")]
+
+
+def test_a_snooze_is_shown_while_it_is_still_to_come() -> None:
+    t = Texts("fi")
+    rec = Recommendation(10, 1, 7, "Työkokeilu", Owner(party=OutsideParty.KELA), date(2026, 12, 3))
+    rec.snoozed_until = datetime(2026, 12, 10, 8, tzinfo=HELSINKI)
+    case = Consultation(
+        id=1,
+        requester_id=9,
+        details=RequestDetails(team_id=1),
+        status=CaseStatus.FOLLOW_UP,
+        case_number="TK-2026-0042",
+    )
+    snoozed = RecommendationView(rec, case, "", 2, True, snoozed_until=rec.snoozed_until)
+    assert "to 10.12. klo 8.00" in texts(recommendation_card(t, snoozed))
+    over = RecommendationView(rec, case, "", 2, True, snoozed_until=None)
+    assert t("rec.snoozed_until") not in texts(recommendation_card(t, over))

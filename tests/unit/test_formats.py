@@ -50,3 +50,16 @@ def test_a_meeting_past_midnight_names_both_days() -> None:
     start = datetime(2026, 12, 1, 23, 30, tzinfo=HELSINKI)
     end = datetime(2026, 12, 2, 0, 30, tzinfo=HELSINKI)
     assert Texts("fi").span(start, end) == "ti 1.12. klo 23.30 – 2.12.2026 klo 0.30"
+
+
+@pytest.mark.parametrize(
+    ("language", "shown"),
+    [
+        ("fi", "ti 1.12. klo 12.00"),
+        ("sv", "tis 1.12 kl. 12.00"),
+        ("en", "Tue 1 Dec, 12:00"),
+    ],
+)
+def test_a_moment_beside_meeting_times_is_written_like_them(language: str, shown: str) -> None:
+    deadline = datetime(2026, 12, 1, 12, 0, tzinfo=HELSINKI)
+    assert Texts(language).moment(deadline.astimezone(ZoneInfo("UTC"))) == shown

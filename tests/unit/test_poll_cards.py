@@ -211,6 +211,24 @@ def test_setup_refills_values_and_shows_errors_in_red(t: Texts) -> None:
     assert str(MAX_SLOTS) in red(card)[1]
 
 
+def test_setup_names_each_suggested_slot_and_gives_its_date_the_whole_width(t: Texts) -> None:
+    card = setup(t)
+    headings = [e["text"] for e in walk(card) if e.get("type") == "TextBlock"]
+    assert f"**{t('poll.setup.slot', number=1)} · {slot_label(t, S11)}**" in headings
+    assert f"**{t('poll.setup.slot', number=3)}**" in headings  # empty: no time to name
+    # The date input is not squeezed into a column beside the time and the duration.
+    in_columns = {
+        item.get("id")
+        for e in walk(card)
+        if e.get("type") == "Column"
+        for item in e.get("items", [])
+    }
+    assert "slot1_date" not in in_columns
+    assert {"slot1_time", "slot1_minutes"} <= in_columns
+    if t.language == "fi":
+        assert any("Aika 1 · ti 10.3. klo 10.00–11.00" in h for h in headings)
+
+
 def test_setup_without_regular_times_says_so(t: Texts) -> None:
     card = setup(t, suggestions=[], suggested_invitees=frozenset())
     fields = inputs(card)
@@ -253,7 +271,9 @@ def test_vote_card_shows_current_answers(t: Texts) -> None:
     assert data_of(button) == {"poll_id": 99}
     body = texts(card)
     assert CASE in body
-    assert t.datetime(make_poll().deadline) in body
+    # The deadline is written like the slots, with its weekday.
+    assert t.moment(make_poll().deadline) in body
+    assert t.datetime(make_poll().deadline) not in body
     assert "Neuvotteluhuone Koli" in body
     assert t("poll.tally", yes=2, if_need_be=0, no=1) not in body
     assert t("reminder.poll_nudge") not in body
@@ -284,6 +304,32 @@ def test_vote_card_notice_reminder_and_required(t: Texts) -> None:
     assert t("reminder.poll_nudge") in body
     assert t("poll.vote.required") in body
     assert card["body"][0]["text"] == t("reminder.poll_nudge")
+
+
+def test_vote_card_asks_teams_to_refresh_it_for_its_invitee(t: Texts) -> None:
+    poll = make_poll()
+    poll.invitees[2] = Invitee(3, "Cecilia Carlsson", Profession.NURSE, False, "29:cecilia")
+    for state in (PollState.OPEN, PollState.FINALIZED):
+        poll.state, poll.chosen_slot_id = state, 12 if state is PollState.FINALIZED else None
+        card = vote_card(t, poll, user_id=3, case_number=CASE, show_tallies=False)
+        assert card["refresh"] == {
+            "action": {
+                "type": "Action.Execute",
+                "verb": "poll.vote.refresh",
+                "data": {"verb": "poll.vote.refresh", "poll_id": 99},
+            },
+            "userIds": ["29:cecilia"],
+        }
+
+
+def test_a_vote_too_late_is_shown_as_a_refusal_not_a_success(t: Texts) -> None:
+    poll = make_poll(PollState.FINALIZED, chosen=12)
+    card = vote_card(
+        t, poll, user_id=3, case_number=CASE, show_tallies=False, refusal=t("error.poll_closed")
+    )
+    assert red(card)[0] == t("error.poll_closed")
+    assert t("error.poll_closed") not in [e["text"] for e in walk(card) if e.get("color") == "Good"]
+    assert inputs(card) == {}
 
 
 @pytest.mark.parametrize("state", [PollState.CLOSED, PollState.FINALIZED, PollState.CANCELLED])
@@ -327,21 +373,21 @@ def test_overview_names_the_recommended_slot_and_offers_override(t: Texts) -> No
     choose = finalize_buttons(card)
     assert set(choose) == {11, 12, 13}
     assert data_of(choose[12]) == {"poll_id": 99, "slot_id": 12}
-    assert choose[12]["title"] == t("poll.overview.choose", slot=slot_label(t, S12))
+    # Short titles: the slot is named just above each button.
+    assert choose[12]["title"] == t("poll.overview.choose")
     assert choose[12]["style"] == "positive"
     assert data_of(choose[13]) == {"poll_id": 99, "slot_id": 13}
     # Bertil (required) said no to slot 11: choosing it is an explicit override.
     assert data_of(choose[11]) == {"poll_id": 99, "slot_id": 11, "override": True}
-    assert choose[11]["title"] == t("poll.overview.choose_override", slot=slot_label(t, S11))
+    assert choose[11]["title"] == t("poll.overview.choose_override")
     assert t("poll.overview.override_warning") in red(card)
     assert t("poll.overview.required_no", names="Bertil Björklund") in red(card)
     # Tallies and coverage per slot.
     assert t("poll.tally", yes=2, if_need_be=0, no=1) in body
     assert t("profession.nurse") in body
-    # Who has not answered every slot.
-    (missing,) = [x for x in red(card) if "Daavid" in x]
-    assert missing == t("poll.overview.not_answered", names="Cecilia Carlsson, Daavid Dahl")
-    assert "Anna" not in missing
+    # Who has not answered every slot: said, but not as a warning.
+    assert not [x for x in red(card) if "Daavid" in x]
+    assert t("poll.overview.not_answered", names="Cecilia Carlsson, Daavid Dahl") in body
     verbs_ = verbs(card)
     assert "poll.refresh" in verbs_ and "poll.cancel" in verbs_
     (cancel,) = [a for a in executes(card) if a["verb"] == "poll.cancel"]
@@ -359,6 +405,30 @@ def test_overview_warns_when_no_slot_has_every_required_invitee(t: Texts) -> Non
     assert t("poll.overview.no_recommendation") in red(card)
     assert all(a["data"].get("override") is True for a in finalize_buttons(card).values())
     assert red(card).count(t("poll.overview.override_warning")) == 3
+
+
+def test_a_fresh_poll_waits_for_answers_without_warnings(t: Texts) -> None:
+    poll = make_poll()
+    poll.votes = {}
+    card = overview_card(t, poll, case_number=CASE, notice="notice.poll_opened")
+    body = texts(card)
+    # Nobody has said no: nothing is red, and the card says whose answers it waits for.
+    assert red(card) == []
+    assert t("poll.overview.no_recommendation") not in body
+    assert t("poll.overview.override_warning") not in body
+    assert t("poll.overview.waiting") in body
+    names = "Anna Aaltonen, Bertil Björklund, Cecilia Carlsson, Daavid Dahl"
+    assert t("poll.overview.nobody_yet", names=names) in body
+    assert t("poll.overview.required_pending", names="Anna Aaltonen, Bertil Björklund") in body
+    choose = finalize_buttons(card)
+    assert {a["title"] for a in choose.values()} == {t("poll.overview.choose")}
+    # Choosing before the required invitees answer does not wait for them.
+    assert all(a["data"]["override"] is True for a in choose.values())
+
+
+def test_override_titles_fit_a_button(t: Texts) -> None:
+    for key in ("poll.overview.choose", "poll.overview.choose_override"):
+        assert len(t(key)) <= 20, t(key)
 
 
 def test_overview_says_why_it_came(t: Texts) -> None:

@@ -26,8 +26,10 @@ from consultations.consultation import (
     RequestDetails,
     Service,
     Urgency,
+    check_fields,
 )
-from consultations.model import Profession, RecipientType, Role
+from consultations.model import LANGUAGES, Profession, RecipientType, Role
+from consultations.poll import TimeSlot
 from consultations.records import ErasureReason
 from consultations.reports import Fate, Lead, PeriodKind, RecState
 from consultations.summary import (
@@ -50,9 +52,11 @@ from dialogs.cards.request import (
     draft_saved_card,
     drafts_card,
     my_requests_card,
+    no_teams_card,
     question_card,
     queue_card,
     request_discarded_card,
+    request_not_saved_card,
     request_page_card,
     request_submitted_card,
     triage_card,
@@ -230,11 +234,59 @@ def test_the_question_is_multiline_and_checked_by_the_server_not_the_client(t: T
     assert buttons(card)["request.cancel"]["associatedInputs"] == "none"
 
 
-def test_capacity_page_has_a_rating_from_0_to_10(t: Texts) -> None:
+def test_capacity_page_asks_a_rating_from_0_to_10_without_letting_the_client_clamp_it(
+    t: Texts,
+) -> None:
     card = request_page_card(t, "capacity", RequestDetails(), case_id=1, teams=TEAMS)
     rating = inputs(card)["self_rating"]
-    assert (rating["type"], rating["min"], rating["max"]) == ("Input.Number", 0, 10)
-    assert "value" not in rating
+    assert rating["type"] == "Input.Number" and "value" not in rating
+    # With min/max the client quietly made 12 into 10; the server refuses it instead.
+    assert "min" not in rating and "max" not in rating
+    assert "0–10" in rating["label"] and "0–10" in rating["placeholder"]
+
+
+def test_a_refused_rating_is_named_and_the_other_inputs_stay(t: Texts) -> None:
+    _, refused = check_fields({"self_rating": "12"}, date(2026, 3, 2))
+    typed = RequestDetails(work_capacity="Kevyt työ onnistuu", strengths="Motivoitunut")
+    card = request_page_card(t, "capacity", typed, case_id=1, teams=TEAMS, refused=refused)
+    found = inputs(card)
+    assert found["work_capacity"]["value"] == "Kevyt työ onnistuu"
+    assert found["strengths"]["value"] == "Motivoitunut"
+    assert "value" not in found["self_rating"]
+    red = [e["text"] for e in walk(card) if e.get("color") == "Attention"]
+    assert red == [
+        t(
+            "request.error.in_field",
+            field=t("request.field.self_rating"),
+            message=t("error.self_rating_range"),
+        )
+    ]
+
+
+def test_an_identity_code_is_named_by_its_field_and_never_shown_back(t: Texts) -> None:
+    code = "131052-308T"
+    changes, refused = check_fields(
+        {
+            "team_id": "2",
+            "client_reference": f"Asiakas {code}",
+            "consent": "obtained",
+            "consent_date": "2026-02-20",
+            "urgency": "urgent",
+        },
+        date(2026, 3, 2),
+    )
+    card = request_page_card(
+        t, "basics", RequestDetails().merged(changes), case_id=None, teams=TEAMS, refused=refused
+    )
+    found = inputs(card)
+    # The consent, its date, the team and the urgency are kept; the code is not echoed.
+    assert found["consent"]["value"] == "obtained"
+    assert found["consent_date"]["value"] == "2026-02-20"
+    assert found["team_id"]["value"] == "2" and found["urgency"]["value"] == "urgent"
+    assert found["client_reference"]["value"] == ""
+    assert code not in json.dumps(card)
+    red = [e["text"] for e in walk(card) if e.get("color") == "Attention"]
+    assert red == [t("request.error.identity_code", field=t("request.field.client_reference"))]
 
 
 def test_multi_selects_list_every_option_localized(t: Texts) -> None:
@@ -323,20 +375,78 @@ def test_small_request_cards(t: Texts) -> None:
     saved = draft_saved_card(t, 5)
     assert data_of(buttons(saved)["request.resume"]) == {"case_id": 5}
     assert t("command.drafts") in texts(saved)
-    assert set(buttons(request_discarded_card(t))) == {"request.new"}
+    assert set(buttons(request_discarded_card(t))) == {"request.new", "request.drafts"}
     confirm = confirm_card(
         t,
         "request.withdraw.confirm.title",
         "request.withdraw.confirm.body",
-        yes_verb="request.withdraw.confirm",
-        no_verb="request.withdraw.keep",
+        yes=("request.withdraw.confirm.yes", "request.withdraw.confirm"),
+        no=("request.withdraw.confirm.no", "request.my"),
         data={"case_id": 5},
         case_number="TK-2026-0001",
     )
     verbs = buttons(confirm)
-    assert set(verbs) == {"request.withdraw.confirm", "request.withdraw.keep"}
+    assert set(verbs) == {"request.withdraw.confirm", "request.my"}
     assert all(data_of(a) == {"case_id": 5} for a in verbs.values())
     assert "TK-2026-0001" in texts(confirm)
+    # The buttons say what they do, not "Yes" / "No".
+    assert verbs["request.withdraw.confirm"]["title"] == t("request.withdraw.confirm.yes")
+    assert verbs["request.withdraw.confirm"]["style"] == "destructive"
+    assert verbs["request.my"]["title"] == t("request.withdraw.confirm.no")
+
+
+def test_confirmation_buttons_say_what_they_do_in_every_language() -> None:
+    assert texts_for("fi")("request.discard.confirm.yes") == "Poista luonnos"
+    assert texts_for("fi")("request.discard.confirm.no") == "Säilytä luonnos"
+    assert texts_for("sv")("request.discard.confirm.yes") == "Radera utkastet"
+    assert texts_for("en")("request.withdraw.confirm.no") == "Keep the request"
+
+
+def test_a_new_request_is_not_a_draft_until_saved(t: Texts) -> None:
+    new = request_page_card(t, "basics", RequestDetails(), case_id=None, teams=TEAMS, first=True)
+    verbs = buttons(new)
+    assert set(verbs) == {"request.next", "request.save", "request.cancel"}
+    assert all(data_of(a) == {"page": "basics"} for a in verbs.values())
+    assert verbs["request.cancel"]["title"] == t("request.button.cancel")
+    # A saved draft's page deletes it, and says so.
+    saved = request_page_card(t, "question", RequestDetails(), case_id=8, teams=TEAMS)
+    delete = buttons(saved)["request.cancel"]
+    assert delete["title"] == t("request.button.delete") and delete["style"] == "destructive"
+    assert t("request.not_saved.title") in texts(request_not_saved_card(t))
+
+
+def test_before_the_bot_is_in_a_team_the_card_says_how_to_add_it(t: Texts) -> None:
+    card = no_teams_card(t)
+    assert inputs(card) == {}
+    shown = texts(card)
+    assert t("request.no_teams.body") in shown and t("request.no_teams.how") in shown
+    assert "Työkykytiimi" in t("request.no_teams.how")
+
+
+def test_what_does_not_apply_is_left_out_of_the_request(t: Texts) -> None:
+    d = RequestDetails(team_id=2, client_reference="AB", consent=Consent.TYP_EXCEPTION)
+    card = request_page_card(t, "review", d, case_id=9, teams=TEAMS)
+    titles = [f["title"] for e in walk(card) if e.get("type") == "FactSet" for f in e["facts"]]
+    # A normal request has no timeframe, a TYP exception no consent date.
+    assert t("request.field.urgent_timeframe") not in titles
+    assert t("request.field.consent_date") not in titles
+    assert t("request.field.urgency") in titles and t("request.field.consent") in titles
+
+
+def test_a_scheduled_request_shows_its_meeting_time_and_place(t: Texts) -> None:
+    start = datetime(2026, 12, 1, 11, 0, tzinfo=UTC)  # Tuesday 13.00 in Helsinki
+    card = my_requests_card(
+        t,
+        [case(CaseStatus.SCHEDULED, case_id=3, number="TK-2026-0043")],
+        meetings={3: (TimeSlot(5, start, 60), "Neuvotteluhuone 2")},
+    )
+    fact_map = {
+        f["title"]: f["value"] for e in walk(card) if e.get("type") == "FactSet" for f in e["facts"]
+    }
+    assert fact_map[t("meeting.time")] == t.span(start, start.replace(hour=12))
+    assert fact_map[t("meeting.place")] == "Neuvotteluhuone 2"
+    if t.language == "fi":
+        assert fact_map[t("meeting.time")] == "ti 1.12. klo 13.00–14.00"
 
 
 def test_my_requests_show_status_next_step_and_withdraw(t: Texts) -> None:
@@ -364,16 +474,26 @@ def test_my_requests_show_status_next_step_and_withdraw(t: Texts) -> None:
     assert t("my.empty") in texts(my_requests_card(t, []))
 
 
-def test_drafts_each_have_a_resume_button(t: Texts) -> None:
+def test_drafts_are_titled_by_reference_and_date_and_can_be_resumed_or_deleted(
+    t: Texts,
+) -> None:
     drafts = [case(CaseStatus.DRAFT, case_id=i, number=None) for i in (11, 12)]
-    card = drafts_card(t, drafts)
-    resumes = [
-        data_of(e)
-        for e in walk(card)
-        if e.get("type") == "Action.Execute" and e["verb"] == "request.resume"
-    ]
-    assert resumes == [{"case_id": 11}, {"case_id": 12}]
-    assert "MK-1985" in texts(card)
+    unnamed = case(CaseStatus.DRAFT, RequestDetails(question="Mitä?"), case_id=13, number=None)
+    card = drafts_card(t, [*drafts, unnamed])
+
+    def of(verb: str) -> list[dict[str, Any]]:
+        return [
+            data_of(e)
+            for e in walk(card)
+            if e.get("type") == "Action.Execute" and e["verb"] == verb
+        ]
+
+    assert of("request.resume") == [{"case_id": 11}, {"case_id": 12}, {"case_id": 13}]
+    assert of("request.delete") == of("request.resume")
+    started = t.date(date(2026, 3, 2))
+    shown = texts(card)
+    assert t("drafts.item", reference="MK-1985", date=started) in shown
+    assert t("drafts.item_unnamed", date=started) in shown
     assert t("drafts.empty") in texts(drafts_card(t, []))
 
 
@@ -431,16 +551,40 @@ def test_decided_triage_card_has_no_inputs_or_buttons(t: Texts) -> None:
     assert t("triage.decided.accepted") in texts(card)
 
 
-def test_question_card_asks_then_shows_answer_sent(t: Texts) -> None:
+def test_question_card_asks_then_shows_the_question_and_the_answer_sent(t: Texts) -> None:
     c = case(CaseStatus.NEEDS_INFO)
     card = question_card(t, c, "Mitä tutkimuksia on tehty?", reminder=True)
     assert card["body"][0]["text"] == t("reminder.question")
     assert set(inputs(card)) == {"answer"}
     assert data_of(buttons(card)["request.answer"]) == {"case_id": 7}
     assert "Mitä tutkimuksia on tehty?" in texts(card)
-    done = question_card(t, c, "Mitä tutkimuksia on tehty?", answered=True)
+    done = question_card(
+        t, case(CaseStatus.SUBMITTED), "Mitä tutkimuksia on tehty?", answer="B-lausunto 2025"
+    )
     assert inputs(done) == {} and buttons(done) == {}
-    assert t("question.answered") in texts(done)
+    shown = texts(done)
+    assert "Mitä tutkimuksia on tehty?" in shown and "B-lausunto 2025" in shown
+    assert t("question.your_answer") in shown and t("question.answered") in shown
+    assert "—" not in shown
+    # Declined meanwhile: nothing to answer, and no reminder.
+    gone = question_card(t, case(CaseStatus.DECLINED), "Mitä?", reminder=True)
+    assert inputs(gone) == {} and t("reminder.question") not in texts(gone)
+    assert t("question.no_longer_open") in texts(gone)
+
+
+def test_the_answer_comes_to_the_coordinator_headed_as_an_answer(t: Texts) -> None:
+    notes = [("question", "Onko lääkärinlausunto?", AT), ("answer", "On, B-lausunto", AT)]
+    card = triage_card(
+        t, case(CaseStatus.SUBMITTED), requester_name="Sari", team_name="Lieksa", notes=notes
+    )
+    body = card["body"]
+    assert body[0]["text"] == t("triage.title.answer", case_number="TK-2026-0042")
+    # The answer first, before the request it belongs to.
+    assert body[1]["text"] == f"**{t('triage.note.answer')}**"
+    assert body[2]["text"] == "On, B-lausunto"
+    assert "Onko lääkärinlausunto?" in body[3]["text"]
+    first = triage_card(t, case(), requester_name="Sari", team_name="Lieksa", notes=[])
+    assert first["body"][0]["text"] == t("triage.title.new", case_number="TK-2026-0042")
 
 
 @pytest.mark.parametrize("decision", DECISIONS)
@@ -470,7 +614,8 @@ def test_queue_lists_cases_with_waiting_days_overdue_and_open(t: Texts) -> None:
     card = queue_card(t, items)
     shown = texts(card)
     assert shown.index("TK-2026-0001") < shown.index("TK-2026-0002")
-    assert t("queue.waiting", days=6) in shown and t("queue.waiting_one") in shown
+    assert t.n("queue.waiting", 6) in shown and t.n("queue.waiting", 1) in shown
+    assert t.n("queue.overdue_count", 1) in shown
     assert t("queue.overdue") in shown
     opens = [
         data_of(e)
@@ -481,8 +626,14 @@ def test_queue_lists_cases_with_waiting_days_overdue_and_open(t: Texts) -> None:
     assert t("queue.empty") in texts(queue_card(t, []))
 
 
-def test_finnish_waiting_days() -> None:
-    assert texts_for("fi")("queue.waiting", days=3) == "3 työpäivää"
+def test_waiting_days_read_as_words_never_as_0_working_days() -> None:
+    fi, sv, en = texts_for("fi"), texts_for("sv"), texts_for("en")
+    assert (fi.n("queue.waiting", 1), fi.n("queue.waiting", 3)) == ("1 työpäivä", "3 työpäivää")
+    assert (sv.n("queue.waiting", 1), sv.n("queue.waiting", 3)) == ("1 arbetsdag", "3 arbetsdagar")
+    assert en.n("queue.waiting", 1) == "1 working day"
+    today = [(case(CaseStatus.SUBMITTED, case_id=1), 0, False, "Aino")]
+    shown = texts(queue_card(fi, today))
+    assert fi("queue.waiting_today") in shown and "0 työpäivää" not in shown
 
 
 def test_languages_differ() -> None:
@@ -617,6 +768,10 @@ FAMILIES: dict[str, list[str]] = {
     "report.rec_state.": [s.value for s in RecState],
     "report.period.": [k.value for k in PeriodKind],
     "report.export.": ["xlsx", "csv"],
+    "deliveries.kind.": list(registry.DELIVERY_KINDS),
+    "triage.title.": ["new", "answer", "brought_back"],
+    "triage.note.": ["answer", "brought_back"],
+    "settings.language.": list(LANGUAGES),
 }
 # Keys the handlers use (they are not written in a card module).
 HANDLER_KEYS = [
@@ -648,6 +803,11 @@ HANDLER_KEYS = [
     "request.withdraw.confirm.body",
     "request.discard.confirm.title",
     "request.discard.confirm.body",
+    "request.discard.confirm.yes",
+    "request.discard.confirm.no",
+    "request.withdraw.confirm.yes",
+    "request.withdraw.confirm.no",
+    "error.draft_empty",
     "notice.request.withdrawn",
     "notice.draft.discarded",
     "notice.answer.sent",
