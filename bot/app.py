@@ -10,6 +10,9 @@ through `bot.delivery`.
 from __future__ import annotations
 
 import logging
+import os
+import secrets
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -54,6 +57,7 @@ from scheduler.runner import build_scheduler
 from storage.db import create_engine, session_factory
 from storage.delivery_queue import SqlAlchemyDeliveryQueue
 from storage.documents import SqlAlchemyDocumentStore
+from storage.leases import SqlAlchemyDispatchLease
 from storage.migrate import upgrade
 from storage.polls import PollShapes
 from storage.reports import SqlAlchemyReportSource
@@ -231,8 +235,11 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         async def unreachable(user_id: int) -> None:
             await services.recipient_unreachable(uow_factory(), user_id, clock.now())
 
+        # Who this instance is among the several that may share the database.
+        instance = f"{socket.gethostname()[:32]}:{os.getpid()}:{secrets.token_hex(4)}"
         dispatcher = Dispatcher(
-            queue=SqlAlchemyDeliveryQueue(sessions),
+            queue=SqlAlchemyDeliveryQueue(sessions, holder=instance),
+            leadership=SqlAlchemyDispatchLease(sessions, instance),
             sender=sender,
             clock=clock,
             policy=RetryPolicy(max_attempts=settings.max_delivery_attempts),

@@ -466,6 +466,14 @@ class DeliveryQueue(Protocol):
         ...
 
 
+class DispatchLease(Protocol):
+    """One instance of the fleet sends the outbox at a time (Teams' limits are per app)."""
+
+    async def hold(self, now: datetime) -> bool:
+        """Take or renew the lease; True while this instance may claim and send."""
+        ...
+
+
 class Sender(Protocol):
     """Sends one claimed message; raises DeliveryFailure when it cannot."""
 

@@ -12,7 +12,7 @@ from typing import Protocol
 
 from consultations.delivery import DeliveryFailure, FailureKind, RetryPolicy
 from consultations.model import ClaimedMessage, RecipientType
-from consultations.ports import Clock, DeliveryQueue, Sender
+from consultations.ports import Clock, DeliveryQueue, DispatchLease, Sender
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,7 @@ class Dispatcher:
         lease_seconds: float = 300.0,
         rng: random.Random | None = None,
         observer: DeliveryObserver | None = None,
+        leadership: DispatchLease | None = None,
     ) -> None:
         self._queue = queue
         self._sender = sender
@@ -68,6 +69,8 @@ class Dispatcher:
         self._rng = rng or random.Random()
         self._running = asyncio.Lock()
         self._observer = observer or _Unobserved()
+        # With several instances on one database, only the lease's holder sends.
+        self._leadership = leadership
 
     async def tick(self, *, max_batches: int = 50) -> int:
         """Send what is due now; return how many messages were settled."""
@@ -76,6 +79,11 @@ class Dispatcher:
         async with self._running:
             settled = 0
             for _ in range(max_batches):
+                # Renewed before every batch: a long tick keeps the lease it works under.
+                if self._leadership is not None and not await self._leadership.hold(
+                    self._clock.now()
+                ):
+                    break
                 batch = await self._queue.claim_due(
                     self._clock.now(), self._batch_size, self._lease
                 )

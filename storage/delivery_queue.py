@@ -17,8 +17,12 @@ _SETTLED_PAYLOAD = case((outbox.c.kind == "reply", literal("{}")), else_=outbox.
 
 
 class SqlAlchemyDeliveryQueue:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], holder: str | None = None
+    ) -> None:
         self._sessions = sessions
+        # Written on every claim, so a new dispatch leader knows what a dead one held.
+        self._holder = holder
         self._engine: AsyncEngine = sessions.kw["bind"]
         self._pending: list[tuple[int, dict[str, object], asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None
@@ -56,6 +60,7 @@ class SqlAlchemyDeliveryQueue:
                     status="sending",
                     attempts=outbox.c.attempts + 1,
                     claimed_until=now + timedelta(seconds=lease_seconds),
+                    claimed_by=self._holder,
                 )
             )
             return [
@@ -97,7 +102,7 @@ class SqlAlchemyDeliveryQueue:
                         await connection.execute(
                             update(outbox)
                             .where(outbox.c.id == message_id, outbox.c.status == "sending")
-                            .values(claimed_until=None, **values)
+                            .values(claimed_until=None, claimed_by=None, **values)
                         )
             except Exception as error:  # noqa: BLE001 - every waiter hears of it
                 for _id, _values, future in batch:

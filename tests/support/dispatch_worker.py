@@ -1,7 +1,7 @@
 """A delivery worker built from the project's own classes, run as a separate process.
 
     python -m tests.support.dispatch_worker <database_url> <connector_url> <lease_seconds>
-        [--once]
+        [--once] [--name NAME] [--leader-seconds SECONDS]
 
 It ticks the dispatcher until it is killed (the crash tests kill it with SIGKILL), or,
 with --once, runs a single tick, prints how many messages it settled and exits.
@@ -11,8 +11,10 @@ service URL stored in the database, exactly as in production.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
+import os
 import sys
 
 import aiohttp
@@ -27,6 +29,7 @@ from consultations.delivery import RetryPolicy
 from scheduler.dispatcher import Dispatcher
 from storage.db import create_engine, session_factory
 from storage.delivery_queue import SqlAlchemyDeliveryQueue
+from storage.leases import SqlAlchemyDispatchLease
 from storage.uow import SqlAlchemyUnitOfWork
 
 log = logging.getLogger("dispatch_worker")
@@ -37,7 +40,14 @@ async def no_token() -> str | None:
     return None
 
 
-async def run(database_url: str, connector_url: str, lease_seconds: float, once: bool) -> int:
+async def run(
+    database_url: str,
+    connector_url: str,
+    lease_seconds: float,
+    once: bool,
+    name: str = "",
+    leader_seconds: float = 15.0,
+) -> int:
     defaults = Settings()  # Teams' documented limits, as the real app uses them
     engine = create_engine(database_url)
     sessions = session_factory(engine)
@@ -62,8 +72,10 @@ async def run(database_url: str, connector_url: str, lease_seconds: float, once:
             clock=clock,
             ics_url=lambda poll_id, user_id, until, case: "",  # no meeting invitations here
         )
+        holder = name or f"worker:{os.getpid()}"
         dispatcher = Dispatcher(
-            queue=SqlAlchemyDeliveryQueue(sessions),
+            queue=SqlAlchemyDeliveryQueue(sessions, holder=holder),
+            leadership=SqlAlchemyDispatchLease(sessions, holder, leader_seconds),
             sender=sender,
             clock=clock,
             policy=RetryPolicy(max_attempts=defaults.max_delivery_attempts),
@@ -83,13 +95,25 @@ async def run(database_url: str, connector_url: str, lease_seconds: float, once:
 
 
 def main(argv: list[str]) -> int:
-    args = [a for a in argv if a != "--once"]
-    if len(args) != 3:
-        print(__doc__, file=sys.stderr)
-        return 2
+    parser = argparse.ArgumentParser(prog="dispatch_worker")
+    parser.add_argument("database_url")
+    parser.add_argument("connector_url")
+    parser.add_argument("lease", type=float)
+    parser.add_argument("--once", action="store_true")
+    parser.add_argument("--name", default="")
+    parser.add_argument("--leader-seconds", type=float, default=15.0)
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    database_url, connector_url, lease = args
-    settled = asyncio.run(run(database_url, connector_url, float(lease), "--once" in argv))
+    settled = asyncio.run(
+        run(
+            args.database_url,
+            args.connector_url,
+            args.lease,
+            args.once,
+            args.name,
+            args.leader_seconds,
+        )
+    )
     print(f"settled {settled}", flush=True)
     return 0
 
