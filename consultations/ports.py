@@ -180,7 +180,7 @@ class PollRepository(Protocol):
         """The poll with slots, invitees (names from users) and votes.
 
         lock="update" (closing, finalizing) locks the poll row for the transaction on
-        PostgreSQL; votes share that lock (`for_voting`), so no vote slips in after the
+        PostgreSQL; votes take the same lock (`for_voting`), so no vote slips in after the
         poll has closed.
         """
         ...
@@ -201,9 +201,10 @@ class PollRepository(Protocol):
         ...
 
     async def for_voting(self, poll_id: int) -> tuple[AvailabilityPoll, str, TeamSettings] | None:
-        """The poll as `get` gives it, its row share-locked for the transaction on
-        PostgreSQL, with what its cards show beside it: the case's number and the team's
-        settings. Invitees' names may be a minute old."""
+        """The poll as `get` gives it, its row locked for the transaction on PostgreSQL
+        (votes on one poll take turns, so each sees every vote before it: "everyone has
+        answered" is told once), with what its cards show beside it: the case's number
+        and the team's settings. Invitees' names may be a minute old."""
         ...
 
 

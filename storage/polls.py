@@ -62,8 +62,11 @@ _FOR_VOTING = (
     .outerjoin(poll_votes, poll_votes.c.poll_id == polls.c.id)
     .where(polls.c.id == bindparam("poll_id"))
 )
-# Only the poll's row is locked: finalizing must wait for the vote, nothing else need.
-_FOR_VOTING_LOCKED = _FOR_VOTING.with_for_update(read=True, of=polls)
+# Votes on one poll take turns (PostgreSQL): each batch locks the poll's row, then reads
+# the votes in a statement of its own, so it sees every vote committed before it. With a
+# shared lock, the last two votes arriving through two instances at once each saw the
+# other missing, and "everyone has answered" was never sent.
+_LOCK_POLL = select(polls.c.id).where(polls.c.id == bindparam("poll_id")).with_for_update()
 SHAPE_MEMORY_SECONDS = 60.0
 SHAPE_MEMORY_SIZE = 1_000
 
@@ -163,7 +166,7 @@ class SqlAlchemyPollRepository:
             raise ValueError(f"lock must be one of {LOCKS}, not {lock!r}")
         # On SQLite the transaction holds the database's write lock from BEGIN IMMEDIATE
         # (storage.db), so there is nothing to add. On PostgreSQL closing takes the row
-        # lock a vote shares (for_voting): no vote slips in after the poll has closed.
+        # lock a vote takes (for_voting): no vote slips in after the poll has closed.
         query = _POLL_LOCKED if lock == "update" and self._dialect() == "postgresql" else _POLL
         row = (await self._s.execute(query, {"poll_id": poll_id})).mappings().first()
         if row is None:
@@ -171,9 +174,10 @@ class SqlAlchemyPollRepository:
         return self._poll(row, await self._read_shape(poll_id), await self._votes(poll_id))
 
     async def for_voting(self, poll_id: int) -> tuple[AvailabilityPoll, str, TeamSettings] | None:
-        postgresql = self._dialect() == "postgresql"
-        query = _FOR_VOTING_LOCKED if postgresql else _FOR_VOTING
-        rows = (await self._s.execute(query, {"poll_id": poll_id})).mappings().all()
+        if self._dialect() == "postgresql":
+            # SQLite's transactions take the one write lock at BEGIN: already in turn.
+            await self._s.execute(_LOCK_POLL, {"poll_id": poll_id})
+        rows = (await self._s.execute(_FOR_VOTING, {"poll_id": poll_id})).mappings().all()
         if not rows:
             return None
         votes: dict[int, dict[int, Answer]] = {}

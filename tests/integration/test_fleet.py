@@ -71,7 +71,8 @@ async def test_two_instances_keep_teams_tenant_budget_together_and_lose_or_doubl
         sessions, url, users=200, per_user=2, first_due=datetime.now(UTC) - timedelta(minutes=1)
     )
     workers = [
-        await start_worker(pg_url, url, 300, "--name", name) for name in ("instance-a", "instance-b")
+        await start_worker(pg_url, url, 300, "--name", name)
+        for name in ("instance-a", "instance-b")
     ]
     try:
         await until_all_sent(sessions, len(rows), timeout=60)
