@@ -106,7 +106,9 @@ _SCHEDULER = web.AppKey("scheduler", AsyncIOScheduler)
 def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
     """Build the aiohttp application. Nothing touches the database until it starts."""
     clock = clock or SystemClock()
-    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    # Nothing is decompressed on the way in: the edge refuses a compressed body (the Bot
+    # Connector never sends one), so no decompression error can surface anywhere.
+    app = web.Application(client_max_size=MAX_BODY_BYTES, handler_args={"auto_decompress": False})
     app[SETTINGS] = settings
     edge_box: list[Edge] = []
     metrics = Metrics(clock.now)

@@ -53,6 +53,10 @@ async def _body(request: web.Request) -> Any | web.Response:
     """The request's JSON, or the 4xx that refuses it."""
     if request.content_type != "application/json":
         return bad_request("content type must be application/json", 415)
+    if request.headers.get("Content-Encoding", "identity").strip().lower() != "identity":
+        # The Bot Connector never compresses what it posts; a body that claims to be
+        # compressed is refused before anything tries to decompress it.
+        return bad_request("content encoding not supported", 415)
     try:
         raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
