@@ -94,6 +94,8 @@ class LoopbackConnector:
             )
         if self.faults:
             status, headers = self.faults.popleft()
+            if status == 0:  # a scripted "this one goes through"
+                return None
             return web.json_response(
                 {"error": {"code": "Injected"}}, status=status, headers=headers
             )
