@@ -8,10 +8,9 @@ synchronous `requests.get` on the event loop, without a time limit and once per 
 key id: a hanging metadata host froze every turn and `/healthz`, and a flood of forged
 tokens caused a flood of fetches. So the checks are made here with PyJWT against keys kept
 by `ChannelKeys`: fetched with aiohttp under a short timeout, one fetch at a time for the
-whole process, refreshed every few hours, on an unknown key id at most once per few
-minutes, and a failed fetch remembered for a while. A request never waits for the network
-except the one that asked for a refresh (and only up to the fetch timeout) or while the
-process has never had keys at all.
+whole process, at start and then every few hours, on an unknown key id at most once per
+few minutes (in the background), and a failed fetch remembered for a while. A request
+waits for the network only while the process has never had keys at all.
 
 The endpoints, issuer and claim names are botbuilder's (`AuthenticationConstants`), and the
 outgoing token comes from botbuilder's credential factory (MSAL; SingleTenant,
@@ -101,16 +100,18 @@ class ChannelKeys:
             if now - self._fetched_at > self._fresh_for:
                 self._refresh(now)  # stale keys still serve while new ones are fetched
             return found
-        if self._keys and now - self._attempted_at < self._unknown_every:
-            return None  # a forged or not yet published key id: no new fetch for a while
+        if self._keys:
+            # A forged key id, or one Microsoft has published since the last fetch (it
+            # publishes new keys well before signing with them): refused now, and the keys
+            # are read again in the background - at most once per few minutes.
+            if now - self._attempted_at >= self._unknown_every:
+                self._refresh(now)
+            return None
         if now - self._failed_at < self._failure_memory:
             return None
-        started = self._fetching is None
-        task = self._refresh(now)
-        if not self._keys or started:
-            # Never had keys (just started), or this request asked for the refresh: wait
-            # for it, bounded by the fetch's own timeout. Everyone else answers at once.
-            await asyncio.shield(task)
+        # Never had keys (the process has just started): wait for them, bounded by the
+        # fetch's own timeout and shared by every request that came meanwhile.
+        await asyncio.shield(self._refresh(now))
         return self._keys.get(kid)
 
     async def prefetch(self) -> None:

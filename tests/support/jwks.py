@@ -73,6 +73,8 @@ class JwksStub:
     endorsements: list[str] = field(default_factory=lambda: ["msteams"])
     requests: list[str] = field(default_factory=list)
     base_url: str = ""
+    # Seconds to wait before answering: a metadata host that hangs.
+    delay: float = 0.0
 
     @property
     def metadata_url(self) -> str:
@@ -101,6 +103,8 @@ class JwksStub:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 stub.requests.append(self.path)
+                if stub.delay:
+                    time.sleep(stub.delay)
                 document = stub._documents().get(self.path.split("?", 1)[0])
                 body = json.dumps(document or {"error": "not found"}).encode()
                 self.send_response(200 if document is not None else 404)
