@@ -406,10 +406,11 @@ async def test_no_vote_lands_after_the_finalize_and_later_ones_find_the_poll_clo
     """Deterministic order, checked against PostgreSQL's own lock waits:
 
     1. 10 voters have voted and committed.
-    2. 5 voters hold the poll's share lock, their votes written but not committed.
-    3. The finalize asks for the update lock: it waits for those 5.
-    4. The 5 commit; the finalize gets the lock and sees all 15 votes.
-    5. 20 more voters ask for the share lock while the finalize holds it: they wait.
+    2. 1 voter holds the poll's lock, their vote written but not committed; 4 more
+       voters wait for it (votes on one poll take turns).
+    3. The finalize asks for the same lock: it waits behind them.
+    4. The holder commits; the 4 vote in turn; the finalize gets the lock and sees all 15.
+    5. 20 more voters ask for the lock while the finalize holds it: they wait.
     6. The finalize commits; the 20 then find the poll finalized, and write nothing.
     """
     world = await seed(session_factory(pg_engine), members=35)
@@ -426,15 +427,21 @@ async def test_no_vote_lands_after_the_finalize_and_later_ones_find_the_poll_clo
         await vote(world, poll_id, user_id, answers[user_id])
 
     # 2.
-    release_holders = asyncio.Event()
-    held = [asyncio.Event() for _ in holding]
-    holders = [
-        asyncio.create_task(
-            vote(world, poll_id, user_id, answers[user_id], locked=event, go=release_holders)
-        )
-        for user_id, event in zip(holding, held, strict=True)
+    release_holder = asyncio.Event()
+    held = asyncio.Event()
+    holder = asyncio.create_task(
+        vote(world, poll_id, holding[0], answers[holding[0]], locked=held, go=release_holder)
+    )
+    await asyncio.wait_for(held.wait(), 10)
+    queued = [
+        asyncio.create_task(vote(world, poll_id, user_id, answers[user_id]))
+        for user_id in holding[1:]
     ]
-    await asyncio.wait_for(asyncio.gather(*(event.wait() for event in held)), 10)
+
+    async def voters_queue() -> bool:
+        return await waiting_for_locks(pg_engine) == len(queued)
+
+    await until(voters_queue, "the other voters wait for the holder's lock")
 
     # 3.
     finalize_locked = asyncio.Event()
@@ -457,14 +464,14 @@ async def test_no_vote_lands_after_the_finalize_and_later_ones_find_the_poll_clo
     finalizing = asyncio.create_task(finalize())
 
     async def finalize_waits() -> bool:
-        return await waiting_for_locks(pg_engine) == 1
+        return await waiting_for_locks(pg_engine) == len(queued) + 1
 
-    await until(finalize_waits, "the finalize waits for the voters' share locks")
+    await until(finalize_waits, "the finalize waits behind the voters")
     assert not finalize_locked.is_set()
 
     # 4.
-    release_holders.set()
-    held_at = await asyncio.wait_for(asyncio.gather(*holders), 10)
+    release_holder.set()
+    held_at = await asyncio.wait_for(asyncio.gather(holder, *queued), 10)
     await asyncio.wait_for(finalize_locked.wait(), 10)
     assert seen["votes"] == {u: answers[u] for u in [*before, *holding]}
 
