@@ -143,6 +143,19 @@ class ActivityDispatcher:
     def answers(self, verb: str) -> bool:
         return verb in self._verbs
 
+    def scopes(self) -> dict[str, str]:
+        """Every card verb the flows answer, and where it runs: "public" (any
+        conversation), "redirect" (elsewhere than a 1:1 chat it answers with a pointer and
+        sends its card to the person's 1:1 chat) or "private" (refused outside 1:1 chats)."""
+        return {
+            verb: "redirect"
+            if verb in self._redirect
+            else "public"
+            if verb in self._public
+            else "private"
+            for verb in self._verbs
+        }
+
     # --- the turn -----------------------------------------------------------------------
 
     async def dispatch(self, activity: Mapping[str, Any]) -> Answer:
