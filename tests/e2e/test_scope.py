@@ -322,3 +322,29 @@ async def test_a_1_1_chat_teams_will_not_open_yet_gets_the_card_from_the_outbox(
     await bot.components.dispatcher.tick()
     [form] = [s for s in fake.sent if s.conversation_id == chat(LATECOMER)]
     assert FI("request.title") in texts(form.activity["attachments"][0]["content"])
+
+
+async def test_a_conversation_that_does_not_say_its_type_is_personal_only_if_nothing_says_otherwise(
+    make_bot: BotFactory, connector: tuple[LoopbackConnector, str]
+) -> None:
+    """Some clients leave conversationType out of 1:1 chats; a channel or a group chat
+    still says what it is (isGroup, the team in channelData) and is treated as one."""
+    fake, url = connector
+    bot = await make_bot(clock=SteppingClock())
+    await setup(bot, fake, url, PEOPLE)
+    refused = {"type": MESSAGE, "value": FI("error.private_only"), "statusCode": 200}
+    for move in (a.in_channel, a.in_group_chat):
+        activity = move(a.execute(url, COORDINATOR, "request.queue", {}))
+        del activity["conversation"]["conversationType"]
+        assert await bot.invoke(activity) == refused
+        mark = len(fake.sent)
+        typed = move(a.text(url, COORDINATOR, "jono"))
+        del typed["conversation"]["conversationType"]
+        await bot.post(typed)
+        assert [s.activity.get("text") for s in fake.sent[mark:] if "19:" in s.conversation_id] == [
+            FI("scope.sent_privately")
+        ]
+    # A 1:1 chat without the type is still one.
+    activity = a.execute(url, COORDINATOR, "request.queue", {})
+    del activity["conversation"]["conversationType"]
+    assert (await bot.invoke(activity))["type"] == CARD
