@@ -182,7 +182,7 @@ class ActivityDispatcher:
                 kind,
                 exc_info=(type(error), error, error.__traceback__),
             )
-            texts = texts_for(json_str(activity, "locale") or None)
+            texts = self.texts(activity, self._remembered(activity))
             if kind == "invoke":
                 return Answer.message(texts("error.turn"), "error")
             if kind == "message":
@@ -236,6 +236,21 @@ class ActivityDispatcher:
             return texts_for(user.language)
         return texts_for(json_str(activity, "locale") or (user.locale if user else None))
 
+    def _remembered(self, activity: Mapping[str, Any]) -> User | None:
+        ref = sender(activity)
+        return self._senders.remembered(ref.teams_user_id) if ref else None
+
+    async def _unrecorded_texts(self, activity: Mapping[str, Any]) -> Texts:
+        """The language of a turn that may be refused before its sender is recorded (an
+        identity code, a text too long: nothing of it is stored): the one the sender
+        chose, read without writing anything, else their client's."""
+        user = self._remembered(activity)
+        ref = sender(activity)
+        if user is None and ref is not None:
+            async with self._uow() as uow:
+                user = await uow.users.by_teams_id(ref.teams_user_id)
+        return self.texts(activity, user)
+
     async def record_sender(self, activity: Mapping[str, Any]) -> User | None:
         """Record who sent the activity (name, language, 1:1 chat) and return them; a
         sender recorded moments ago exactly as they are now costs no database work."""
@@ -257,13 +272,14 @@ class ActivityDispatcher:
 
     async def _message(self, activity: Mapping[str, Any]) -> Answer:
         replies = self._turn(activity)
-        texts = texts_for(json_str(activity, "locale") or None)
         text = json_str(activity, "text")
         if len(text) > MAX_TEXT:
+            texts = await self._unrecorded_texts(activity)
             await self._say(activity, replies, texts("error.too_long", limit=MAX_TEXT))
             return self._done(activity, replies)
         # Refused before anything of the message is stored or acted on.
         if any(contains_identity_code(s) for s in [text, *strings(activity.get("value"))]):
+            texts = await self._unrecorded_texts(activity)
             action = submitted(activity)
             page = await self._screened(action[0], texts, action[1]) if action else None
             if page is not None:
@@ -359,15 +375,18 @@ class ActivityDispatcher:
             log.info("invoke %s not handled (activity %s)", name[:64], json_str(activity, "id"))
             return Answer(200, {})
         verb, data = card_action(activity)
-        texts = texts_for(json_str(activity, "locale") or None)
         if any(contains_identity_code(s) for s in strings(data)):
+            texts = await self._unrecorded_texts(activity)
             page = await self._screened(verb, texts, data)
             if page is not None:
                 return Answer(200, Answer.card(page).body, "refused")
             return Answer.message(texts("error.identity_code"), "refused")
         user = await self.record_sender(activity)
         if user is None:
-            return Answer.message(texts("error.invalid_input"))
+            # No sender (or the bot itself): nobody whose choice could count.
+            return Answer.message(
+                texts_for(json_str(activity, "locale") or None)("error.invalid_input")
+            )
         texts = self.texts(activity, user)
         result = await self._card_action(activity, user, texts, verb, data)
         if isinstance(result, str):
