@@ -281,7 +281,7 @@ class ActivityDispatcher:
         if any(contains_identity_code(s) for s in [text, *strings(activity.get("value"))]):
             texts = await self._unrecorded_texts(activity)
             action = submitted(activity)
-            page = await self._screened(action[0], texts, action[1]) if action else None
+            page = await self._screened(activity, action[0], texts, action[1]) if action else None
             if page is not None:
                 await self._replace(activity, replies, page)
             else:
@@ -377,7 +377,7 @@ class ActivityDispatcher:
         verb, data = card_action(activity)
         if any(contains_identity_code(s) for s in strings(data)):
             texts = await self._unrecorded_texts(activity)
-            page = await self._screened(verb, texts, data)
+            page = await self._screened(activity, verb, texts, data)
             if page is not None:
                 return Answer(200, Answer.card(page).body, "refused")
             return Answer.message(texts("error.identity_code"), "refused")
@@ -393,11 +393,15 @@ class ActivityDispatcher:
             return Answer.message(result, "refused" if isinstance(result, Refusal) else "ok")
         return Answer.card(result)
 
-    async def _screened(self, verb: str, texts: Texts, data: Mapping[str, Any]) -> Card | None:
+    async def _screened(
+        self, activity: Mapping[str, Any], verb: str, texts: Texts, data: Mapping[str, Any]
+    ) -> Card | None:
         """A card refused for an identity code in it: the flow's card with the other
-        inputs kept and the field named, or None for the refusal alone. Nothing stored."""
+        inputs kept and the field named, or None for the refusal alone. Nothing stored.
+        Outside a 1:1 chat always the refusal alone: the card would repeat what was typed
+        (client details) where others read."""
         flow = self._owners.get(verb)
-        if flow is None:
+        if flow is None or not is_personal(activity):
             return None
         try:
             return await flow.refused_inputs(verb, texts, data)

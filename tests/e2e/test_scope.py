@@ -234,6 +234,12 @@ async def test_every_verb_from_a_channel_or_group_chat_is_refused_or_shows_no_cl
             assert body["value"] != refused, (verb, scope)
             assert body["type"] == CARD, (verb, scope, body)
             assert leaked(body) == [], (verb, scope)
+            # The Action.Submit fallback: the clicked card is updated in place.
+            mark = len(fake.updates)
+            await bot.post(move(a.submit(url, who, {**data, "verb": verb}, reply_to="act-1")))
+            [update] = fake.updates[mark:]
+            assert update.conversation_id not in personal_chats(), (verb, scope)
+            assert update.activity["attachments"][0]["content"] == body["value"], (verb, scope)
 
     assert [s.conversation_id for s in elsewhere(fake) if leaked(s.activity)] == []
 
@@ -348,3 +354,23 @@ async def test_a_conversation_that_does_not_say_its_type_is_personal_only_if_not
     activity = a.execute(url, COORDINATOR, "request.queue", {})
     del activity["conversation"]["conversationType"]
     assert (await bot.invoke(activity))["type"] == CARD
+
+
+async def test_an_identity_code_from_a_channel_is_refused_without_echoing_the_card(
+    make_bot: BotFactory, connector: tuple[LoopbackConnector, str]
+) -> None:
+    """In a 1:1 chat a request page with an identity code comes back with the other inputs
+    kept; anywhere else the refusal is the bare message, repeating nothing typed."""
+    fake, url = connector
+    bot = await make_bot(clock=SteppingClock())
+    await setup(bot, fake, url, PEOPLE)
+    typed = {"page": "question", "question": "Asiakas 131052-308T", "situation": CLOSED}
+    bare = {"type": MESSAGE, "value": FI("error.identity_code"), "statusCode": 200}
+    for move in SCOPES.values():
+        assert await bot.invoke(move(a.execute(url, REQUESTER, "request.next", typed))) == bare
+        mark = len(fake.sent)
+        await bot.post(move(a.submit(url, REQUESTER, {**typed, "verb": "request.next"})))
+        assert [s.activity.get("text") for s in fake.sent[mark:]] == [bare["value"]]
+    kept = await bot.invoke(a.execute(url, REQUESTER, "request.next", typed))
+    assert kept["type"] == CARD and inputs(kept["value"])["situation"]["value"] == CLOSED
+    assert elsewhere(fake) and [s for s in elsewhere(fake) if leaked(s.activity)] == []
