@@ -177,7 +177,6 @@ async def test_every_verb_from_a_channel_or_group_chat_is_refused_or_shows_no_cl
     buttons = await harvest(bot, fake, url)
     private = sorted(v for v, s in scopes.items() if s == "private")
     assert len(private) > 50, "the flows' verbs, read from the app"
-    # Most private verbs are tried with what a real button of theirs sends.
     # The refusal comes before the payload is read; still, most verbs are tried with what
     # a real button of theirs sends (the rest, on cards this world does not reach, empty).
     assert len(set(private) & set(buttons)) > 3 * len(private) // 4
