@@ -38,7 +38,7 @@ from bot.links import LinkSigner, add_download, signing_key
 from bot.metrics import Metrics, serve_metrics, turn_kind
 from bot.ratelimit import RateLimiter
 from bot.report_export import REPORT_EXPORTS, ReportExports, add_report_downloads
-from bot.senders import SenderMemory
+from bot.senders import SENDER_WATCH_SECONDS, SenderMemory, SenderWatch
 from bot.settings import Settings
 from consultations import retention, services
 from consultations.calendar import BusinessCalendar
@@ -96,6 +96,8 @@ class Components:
     replies: ReplySender
     keys: ChannelKeys | None
     metrics: Metrics
+    # Brings this instance's memory of senders in line with what other instances wrote.
+    senders: SenderWatch
 
 
 COMPONENTS = web.AppKey("components", Components)
@@ -185,6 +187,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
             "calendar": calendar,
             "admins": settings.admins,
         }
+        senders = SenderMemory(clock)
         activities = ActivityDispatcher(
             flows=[
                 RegistryFlow(localize=texts_for, **flow_parts),
@@ -201,8 +204,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
             connector=connector,
             replies=replies,
             chats=chats,
-            senders=SenderMemory(clock),
+            senders=senders,
         )
+        sender_watch = SenderWatch(senders, uow_factory, clock)
         keys: ChannelKeys | None = None
         authentication: ChannelAuthentication | None = None
         if settings.authenticated:
@@ -259,6 +263,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
             replies=replies,
             keys=keys,
             metrics=metrics,
+            senders=sender_watch,
         )
         if settings.run_scheduler:
 
@@ -275,6 +280,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
                 dispatch_interval_seconds=settings.dispatch_interval_seconds,
                 retention=lambda: retention.run_retention(uow_factory, clock.now()),
                 on_job=metrics.job,
+                senders=sender_watch.tick,
+                senders_interval_seconds=SENDER_WATCH_SECONDS,
             )
             scheduler.start()
             app[_SCHEDULER] = scheduler

@@ -143,6 +143,19 @@ class ActivityDispatcher:
     def answers(self, verb: str) -> bool:
         return verb in self._verbs
 
+    def scopes(self) -> dict[str, str]:
+        """Every card verb the flows answer, and where it runs: "public" (any
+        conversation), "redirect" (elsewhere than a 1:1 chat it answers with a pointer and
+        sends its card to the person's 1:1 chat) or "private" (refused outside 1:1 chats)."""
+        return {
+            verb: "redirect"
+            if verb in self._redirect
+            else "public"
+            if verb in self._public
+            else "private"
+            for verb in self._verbs
+        }
+
     # --- the turn -----------------------------------------------------------------------
 
     async def dispatch(self, activity: Mapping[str, Any]) -> Answer:
@@ -169,7 +182,7 @@ class ActivityDispatcher:
                 kind,
                 exc_info=(type(error), error, error.__traceback__),
             )
-            texts = texts_for(json_str(activity, "locale") or None)
+            texts = self.texts(activity, self._remembered(activity))
             if kind == "invoke":
                 return Answer.message(texts("error.turn"), "error")
             if kind == "message":
@@ -223,6 +236,21 @@ class ActivityDispatcher:
             return texts_for(user.language)
         return texts_for(json_str(activity, "locale") or (user.locale if user else None))
 
+    def _remembered(self, activity: Mapping[str, Any]) -> User | None:
+        ref = sender(activity)
+        return self._senders.remembered(ref.teams_user_id) if ref else None
+
+    async def _unrecorded_texts(self, activity: Mapping[str, Any]) -> Texts:
+        """The language of a turn that may be refused before its sender is recorded (an
+        identity code, a text too long: nothing of it is stored): the one the sender
+        chose, read without writing anything, else their client's."""
+        user = self._remembered(activity)
+        ref = sender(activity)
+        if user is None and ref is not None:
+            async with self._uow() as uow:
+                user = await uow.users.by_teams_id(ref.teams_user_id)
+        return self.texts(activity, user)
+
     async def record_sender(self, activity: Mapping[str, Any]) -> User | None:
         """Record who sent the activity (name, language, 1:1 chat) and return them; a
         sender recorded moments ago exactly as they are now costs no database work."""
@@ -244,15 +272,16 @@ class ActivityDispatcher:
 
     async def _message(self, activity: Mapping[str, Any]) -> Answer:
         replies = self._turn(activity)
-        texts = texts_for(json_str(activity, "locale") or None)
         text = json_str(activity, "text")
         if len(text) > MAX_TEXT:
+            texts = await self._unrecorded_texts(activity)
             await self._say(activity, replies, texts("error.too_long", limit=MAX_TEXT))
             return self._done(activity, replies)
         # Refused before anything of the message is stored or acted on.
         if any(contains_identity_code(s) for s in [text, *strings(activity.get("value"))]):
+            texts = await self._unrecorded_texts(activity)
             action = submitted(activity)
-            page = await self._screened(action[0], texts, action[1]) if action else None
+            page = await self._screened(activity, action[0], texts, action[1]) if action else None
             if page is not None:
                 await self._replace(activity, replies, page)
             else:
@@ -346,26 +375,33 @@ class ActivityDispatcher:
             log.info("invoke %s not handled (activity %s)", name[:64], json_str(activity, "id"))
             return Answer(200, {})
         verb, data = card_action(activity)
-        texts = texts_for(json_str(activity, "locale") or None)
         if any(contains_identity_code(s) for s in strings(data)):
-            page = await self._screened(verb, texts, data)
+            texts = await self._unrecorded_texts(activity)
+            page = await self._screened(activity, verb, texts, data)
             if page is not None:
                 return Answer(200, Answer.card(page).body, "refused")
             return Answer.message(texts("error.identity_code"), "refused")
         user = await self.record_sender(activity)
         if user is None:
-            return Answer.message(texts("error.invalid_input"))
+            # No sender (or the bot itself): nobody whose choice could count.
+            return Answer.message(
+                texts_for(json_str(activity, "locale") or None)("error.invalid_input")
+            )
         texts = self.texts(activity, user)
         result = await self._card_action(activity, user, texts, verb, data)
         if isinstance(result, str):
             return Answer.message(result, "refused" if isinstance(result, Refusal) else "ok")
         return Answer.card(result)
 
-    async def _screened(self, verb: str, texts: Texts, data: Mapping[str, Any]) -> Card | None:
+    async def _screened(
+        self, activity: Mapping[str, Any], verb: str, texts: Texts, data: Mapping[str, Any]
+    ) -> Card | None:
         """A card refused for an identity code in it: the flow's card with the other
-        inputs kept and the field named, or None for the refusal alone. Nothing stored."""
+        inputs kept and the field named, or None for the refusal alone. Nothing stored.
+        Outside a 1:1 chat always the refusal alone: the card would repeat what was typed
+        (client details) where others read."""
         flow = self._owners.get(verb)
-        if flow is None:
+        if flow is None or not is_personal(activity):
             return None
         try:
             return await flow.refused_inputs(verb, texts, data)

@@ -59,6 +59,10 @@ class UserRepository(Protocol):
 
     async def by_teams_id(self, teams_user_id: str) -> User | None: ...
 
+    async def changed_since(self, since: datetime) -> Sequence[User]:
+        """The users whose stored row changed after `since` (by any instance)."""
+        ...
+
     async def set_personal_conversation(
         self, user_id: int, conversation_id: str, now: datetime
     ) -> None: ...

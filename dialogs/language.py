@@ -58,6 +58,8 @@ def language_card(t: Localizer, current: str | None, *, notice: str = "") -> Car
 
 
 class LanguageFlow(CardFlow):
+    # The card shows and sets only the clicker's own language: `kieli` typed in a channel
+    # answers there, and a click there sets the clicker's language, whoever typed it.
     public_verbs = frozenset({"language.open", "language.set"})
 
     def __init__(self, *, localize: Callable[[str | None], Localizer], **kwargs: Any) -> None:

@@ -29,7 +29,17 @@ async def _user(uow: UnitOfWork, user_id: int) -> User:
 
 
 class RegistryFlow(CardFlow):
-    # Cards posted where a team works (the welcome, roles and settings cards) act there.
+    # Cards posted where a team works act there; none of them shows a client or a case:
+    # - help.open: the command list (the help and welcome cards);
+    # - profile.open, profile.save: the clicker's own profession (on the welcome card in
+    #   the channel); the server changes the clicker's profile, whoever's card it was;
+    # - role.claim: the installer takes the coordinator role from the channel's welcome;
+    # - role.grant, role.revoke: the roles card (`roolit` in the channel) lists the
+    #   team's members and roles; only a coordinator or an admin may change them;
+    # - team.settings.save: the settings card (`asetukset`): regular times, tallies, the
+    #   channel's language and the retention period; coordinators and admins only.
+    # Not public: deliveries.open (failed messages name their recipients and kinds of
+    # case messages: a coordinator's business, 1:1 only, like every other verb).
     public_verbs = frozenset(
         {
             "help.open",

@@ -93,7 +93,9 @@ def _saved_case_id(data: Mapping[str, Any]) -> int | None:
 
 
 class RequestFlow(CardFlow):
-    # "New request" on the help card in a channel opens the form in the 1:1 chat.
+    # "New request" on the help card in a channel opens the form in the 1:1 chat. Every
+    # other verb here shows or changes a case and is refused outside 1:1 chats; none of
+    # their buttons is ever posted anywhere else, so there is nothing to redirect.
     redirect_verbs = frozenset({"request.new"})
 
     def actions(self) -> dict[str, Action]:

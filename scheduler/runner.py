@@ -49,6 +49,8 @@ def build_scheduler(
     dispatch_interval_seconds: float,
     retention: Callable[[], Awaitable[object]] | None = None,
     on_job: JobObserver | None = None,
+    senders: Job | None = None,
+    senders_interval_seconds: float = 2.0,
 ) -> AsyncIOScheduler:
     """Jobs are not persisted: the outbox is the durable part, and the digest's
     idempotency key (one per team, coordinator and ISO week) makes a re-run harmless."""
@@ -70,6 +72,15 @@ def build_scheduler(
         coalesce=True,
         misfire_grace_time=6 * 3600,
     )
+    if senders is not None:
+        # Every instance: each keeps its own memory of who wrote to it lately.
+        scheduler.add_job(
+            observed("senders", senders, on_job),
+            IntervalTrigger(seconds=senders_interval_seconds, timezone=HELSINKI),
+            id="senders",
+            max_instances=1,
+            coalesce=True,
+        )
     if retention is not None:
 
         async def nightly() -> object:

@@ -150,6 +150,10 @@ class SqlAlchemyUserRepository:
         )
         return _user(row) if row else None
 
+    async def changed_since(self, since: datetime) -> list[User]:
+        rows = (await self._s.execute(select(users).where(users.c.updated_at > since))).mappings()
+        return [_user(row) for row in rows]
+
     async def set_personal_conversation(
         self, user_id: int, conversation_id: str, now: datetime
     ) -> None:

@@ -54,8 +54,20 @@ def problem(data: Any) -> str | None:
 
 
 def conversation_type(activity: Mapping[str, Any]) -> str:
-    """personal, groupChat or channel (Teams leaves it out of 1:1 chats in some clients)."""
-    return json_str(json_obj(activity, "conversation"), "conversationType") or "personal"
+    """personal, groupChat or channel (Teams leaves it out of 1:1 chats in some clients).
+
+    Without the type, a conversation counts as a 1:1 chat only when nothing says it is
+    shared: client details go only to 1:1 chats, so a doubt must not open that door."""
+    conversation = json_obj(activity, "conversation")
+    stated = json_str(conversation, "conversationType")
+    if stated:
+        return stated
+    channel_data = json_obj(activity, "channelData")
+    if json_obj(channel_data, "team") or json_obj(channel_data, "channel"):
+        return "channel"
+    if conversation.get("isGroup") is True:
+        return "groupChat"
+    return "personal"
 
 
 def is_personal(activity: Mapping[str, Any]) -> bool:

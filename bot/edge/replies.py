@@ -73,6 +73,11 @@ class ReplySender:
     async def send(self, where: Where, activity: dict[str, Any], key: str) -> str | None:
         """Post the activity; return its id, or None when it went to the outbox (or can
         never be delivered: a 4xx that no retry changes is logged and dropped)."""
+        if not where.conversation_id and where.user_id is not None:
+            # The user's 1:1 chat could not be opened in the turn: the outbox opens it.
+            self.handed_over += 1
+            await self._hand_over(where, activity, self._clock.now(), key)
+            return None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._budget
         attempt = 0

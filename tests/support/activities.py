@@ -113,3 +113,72 @@ def team_installed(
         },
         "locale": locale,
     }
+
+
+# --- the same activities from a team channel or a group chat ------------------------------
+
+TEAM = "19:team-general@thread.tacv2"
+GROUP_CHAT = "19:meeting-group-chat@thread.v2"
+BOT_NAME = "Työkykytiimi"
+
+
+def _mentioned(activity: dict[str, Any]) -> None:
+    """In a channel or a group chat a message reaches the bot only when it is @mentioned:
+    Teams then puts the mention in front of the text and names it in the entities."""
+    if activity.get("type") == "message" and isinstance(activity.get("text"), str):
+        at = f"<at>{BOT_NAME}</at>"
+        activity["text"] = f"{at} {activity['text']}"
+        activity["entities"] = [
+            {"type": "mention", "mentioned": {"id": BOT_ID, "name": BOT_NAME}, "text": at}
+        ]
+
+
+def in_channel(activity: dict[str, Any], team_id: str = TEAM) -> dict[str, Any]:
+    """The activity as Teams sends it from the team's General channel: in the thread of
+    the post (a typed command starts one), with the team and channel in channelData."""
+    moved = {**activity, "channelData": {**activity.get("channelData", {})}}
+    moved["conversation"] = {
+        "id": f"{team_id};messageid={activity['id'].removeprefix('in-')}",
+        "conversationType": "channel",
+        "isGroup": True,
+        "tenantId": TENANT,
+    }
+    moved["channelData"].update(
+        team={"id": team_id},
+        channel={"id": team_id},
+        teamsTeamId=team_id,
+        teamsChannelId=team_id,
+    )
+    _mentioned(moved)
+    return moved
+
+
+def in_group_chat(activity: dict[str, Any], chat_id: str = GROUP_CHAT) -> dict[str, Any]:
+    """The activity as Teams sends it from a group chat (no team in channelData)."""
+    moved = dict(activity)
+    moved["conversation"] = {
+        "id": chat_id,
+        "conversationType": "groupChat",
+        "isGroup": True,
+        "tenantId": TENANT,
+    }
+    _mentioned(moved)
+    return moved
+
+
+def channel_text(
+    service_url: str,
+    sender: dict[str, Any],
+    words: str,
+    locale: str = "fi-FI",
+    team_id: str = TEAM,
+) -> dict[str, Any]:
+    """`@Työkykytiimi words` posted in the team's channel."""
+    return in_channel(text(service_url, sender, words, locale), team_id)
+
+
+def group_text(
+    service_url: str, sender: dict[str, Any], words: str, locale: str = "fi-FI"
+) -> dict[str, Any]:
+    """`@Työkykytiimi words` in a group chat."""
+    return in_group_chat(text(service_url, sender, words, locale))

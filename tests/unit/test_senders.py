@@ -6,9 +6,12 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from apscheduler.triggers.interval import IntervalTrigger
+
 from bot.edge.activity import account_ref
-from bot.senders import SenderMemory
+from bot.senders import SENDER_WATCH_SECONDS, SenderMemory
 from consultations.model import User, UserRef
+from scheduler.runner import build_scheduler
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 
@@ -105,3 +108,37 @@ def test_the_memory_keeps_only_the_most_recent_senders() -> None:
         memory.put(ref, None, user_of(ref))
     assert memory.get(refs[0], None) is None
     assert memory.get(refs[2], None) is not None
+
+
+def test_a_sender_changed_elsewhere_is_forgotten_one_stored_as_remembered_is_kept() -> None:
+    memory = SenderMemory(SettableClock())
+    refs = [UserRef(f"29:{n}", None, f"U{n}", "en-US", "t", "s", "b") for n in range(3)]
+    for ref in refs[:2]:
+        memory.put(ref, None, user_of(ref))
+    stored = [
+        user_of(refs[0]),  # as remembered
+        replace(user_of(refs[1]), language="sv"),  # chose Swedish on another instance
+        replace(user_of(refs[2]), language="fi"),  # never wrote to this instance
+    ]
+    assert memory.reconcile(stored) == 1
+    assert memory.get(refs[0], None) == user_of(refs[0])
+    assert memory.get(refs[1], None) is None
+    assert memory.get(refs[2], None) is None
+    assert memory.remembered(refs[0].teams_user_id) == user_of(refs[0])
+
+
+def test_every_instance_watches_for_senders_changed_elsewhere_every_two_seconds() -> None:
+    async def nothing() -> None:
+        return None
+
+    scheduler = build_scheduler(
+        dispatch=nothing,
+        weekly_digest=nothing,
+        dispatch_interval_seconds=60,
+        senders=nothing,
+        senders_interval_seconds=SENDER_WATCH_SECONDS,
+    )
+    job = scheduler.get_job("senders")
+    assert job is not None and isinstance(job.trigger, IntervalTrigger)
+    assert job.trigger.interval == timedelta(seconds=2)
+    assert job.max_instances == 1
