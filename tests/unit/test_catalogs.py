@@ -86,3 +86,28 @@ def test_plural_forms_follow_the_count() -> None:
         params = dict.fromkeys(others, "x")
         one, many = texts.n(key, 1, **params), texts.n(key, 2, **params)
         assert "1" in one and "2" in many, key
+
+
+def test_a_fuzzy_translation_is_never_served(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A translator's unfinished guess (msgmerge marks it fuzzy) must not reach a user:
+    # the text falls back to English, as for a message not translated at all.
+    import bot.i18n as i18n
+
+    for language, body in (
+        ("fi", '#, fuzzy\nmsgid "x.greeting"\nmsgstr "Hei arvaus"\n'),
+        ("en", 'msgid "x.greeting"\nmsgstr "Hello"\n'),
+    ):
+        folder = tmp_path / language / "LC_MESSAGES"
+        folder.mkdir(parents=True)
+        (folder / "x.po").write_text(
+            f'msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n\n{body}',
+            encoding="utf-8",
+        )
+    monkeypatch.setattr(i18n, "LOCALES_DIR", tmp_path)
+    i18n.catalog.cache_clear()
+    try:
+        assert Texts("fi")("x.greeting") == "Hello"
+    finally:
+        i18n.catalog.cache_clear()
