@@ -365,11 +365,8 @@ async def test_the_life_after_the_meeting_from_summary_to_feedback(
         actions_done = set(
             (await connection.execute(select(audit_events.c.action))).scalars().all()
         )
-        statuses = dict(
-            (await connection.execute(select(recommendations.c.text, recommendations.c.status)))
-            .tuples()
-            .all()
-        )
+        rows = await connection.execute(select(recommendations.c.text, recommendations.c.status))
+        statuses = {text: status for text, status in rows}
     assert {
         "summary.published",
         "recommendation.done",
@@ -532,11 +529,8 @@ async def test_an_amended_summary_is_a_new_version_and_the_plan_follows_it(
                 ).order_by(meeting_summaries.c.version)
             )
         )
-        statuses = dict(
-            (await connection.execute(select(recommendations.c.text, recommendations.c.status)))
-            .tuples()
-            .all()
-        )
+        rows = await connection.execute(select(recommendations.c.text, recommendations.c.status))
+        statuses = {text: status for text, status in rows}
     # Version 1 is kept exactly as it was published.
     assert [(v, s, f) for v, s, f in versions] == [
         (1, "published", FINDINGS),
