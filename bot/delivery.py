@@ -70,12 +70,12 @@ async def _render_digest(ctx: RenderContext, t: Texts, payload: dict[str, Any]) 
     team_id = int(payload["team_id"])
     async with ctx.uows() as uow:
         team = await uow.teams.get(team_id)
-        failures = await uow.outbox.failures([team_id])
+        failures = await uow.outbox.failure_count([team_id])
         unreachable = [m.name for m in await uow.teams.members(team_id) if m.unreachable_since]
     return cards.digest_card(
         t,
         team.name if team else "",
-        len(failures),
+        failures,
         unreachable,
         waiting=int(payload.get("open", 0)),
         overdue=int(payload.get("overdue", 0)),

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from consultations.calendar import BusinessCalendar
 from consultations.casework import (
@@ -22,15 +23,15 @@ from consultations.casework import (
     stop_recommendation_reminders,
 )
 from consultations.consultation import (
-    FINISHED,
     CaseStatus,
     Consultation,
     Outcome,
     case_round,
 )
-from consultations.errors import DomainError
+from consultations.errors import DomainError, InvalidInput
 from consultations.intake import send_to_triage
-from consultations.model import Role
+from consultations.lists import Page, page_window
+from consultations.model import User
 from consultations.ports import HeldMeeting, UnitOfWork
 from consultations.summary import (
     HandOver,
@@ -80,18 +81,124 @@ class ManagedCase:
     handover: HandOver | None
 
 
+class CasesSection:
+    """The parts of `asiakkaat`, each a list of its own that pages."""
+
+    HANDOVERS = "handovers"
+    SUMMARIES = "summaries"
+    MANAGED = "managed"
+    OWNED = "owned"
+    ALL = (HANDOVERS, SUMMARIES, MANAGED, OWNED)
+
+
+# How many of each part the first card shows; "Show more" pages one part at a time.
+FIRST_ROWS = {
+    CasesSection.HANDOVERS: 5,
+    CasesSection.SUMMARIES: 5,
+    CasesSection.MANAGED: 10,
+    CasesSection.OWNED: 10,
+}
+
+
 @dataclass(frozen=True)
 class CasesView:
-    """`cases`/`asiakkaat`/`klienter`: what the user has to follow up."""
+    """`cases`/`asiakkaat`/`klienter`: what the user has to follow up. Each part is a page
+    with its true total; a part not asked for is an empty page with its total."""
 
-    managed: Sequence[ManagedCase]
+    managed: Page[ManagedCase]
     # Recommendations owned in cases managed by someone else: (recommendation, case number).
-    owned: Sequence[tuple[Recommendation, str]]
+    owned: Page[tuple[Recommendation, str]]
     # Hand-overs waiting for this user's answer: (hand-over, case number, from whom).
-    handovers: Sequence[tuple[HandOver, str, str]]
+    handovers: Page[tuple[HandOver, str, str]]
     # For coordinators: meetings held whose summary is not out yet.
-    summaries_due: Sequence[HeldMeeting]
+    summaries_due: Page[HeldMeeting]
     names: Mapping[int, str]
+    # The one part paged through ("" on the first card, which shows a little of each).
+    section: str = ""
+
+    @property
+    def empty(self) -> bool:
+        parts = (self.managed, self.owned, self.handovers, self.summaries_due)
+        return not any(part.total for part in parts)
+
+
+async def _managed_page(
+    uow: UnitOfWork, actor_id: int, today: date, limit: int, offset: int
+) -> Page[ManagedCase]:
+    """The page's cases with what the card shows of each, in a fixed number of reads."""
+    rows = await uow.followup.managed_cases(actor_id, today, limit=limit, offset=offset)
+    ids = [row.case.id for row in rows.items if row.case.id is not None]
+    recommendations: dict[int, list[Recommendation]] = {case_id: [] for case_id in ids}
+    for recommendation in await uow.followup.active_recommendations(ids):
+        recommendations[recommendation.consultation_id].append(recommendation)
+    pending = await uow.followup.pending_handovers(ids)
+    managed = [
+        ManagedCase(
+            row.case,
+            row.review_date,
+            recommendations.get(row.case.id or 0, []),
+            pending.get(row.case.id or 0),
+        )
+        for row in rows.items
+    ]
+    return Page(managed, rows.offset, rows.total)
+
+
+async def my_cases(
+    uow: UnitOfWork,
+    actor_id: int,
+    now: datetime,
+    today: date,
+    *,
+    section: str = "",
+    limit: int = 0,
+    offset: int = 0,
+) -> CasesView:
+    """What the user follows up: the first rows of every part, or (`section`) one page of
+    that part alone. Every total is counted over the whole data."""
+    if section and section not in CasesSection.ALL:
+        raise InvalidInput()
+    offset, limit = page_window(offset, limit)
+
+    def wanted(part: str) -> dict[str, int] | None:
+        if not section:
+            return {"offset": 0, "limit": FIRST_ROWS[part]}
+        return {"offset": offset, "limit": limit} if part == section else None
+
+    nothing: Page[Any] = Page([], 0, 0)
+    async with uow:
+        handovers = nothing
+        if (window := wanted(CasesSection.HANDOVERS)) is not None:
+            handovers = await uow.followup.handovers_to(actor_id, **window)
+        due = nothing
+        if (window := wanted(CasesSection.SUMMARIES)) is not None:
+            coordinated = [team.id for team in await uow.teams.coordinated_by(actor_id)]
+            due = await uow.followup.held_meetings(coordinated, now, **window)
+        managed: Page[ManagedCase] = nothing
+        people: Mapping[int, User] = {}
+        if (window := wanted(CasesSection.MANAGED)) is not None:
+            managed = await _managed_page(uow, actor_id, today, window["limit"], window["offset"])
+            owners = {
+                r.owner.user_id
+                for m in managed.items
+                for r in m.recommendations
+                if r.owner.user_id is not None
+            }
+            people = await uow.users.get_many(sorted(owners)) if owners else {}
+        owned = nothing
+        if (window := wanted(CasesSection.OWNED)) is not None:
+            owned = await uow.followup.owned_elsewhere(actor_id, **window)
+        await uow.audit.record(
+            at=now,
+            actor_user_id=actor_id,
+            action="cases.viewed",
+            subject_type="user",
+            subject_id=str(actor_id),
+        )
+        await uow.commit()
+        return CasesView(
+            managed, owned, handovers, due, {k: v.name for k, v in people.items()}, section
+        )
 
 
 async def _managed_case(uow: UnitOfWork, case: Consultation) -> ManagedCase:
@@ -103,55 +210,6 @@ async def _managed_case(uow: UnitOfWork, case: Consultation) -> ManagedCase:
         [r for r in await uow.followup.recommendations(case.id) if r.active],
         await uow.followup.pending_handover(case.id),
     )
-
-
-async def my_cases(uow: UnitOfWork, actor_id: int, now: datetime) -> CasesView:
-    async with uow:
-        managed = []
-        for case_id in await uow.followup.managed_by(actor_id):
-            case = await uow.consultations.get(case_id)
-            if case is not None and case.status not in FINISHED:
-                managed.append(await _managed_case(uow, case))
-        managed_ids = {m.case.id for m in managed}
-        owned = []
-        for recommendation in await uow.followup.owned_by(actor_id):
-            if recommendation.consultation_id in managed_ids:
-                continue
-            case = await uow.consultations.get(recommendation.consultation_id)
-            if case is not None and case.status not in FINISHED:
-                owned.append((recommendation, case.case_number or ""))
-        handovers = []
-        for handover in await uow.followup.handovers_to(actor_id):
-            case = await uow.consultations.get(handover.consultation_id)
-            sender = await uow.users.get(handover.from_user_id)
-            if case is not None:
-                handovers.append((handover, case.case_number or "", sender.name if sender else ""))
-        coordinated = [
-            team.id
-            for team in await uow.teams.teams_of(actor_id)
-            if Role.COORDINATOR in await uow.teams.roles_of(team.id, actor_id)
-        ]
-        due = (
-            [m for m in await uow.followup.held_meetings(coordinated) if m.start <= now]
-            if coordinated
-            else []
-        )
-        owners = [
-            r.owner.user_id
-            for m in managed
-            for r in m.recommendations
-            if r.owner.user_id is not None
-        ]
-        people = await uow.users.get_many(sorted(set(owners)))
-        await uow.audit.record(
-            at=now,
-            actor_user_id=actor_id,
-            action="cases.viewed",
-            subject_type="user",
-            subject_id=str(actor_id),
-        )
-        await uow.commit()
-        return CasesView(managed, owned, handovers, due, {k: v.name for k, v in people.items()})
 
 
 @dataclass(frozen=True)

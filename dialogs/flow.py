@@ -33,8 +33,13 @@ class CardFlow:
         clock: Clock,
         calendar: BusinessCalendar,
         admins: frozenset[str] = frozenset(),
+        read_uow_factory: Callable[[], UnitOfWork] | None = None,
     ) -> None:
+        """`read_uow_factory`: units of work for views, which read and record who looked
+        (audit records) but change nothing; on SQLite they read beside the writer
+        instead of queueing for it (storage.db). The plain factory when not given."""
         self._uow = uow_factory
+        self._read = read_uow_factory or uow_factory
         self._clock = clock
         self._calendar = calendar
         self._admins = admins

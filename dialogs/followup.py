@@ -10,6 +10,7 @@ from typing import Any
 from consultations import case_manager, feedback, handovers, recommendations
 from consultations.consultation import Outcome
 from consultations.errors import DomainError, InvalidInput
+from consultations.lists import MAX_PAGE
 from consultations.summary import (
     MAX_REASON,
     NotImplementedReason,
@@ -21,7 +22,7 @@ from dialogs.cards import followup as cards
 from dialogs.cards.base import Card, Localizer
 from dialogs.cards.summary import MAX_COMMENT, MAX_NOTE
 from dialogs.flow import Action, CardFlow, CommandAction
-from dialogs.inputs import id_list, optional_date, positive_id
+from dialogs.inputs import id_list, one_of, optional_date, page_offset, positive_id
 
 
 def _ids(value: Any) -> tuple[int, ...]:
@@ -100,12 +101,22 @@ class FollowUpFlow(CardFlow):
 
     # --- the case manager ----------------------------------------------------------------
 
-    async def cases(self, user_id: int, t: Localizer) -> Card:
-        view = await case_manager.my_cases(self._uow(), user_id, self._clock.now())
-        return cards.cases_card(t, view, self._today())
+    async def cases(self, user_id: int, t: Localizer, section: str = "", offset: int = 0) -> Card:
+        today = self._today()
+        view = await case_manager.my_cases(
+            self._read(),
+            user_id,
+            self._clock.now(),
+            today,
+            section=section,
+            limit=MAX_PAGE,
+            offset=offset,
+        )
+        return cards.cases_card(t, view, today)
 
     async def _cases(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
-        return await self.cases(user_id, t)
+        section = one_of(data, "section", case_manager.CasesSection.ALL)
+        return await self.cases(user_id, t, section, page_offset(data))
 
     async def _review_card(
         self, user_id: int, t: Localizer, case_id: int, notice: str = ""

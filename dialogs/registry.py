@@ -9,12 +9,13 @@ from typing import Any
 
 from consultations import retention, services
 from consultations.errors import DomainError, InvalidInput, NotAuthorised, NotFound
-from consultations.model import Role, Team, User
+from consultations.lists import MAX_PAGE, page_window
+from consultations.model import Role, User
 from consultations.ports import UnitOfWork
 from dialogs.cards import registry as cards
 from dialogs.cards.base import Card, Localizer
 from dialogs.flow import Action, CardFlow, CommandAction, Reply
-from dialogs.inputs import positive_id
+from dialogs.inputs import page_offset, positive_id
 from dialogs.settings import read_team_settings
 
 # A person in many teams sees the first few; the card says so in the roles text.
@@ -94,7 +95,7 @@ class RegistryFlow(CardFlow):
             if services.is_admin(user, self._admins):
                 teams = list(await uow.teams.all())
             else:
-                teams = await self._coordinated(uow, user_id)
+                teams = list(await uow.teams.coordinated_by(user_id))
             county = await uow.retention.policy()
         if not teams:
             return t("error.settings_coordinators_only")
@@ -105,7 +106,7 @@ class RegistryFlow(CardFlow):
 
     async def deliveries(self, user_id: int, t: Localizer) -> Reply:
         try:
-            return await self._deliveries_card(user_id, t)
+            return await self._deliveries_card(user_id, t, 0)
         except NotAuthorised:
             return t("error.deliveries_admins_only")
 
@@ -164,7 +165,7 @@ class RegistryFlow(CardFlow):
         return card
 
     async def _deliveries(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
-        return await self._deliveries_card(user_id, t)
+        return await self._deliveries_card(user_id, t, page_offset(data))
 
     async def _settings_save(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
         months = data.get("retention_months")
@@ -188,14 +189,6 @@ class RegistryFlow(CardFlow):
         )
 
     # --- views ------------------------------------------------------------------------
-
-    @staticmethod
-    async def _coordinated(uow: UnitOfWork, user_id: int) -> list[Team]:
-        return [
-            team
-            for team in await uow.teams.teams_of(user_id)
-            if Role.COORDINATOR in await uow.teams.roles_of(team.id, user_id)
-        ]
 
     async def _roles_card(
         self, user: User, t: Localizer, team_id: int, notice: str = ""
@@ -223,13 +216,14 @@ class RegistryFlow(CardFlow):
             await uow.commit()
         return cards.roles_card(t, team, members, can_manage=can_manage, notice=notice)
 
-    async def _deliveries_card(self, user_id: int, t: Localizer) -> Card:
-        async with self._uow() as uow:
+    async def _deliveries_card(self, user_id: int, t: Localizer, offset: int) -> Card:
+        async with self._read() as uow:
             user = await _user(uow, user_id)
             team_ids: list[int] | None = None
             if not services.is_admin(user, self._admins):
-                team_ids = [team.id for team in await self._coordinated(uow, user_id)]
+                team_ids = [team.id for team in await uow.teams.coordinated_by(user_id)]
                 if not team_ids:
                     raise NotAuthorised()
-            failures = await uow.outbox.failures(team_ids)
+            offset, limit = page_window(offset, MAX_PAGE)
+            failures = await uow.outbox.failures(team_ids, limit=limit, offset=offset)
         return cards.deliveries_card(t, failures)

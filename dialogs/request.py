@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from consultations import intake, scheduling
+from consultations import intake
 from consultations.consultation import (
     CaseStatus,
     Consent,
@@ -21,11 +21,12 @@ from consultations.consultation import (
     check_fields,
 )
 from consultations.errors import DomainError, InvalidInput
+from consultations.lists import MAX_PAGE
 from dialogs.cards import request as cards
 from dialogs.cards.base import Card, Localizer, execute
 from dialogs.cards.request import PAGE_FIELDS
 from dialogs.flow import Action, CardFlow, CommandAction
-from dialogs.inputs import positive_id
+from dialogs.inputs import page_offset, positive_id
 
 # What must be right before leaving a page forward.
 REQUIRED_ON_PAGE: dict[str, tuple[str, ...]] = {
@@ -319,21 +320,25 @@ class RequestFlow(CardFlow):
 
     # --- the requester's own requests -------------------------------------------------
 
-    async def my_requests(self, user_id: int, t: Localizer, notice: str = "") -> Card:
-        cases = await intake.my_requests(self._uow(), user_id, self._clock.now(), drafts=False)
-        scheduled = [c.id for c in cases if c.status is CaseStatus.SCHEDULED and c.id]
-        meetings = await scheduling.fixed_meetings(self._uow(), scheduled) if scheduled else {}
-        return cards.my_requests_card(t, cases, notice=notice, meetings=meetings)
+    async def my_requests(
+        self, user_id: int, t: Localizer, notice: str = "", offset: int = 0
+    ) -> Card:
+        view = await intake.my_requests(
+            self._read(), user_id, self._clock.now(), drafts=False, limit=MAX_PAGE, offset=offset
+        )
+        return cards.my_requests_card(t, view.page, notice=notice, meetings=view.meetings)
 
-    async def drafts(self, user_id: int, t: Localizer) -> Card:
-        drafts = await intake.my_requests(self._uow(), user_id, self._clock.now(), drafts=True)
-        return cards.drafts_card(t, drafts)
+    async def drafts(self, user_id: int, t: Localizer, offset: int = 0) -> Card:
+        view = await intake.my_requests(
+            self._read(), user_id, self._clock.now(), drafts=True, limit=MAX_PAGE, offset=offset
+        )
+        return cards.drafts_card(t, view.page)
 
     async def _my(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
-        return await self.my_requests(user_id, t)
+        return await self.my_requests(user_id, t, offset=page_offset(data))
 
     async def _drafts(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
-        return await self.drafts(user_id, t)
+        return await self.drafts(user_id, t, offset=page_offset(data))
 
     async def _withdraw_confirm(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
         case_id = _case_id(data)
@@ -391,14 +396,19 @@ class RequestFlow(CardFlow):
             )
         return card
 
-    async def queue(self, user_id: int, t: Localizer) -> Card:
-        items = await intake.triage_queue(self._uow(), user_id, self._clock.now(), self._calendar)
-        return cards.queue_card(
-            t, [(i.case, i.working_days_waiting, i.overdue, i.requester_name) for i in items]
+    async def queue(self, user_id: int, t: Localizer, offset: int = 0) -> Card:
+        view = await intake.triage_queue(
+            self._read(),
+            user_id,
+            self._clock.now(),
+            self._calendar,
+            limit=MAX_PAGE,
+            offset=offset,
         )
+        return cards.queue_card(t, view)
 
     async def _queue(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
-        return await self.queue(user_id, t)
+        return await self.queue(user_id, t, offset=page_offset(data))
 
     async def _triage_open(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
         return await self.triage_card(user_id, t, _case_id(data))

@@ -6,7 +6,7 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import and_, bindparam, case, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import RowMapping
@@ -24,6 +24,7 @@ from consultations.consultation import (
     format_case_number,
 )
 from consultations.errors import Conflict
+from consultations.lists import Page
 from consultations.model import (
     FailedDelivery,
     OutgoingMessage,
@@ -36,6 +37,8 @@ from consultations.model import (
     User,
     UserRef,
 )
+from consultations.ports import TriageRow
+from storage.paging import TOTAL, page_rows
 from storage.tables import (
     audit_events,
     case_counters,
@@ -294,6 +297,37 @@ class SqlAlchemyTeamRepository:
         ).mappings()
         return [_team(r) for r in rows]
 
+    async def coordinated_by(self, user_id: int) -> Sequence[Team]:
+        rows = (
+            await self._s.execute(
+                select(teams)
+                .join(team_members, team_members.c.team_id == teams.c.id)
+                .join(
+                    role_grants,
+                    and_(
+                        role_grants.c.team_id == teams.c.id,
+                        role_grants.c.user_id == team_members.c.user_id,
+                    ),
+                )
+                .where(
+                    team_members.c.user_id == user_id,
+                    team_members.c.active.is_(True),
+                    role_grants.c.role == Role.COORDINATOR.value,
+                )
+                .order_by(teams.c.name, teams.c.id)
+            )
+        ).mappings()
+        return [_team(r) for r in rows]
+
+    async def member_names(self, team_id: int) -> Sequence[tuple[int, str]]:
+        rows = await self._s.execute(
+            select(users.c.id, users.c.name)
+            .join(team_members, team_members.c.user_id == users.c.id)
+            .where(team_members.c.team_id == team_id, team_members.c.active.is_(True))
+            .order_by(users.c.name, users.c.id)
+        )
+        return [(int(user_id), name) for user_id, name in rows]
+
     async def members(self, team_id: int) -> Sequence[User]:
         rows = (
             await self._s.execute(
@@ -430,9 +464,20 @@ class SqlAlchemyOutbox:
         result = await self._s.execute(statement.values(status="cancelled"))
         return int(result.rowcount)  # type: ignore[attr-defined]
 
-    async def failures(self, team_ids: Sequence[int] | None) -> Sequence[FailedDelivery]:
+    async def failures(
+        self, team_ids: Sequence[int] | None, *, limit: int, offset: int = 0
+    ) -> Page[FailedDelivery]:
         query = (
-            select(outbox, users.c.name.label("user_name"))
+            select(
+                outbox.c.id,
+                outbox.c.kind,
+                outbox.c.recipient_type,
+                outbox.c.recipient_id,
+                outbox.c.attempts,
+                outbox.c.last_error,
+                outbox.c.due_at,
+                users.c.name.label("user_name"),
+            )
             .outerjoin(
                 users,
                 and_(
@@ -441,13 +486,12 @@ class SqlAlchemyOutbox:
                 ),
             )
             .where(outbox.c.status == "dead")
-            .order_by(outbox.c.due_at.desc())
-            .limit(50)
+            .order_by(outbox.c.due_at.desc(), outbox.c.id.desc())
         )
         if team_ids is not None:
             query = query.where(outbox.c.team_id.in_(list(team_ids)))
-        rows = (await self._s.execute(query)).mappings()
-        return [
+        rows, totals = await page_rows(self._s, query, limit, offset)
+        items = [
             FailedDelivery(
                 id=r["id"],
                 kind=r["kind"],
@@ -460,6 +504,13 @@ class SqlAlchemyOutbox:
             )
             for r in rows
         ]
+        return Page(items, offset, totals[TOTAL])
+
+    async def failure_count(self, team_ids: Sequence[int] | None) -> int:
+        query = select(func.count()).select_from(outbox).where(outbox.c.status == "dead")
+        if team_ids is not None:
+            query = query.where(outbox.c.team_id.in_(list(team_ids)))
+        return int(await self._s.scalar(query) or 0)
 
 
 class SqlAlchemyAuditLog:
@@ -500,7 +551,7 @@ class SqlAlchemyAuditLog:
             await self._s.execute(_AUDIT, pending)
 
 
-def _consultation(row: RowMapping, history: list[Transition]) -> Consultation:
+def consultation_from_row(row: RowMapping, history: list[Transition]) -> Consultation:
     return Consultation(
         id=row["id"],
         requester_id=row["requester_id"],
@@ -606,7 +657,7 @@ class SqlAlchemyConsultationRepository:
             for t in steps
         ]
         self._persisted[consultation_id] = len(history)
-        return _consultation(row, history)
+        return consultation_from_row(row, history)
 
     async def save(self, consultation: Consultation, now: datetime) -> None:
         assert consultation.id is not None
@@ -649,33 +700,84 @@ class SqlAlchemyConsultationRepository:
                 value = bumped.scalar_one()
         return format_case_number(year, int(value))
 
-    async def _many(self, query: Any) -> list[Consultation]:
-        rows = list((await self._s.execute(query)).mappings())
-        return [_consultation(row, []) for row in rows]
-
-    async def of_requester(self, user_id: int, *, drafts: bool) -> Sequence[Consultation]:
+    async def of_requester(
+        self, user_id: int, *, drafts: bool, limit: int, offset: int = 0
+    ) -> Page[Consultation]:
         status = consultations.c.status
         query = select(consultations).where(consultations.c.requester_id == user_id)
         if drafts:
-            query = query.where(status == CaseStatus.DRAFT.value)
+            query = query.where(status == CaseStatus.DRAFT.value).order_by(
+                consultations.c.updated_at.desc(), consultations.c.id.desc()
+            )
         else:
             query = query.where(
                 status.not_in([CaseStatus.DRAFT.value])
                 & ~((status == CaseStatus.WITHDRAWN.value) & consultations.c.case_number.is_(None))
+            ).order_by(
+                # A question waiting for the requester's answer first: it waits for them.
+                case((status == CaseStatus.NEEDS_INFO.value, 0), else_=1),
+                consultations.c.created_at.desc(),
+                consultations.c.id.desc(),
             )
-        return await self._many(query.order_by(consultations.c.created_at.desc()).limit(20))
+        rows, totals = await page_rows(self._s, query, limit, offset)
+        return Page([consultation_from_row(row, []) for row in rows], offset, totals[TOTAL])
 
-    async def open_for_triage(self, team_ids: Sequence[int]) -> Sequence[Consultation]:
-        query = (
-            select(consultations)
-            .where(
-                consultations.c.team_id.in_(list(team_ids)),
-                consultations.c.status.in_([s.value for s in OPEN_FOR_TRIAGE]),
-            )
-            .order_by(consultations.c.submitted_at, consultations.c.id)
-            .limit(50)
+    @staticmethod
+    def _queue(team_ids: Sequence[int]) -> Any:
+        return and_(
+            consultations.c.team_id.in_(list(team_ids)),
+            consultations.c.status.in_([s.value for s in OPEN_FOR_TRIAGE]),
         )
-        return await self._many(query)
+
+    @staticmethod
+    def _overdue(overdue_before: datetime) -> Any:
+        # consultations.consultation.triage_overdue, as SQL: the coordinators hold it, and
+        # it has waited long enough (BusinessCalendar.waited_since_before).
+        waiting_since = func.coalesce(consultations.c.submitted_at, consultations.c.created_at)
+        return case(
+            (
+                and_(
+                    consultations.c.status == CaseStatus.SUBMITTED.value,
+                    waiting_since < overdue_before,
+                ),
+                1,
+            ),
+            else_=0,
+        )
+
+    async def triage_queue(
+        self, team_ids: Sequence[int], overdue_before: datetime, *, limit: int, offset: int = 0
+    ) -> tuple[Page[TriageRow], int]:
+        overdue = self._overdue(overdue_before)
+        query = (
+            select(consultations, users.c.name.label("requester_name"))
+            .join(users, users.c.id == consultations.c.requester_id)
+            .where(self._queue(team_ids))
+            .order_by(
+                overdue.desc(),
+                func.coalesce(consultations.c.submitted_at, consultations.c.created_at),
+                consultations.c.id,
+            )
+        )
+        rows, totals = await page_rows(self._s, query, limit, offset, overdue_total=overdue)
+        items = [TriageRow(consultation_from_row(row, []), row["requester_name"]) for row in rows]
+        return Page(items, offset, totals[TOTAL]), totals["overdue_total"]
+
+    async def triage_counts(
+        self, team_ids: Sequence[int], overdue_before: datetime
+    ) -> Mapping[int, tuple[int, int]]:
+        if not team_ids:
+            return {}
+        rows = await self._s.execute(
+            select(
+                consultations.c.team_id,
+                func.count(),
+                func.sum(self._overdue(overdue_before)),
+            )
+            .where(self._queue(team_ids))
+            .group_by(consultations.c.team_id)
+        )
+        return {int(team_id): (int(n), int(late or 0)) for team_id, n, late in rows}
 
     async def add_note(
         self, consultation_id: int, author_user_id: int, kind: str, text: str, at: datetime
