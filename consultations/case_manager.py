@@ -281,6 +281,8 @@ async def close_case(
         case.outcome = outcome
         await uow.consultations.save(case, now)
         await end_follow_up(uow, case, now)
+        # The case manager's work ends with the case: `asiakkaat` lists open ones only.
+        await uow.followup.end_case_manager(case_id, now)
         told = [case.requester_id, *coordinators, *([manager] if manager else [])]
         for user_id in dict.fromkeys(told):
             if user_id == actor_id:

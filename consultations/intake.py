@@ -269,6 +269,8 @@ async def withdraw_request(
         case.pending_question = ""
         await uow.consultations.save(case, now)
         assert case.id is not None
+        # A case brought back for a new round keeps its case manager until it ends.
+        await uow.followup.end_case_manager(case.id, now)
         await uow.outbox.cancel_subject(triage_subject(case.id))
         await uow.outbox.cancel_subject(question_subject(case.id))
         if case.team_id is not None:
@@ -457,6 +459,7 @@ async def decline_request(
         case.pending_question = ""
         await uow.consultations.save(case, now)
         assert case.id is not None
+        await uow.followup.end_case_manager(case.id, now)
         await uow.outbox.cancel_subject(triage_subject(case.id))
         await uow.outbox.cancel_subject(question_subject(case.id))
         await message_case(
