@@ -51,7 +51,7 @@ from dialogs.request import RequestFlow
 from dialogs.summary import SummaryFlow
 from scheduler.dispatcher import Dispatcher
 from scheduler.runner import build_scheduler
-from storage.db import create_engine, session_factory
+from storage.db import create_engine, create_read_engine, session_factory
 from storage.delivery_queue import SqlAlchemyDeliveryQueue
 from storage.documents import SqlAlchemyDocumentStore
 from storage.migrate import upgrade
@@ -92,6 +92,8 @@ class Components:
     replies: ReplySender
     keys: ChannelKeys | None
     metrics: Metrics
+    # SQLite only: the read-only connections views read through (storage.db).
+    read_engine: AsyncEngine | None = None
 
 
 COMPONENTS = web.AppKey("components", Components)
@@ -118,9 +120,17 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         sessions = session_factory(engine)
         metrics.watch_database(engine)
         poll_shapes = PollShapes()
+        read_engine = create_read_engine(settings.database_url)
+        read_sessions = session_factory(read_engine) if read_engine is not None else sessions
 
         def uow_factory() -> SqlAlchemyUnitOfWork:
             return SqlAlchemyUnitOfWork(sessions, poll_shapes)
+
+        def read_uow_factory() -> SqlAlchemyUnitOfWork:
+            # A view: it reads beside the writer, and its audit records go to the writer.
+            if read_engine is None:
+                return SqlAlchemyUnitOfWork(sessions, poll_shapes)
+            return SqlAlchemyUnitOfWork(read_sessions, poll_shapes, audit_to=sessions)
 
         http = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=100, limit_per_host=50, keepalive_timeout=60)
@@ -163,7 +173,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         )
         # Reports read through a source of their own (read only); the unit of work writes
         # the audit record of who ran which report.
-        report_source = SqlAlchemyReportSource(sessions)
+        report_source = SqlAlchemyReportSource(read_sessions)
         exports = ReportExports(
             signer=links,
             clock=clock,
@@ -175,6 +185,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         app[REPORT_EXPORTS] = exports
         flow_parts: dict[str, Any] = {
             "uow_factory": uow_factory,
+            "read_uow_factory": read_uow_factory,
             "clock": clock,
             "calendar": calendar,
             "admins": settings.admins,
@@ -224,6 +235,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
             connector=connector,
             limiter=limiter,
             uow_factory=uow_factory,
+            read_uow_factory=read_uow_factory,
             clock=clock,
             ics_url=ics,
         )
@@ -250,6 +262,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
             replies=replies,
             keys=keys,
             metrics=metrics,
+            read_engine=read_engine,
         )
         if settings.run_scheduler:
 
@@ -280,6 +293,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         if components is not None:
             await components.http.close()
             await components.engine.dispose()
+            if components.read_engine is not None:
+                await components.read_engine.dispose()
 
     async def messages(request: web.Request) -> web.StreamResponse:
         if not edge_box:

@@ -389,11 +389,14 @@ class ConnectorSender:
         uow_factory: Callable[[], UnitOfWork],
         clock: Clock,
         ics_url: Callable[[int, int, datetime, str], str],
+        read_uow_factory: Callable[[], UnitOfWork] | None = None,
     ) -> None:
+        """`read_uow_factory`: what rendering and the recipients' look-ups read through
+        (on SQLite beside the writer, so a tick's fan-out does not hold turns up)."""
         self._connector = connector
         self._limiter = limiter
-        self._uow = uow_factory
-        self._context = RenderContext(uow_factory, ics_url, clock)
+        self._uow = read_uow_factory or uow_factory
+        self._context = RenderContext(self._uow, ics_url, clock)
         self._clock = clock
         self._users: dict[int, User] = {}
         self._chats = PersonalChats(

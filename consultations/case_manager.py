@@ -23,6 +23,7 @@ from consultations.casework import (
     stop_recommendation_reminders,
 )
 from consultations.consultation import (
+    FINISHED,
     CaseStatus,
     Consultation,
     Outcome,
@@ -43,11 +44,15 @@ AFTER_SUMMARY = frozenset({CaseStatus.CONSULTED, CaseStatus.FOLLOW_UP})
 
 
 async def may_follow_up(uow: UnitOfWork, case: Consultation, actor_id: int) -> bool:
-    """The case manager and the team's coordinators act on the case's follow-up."""
+    """The case manager and the team's coordinators act on the case's follow-up; once
+    the case has ended (and with it the assignment), its last case manager still sees
+    how it ended."""
     assert case.id is not None
-    return await uow.followup.case_manager(case.id) == actor_id or await is_coordinator(
-        uow, case.team_id, actor_id
-    )
+    manager = await uow.followup.case_manager(case.id)
+    if manager is None and case.status in FINISHED:
+        past = await uow.followup.assignments(case.id)
+        manager = past[-1].user_id if past else None
+    return manager == actor_id or await is_coordinator(uow, case.team_id, actor_id)
 
 
 async def schedule_review(

@@ -71,7 +71,7 @@ class FollowUpFlow(CardFlow):
 
     async def _rec_open(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
         view = await recommendations.view_recommendation(
-            self._uow(), user_id, positive_id(data, "recommendation_id"), self._clock.now()
+            self._read(), user_id, positive_id(data, "recommendation_id"), self._clock.now()
         )
         return cards.recommendation_card(t, view)
 
@@ -121,7 +121,7 @@ class FollowUpFlow(CardFlow):
     async def _review_card(
         self, user_id: int, t: Localizer, case_id: int, notice: str = ""
     ) -> Card:
-        view = await case_manager.review_view(self._uow(), user_id, case_id, self._clock.now())
+        view = await case_manager.review_view(self._read(), user_id, case_id, self._clock.now())
         return cards.review_card(t, view, notice=notice)
 
     async def _review(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
@@ -166,7 +166,7 @@ class FollowUpFlow(CardFlow):
 
     async def _handover_open(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
         view = await handovers.view_handover(
-            self._uow(), user_id, positive_id(data, "handover_id"), self._clock.now()
+            self._read(), user_id, positive_id(data, "handover_id"), self._clock.now()
         )
         return cards.handover_card(t, view, for_user=user_id)
 
@@ -194,7 +194,7 @@ class FollowUpFlow(CardFlow):
     # --- feedback ------------------------------------------------------------------------
 
     async def _feedback_open(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
-        view = await feedback.view_feedback(self._uow(), user_id, positive_id(data, "case_id"))
+        view = await feedback.view_feedback(self._read(), user_id, positive_id(data, "case_id"))
         return cards.feedback_card(t, view)
 
     async def _feedback_give(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:

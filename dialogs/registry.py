@@ -75,12 +75,12 @@ class RegistryFlow(CardFlow):
         return cards.help_card(t)
 
     async def profile(self, user_id: int, t: Localizer) -> Card:
-        async with self._uow() as uow:
+        async with self._read() as uow:
             user = await _user(uow, user_id)
         return cards.profile_card(t, user)
 
     async def roles(self, user_id: int, t: Localizer) -> Reply | Sequence[Reply]:
-        async with self._uow() as uow:
+        async with self._read() as uow:
             user = await _user(uow, user_id)
             admin = services.is_admin(user, self._admins)
             teams = await uow.teams.all() if admin else await uow.teams.teams_of(user_id)
@@ -90,7 +90,7 @@ class RegistryFlow(CardFlow):
         return [card for card in found if card is not None]
 
     async def settings(self, user_id: int, t: Localizer) -> Reply | Sequence[Reply]:
-        async with self._uow() as uow:
+        async with self._read() as uow:
             user = await _user(uow, user_id)
             if services.is_admin(user, self._admins):
                 teams = list(await uow.teams.all())
@@ -124,7 +124,7 @@ class RegistryFlow(CardFlow):
             raise DomainError("error.unknown_profession")
         # The card acts for whoever clicked it: the server decides whose profile changes.
         profession = await services.set_profession(self._uow(), user_id, value, self._clock.now())
-        async with self._uow() as uow:
+        async with self._read() as uow:
             user = await _user(uow, user_id)
         user.profession = profession
         return cards.profile_card(t, user, saved=True)
@@ -133,7 +133,7 @@ class RegistryFlow(CardFlow):
         team = await services.claim_coordinator(
             self._uow(), user_id, positive_id(data, "team_id"), self._admins, self._clock.now()
         )
-        async with self._uow() as uow:
+        async with self._read() as uow:
             user = await _user(uow, user_id)
         # It replaces the welcome card in the team's channel: the team's language.
         return cards.coordinator_claimed_card(
@@ -157,7 +157,7 @@ class RegistryFlow(CardFlow):
         await change(
             self._uow(), user_id, team_id, target, Role.COORDINATOR, self._admins, self._clock.now()
         )
-        async with self._uow() as uow:
+        async with self._read() as uow:
             user = await _user(uow, user_id)
         card = await self._roles_card(user, t, team_id, notice=t("roles.updated"))
         if card is None:
@@ -193,7 +193,7 @@ class RegistryFlow(CardFlow):
     async def _roles_card(
         self, user: User, t: Localizer, team_id: int, notice: str = ""
     ) -> Card | None:
-        async with self._uow() as uow:
+        async with self._read() as uow:
             team = await uow.teams.get(team_id)
             if team is None:
                 return None

@@ -129,7 +129,7 @@ class RequestFlow(CardFlow):
         }
 
     async def _teams(self) -> list[tuple[int, str]]:
-        async with self._uow() as uow:
+        async with self._read() as uow:
             return [(team.id, team.name) for team in await uow.teams.all()]
 
     async def _page_card(
@@ -163,14 +163,14 @@ class RequestFlow(CardFlow):
         in it; before the bot is in any team there is nobody to ask, and the card says so."""
         if not await self._teams():
             return cards.no_teams_card(t)
-        details = await intake.request_defaults(self._uow(), user_id)
+        details = await intake.request_defaults(self._read(), user_id)
         return await self._page_card(t, details, "basics", None)
 
     async def _new(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
         return await self.start(user_id, t)
 
     async def _resume(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
-        case = await intake.open_draft(self._uow(), user_id, _case_id(data), self._clock.now())
+        case = await intake.open_draft(self._read(), user_id, _case_id(data), self._clock.now())
         page = case.draft_page if case.draft_page in PAGE_FIELDS else "basics"
         if page == "consent":
             # Back where consent is asked: the likely reason to come back is to give it.
@@ -223,7 +223,7 @@ class RequestFlow(CardFlow):
         case = await self._store(user_id, data, page)
         if case is None:
             # Nothing written yet: the same page, saying what it needs.
-            details = await intake.request_defaults(self._uow(), user_id)
+            details = await intake.request_defaults(self._read(), user_id)
             return await self._page_card(t, details, page, None, _missing(page, details))
         missing = _missing(page, case.details)
         if missing and not (page == "basics" and case.details.consent is Consent.NOT_YET):
@@ -261,14 +261,14 @@ class RequestFlow(CardFlow):
             return refused
         case = await self._store(user_id, data, page)
         if case is None:
-            details = await intake.request_defaults(self._uow(), user_id)
+            details = await intake.request_defaults(self._read(), user_id)
             return await self._page_card(t, details, page, None, ["error.draft_empty"])
         assert case.id is not None
         return cards.draft_saved_card(t, case.id)
 
     async def _own_case(self, user_id: int, case_id: int) -> Consultation:
         """The requester's own case, for a confirmation question (nothing changes yet)."""
-        async with self._uow() as uow:
+        async with self._read() as uow:
             case = await uow.consultations.get(case_id)
         if case is None or case.requester_id != user_id:
             raise DomainError("error.not_requester")
@@ -312,7 +312,7 @@ class RequestFlow(CardFlow):
         except DomainError as error:
             if error.code != "error.request_incomplete":
                 raise
-            draft = await intake.open_draft(self._uow(), user_id, case_id, self._clock.now())
+            draft = await intake.open_draft(self._read(), user_id, case_id, self._clock.now())
             return await self._show(t, draft, "review", draft.details.missing_for_submit())
         assert case.case_number is not None
         team_name = dict(await self._teams()).get(case.team_id or 0, "")
@@ -367,7 +367,7 @@ class RequestFlow(CardFlow):
             self._calendar,
         )
         assert case.id is not None
-        exchange = await intake.question_view(self._uow(), user_id, case.id, self._clock.now())
+        exchange = await intake.question_view(self._read(), user_id, case.id, self._clock.now())
         return cards.question_card(t, case, exchange.question, answer=exchange.answer)
 
     # --- triage -----------------------------------------------------------------------
@@ -376,7 +376,7 @@ class RequestFlow(CardFlow):
         self, user_id: int, t: Localizer, case_id: int, *, decided: str = "", reminder: str = ""
     ) -> Card:
         case, requester, team, notes = await intake.view_for_triage(
-            self._uow(), user_id, case_id, self._clock.now()
+            self._read(), user_id, case_id, self._clock.now()
         )
         if not decided and not case.is_open_for_triage():
             decided = DECIDED.get(case.status, "triage.decided.accepted")

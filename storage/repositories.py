@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from consultations.consultation import (
     OPEN_FOR_TRIAGE,
@@ -515,10 +515,16 @@ class SqlAlchemyOutbox:
 
 class SqlAlchemyAuditLog:
     """Audit records are written with the commit, all in one statement: nothing reads
-    them back inside a transaction, and a vote batch records one per voter."""
+    them back inside a transaction, and a vote batch records one per voter.
 
-    def __init__(self, session: AsyncSession) -> None:
+    With `writer` (a view that reads through a read-only connection) they are written
+    in a short transaction of their own on the writer at commit."""
+
+    def __init__(
+        self, session: AsyncSession, writer: async_sessionmaker[AsyncSession] | None = None
+    ) -> None:
         self._s = session
+        self._writer = writer
         self._pending: list[dict[str, Any]] = []
 
     async def record(
@@ -548,7 +554,11 @@ class SqlAlchemyAuditLog:
         """Write what was recorded; the unit of work calls this just before it commits."""
         if self._pending:
             pending, self._pending = self._pending, []
-            await self._s.execute(_AUDIT, pending)
+            if self._writer is None:
+                await self._s.execute(_AUDIT, pending)
+                return
+            async with self._writer() as session, session.begin():
+                await session.execute(_AUDIT, pending)
 
 
 def consultation_from_row(row: RowMapping, history: list[Transition]) -> Consultation:
