@@ -44,6 +44,7 @@ from consultations.ports import Clock
 from dialogs.admin import AdminFlow
 from dialogs.followup import FollowUpFlow
 from dialogs.language import LanguageFlow
+from dialogs.people import PeopleFlow
 from dialogs.poll import PollFlow
 from dialogs.registry import RegistryFlow
 from dialogs.report import ReportFlow
@@ -200,6 +201,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
                 FollowUpFlow(**flow_parts),
                 ReportFlow(source=report_source, exports=exports, **flow_parts),
                 AdminFlow(export_links=CaseExportLinks(lambda: links, clock), **flow_parts),
+                PeopleFlow(**flow_parts),
             ],
             uow_factory=uow_factory,
             clock=clock,

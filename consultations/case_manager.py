@@ -223,6 +223,9 @@ class ReviewView:
     case_manager_id: int | None
     candidates: Sequence[tuple[int, str]]
     can_act: bool
+    # Who the successor picker suggests on a team of hundreds: those at the meeting (as
+    # its latest summary lists them) and the requester.
+    suggested: frozenset[int] = frozenset()
 
 
 async def review_view(uow: UnitOfWork, actor_id: int, case_id: int, now: datetime) -> ReviewView:
@@ -243,11 +246,13 @@ async def review_view(uow: UnitOfWork, actor_id: int, case_id: int, now: datetim
             and requester.id not in {c for c, _ in candidates}
         ):
             candidates.append((requester.id, requester.name))
+        latest = await latest_published(uow, case_id)
         view = ReviewView(
             await _managed_case(uow, case),
             manager,
             candidates,
             can_act=case.status in AFTER_SUMMARY,
+            suggested=frozenset([*(latest.attendees if latest else ()), case.requester_id]),
         )
         await audit_case(uow, actor_id, "case.review_viewed", case, now)
         await uow.commit()

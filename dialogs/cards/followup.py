@@ -37,6 +37,7 @@ from dialogs.cards.base import (
     row,
 )
 from dialogs.cards.lists import paged_card, paging_buttons, range_line
+from dialogs.cards.people import PEOPLE, dataset, people_picker
 from dialogs.cards.registry import EMPTY
 from dialogs.cards.summary import (
     LIMITS,
@@ -360,15 +361,14 @@ def review_card(
         return adaptive_card(body)
     body.append(paragraph(t("handover.hint"), subtle=True))
     body.append(
-        {
-            "type": "Input.ChoiceSet",
-            "id": "successor",
-            "label": t("handover.successor"),
-            "style": "compact",
-            "choices": [
-                {"title": name or EMPTY, "value": str(uid)} for uid, name in view.candidates
-            ],
-        }
+        people_picker(
+            t,
+            input_id="successor",
+            label=t("handover.successor"),
+            candidates=[(clip_text(name, 80) or EMPTY, str(uid)) for uid, name in view.candidates],
+            suggested={str(uid) for uid in view.suggested if uid != view.case_manager_id},
+            search=dataset(PEOPLE, case.id),
+        )
     )
     body.append(text_input("note", t("handover.note"), MAX_NOTE))
     body.append(buttons(execute(t("handover.propose"), "handover.propose", data)))
