@@ -82,6 +82,18 @@ def accepted(team: int, requester: int, decided: datetime) -> Life:
     )
 
 
+def held(team: int, requester: int, meeting: datetime) -> Life:
+    """A meeting fixed for the request and held at `meeting`: its summary is due."""
+    decided = meeting - timedelta(days=14)
+    return Life(
+        team_id=team,
+        requester_id=requester,
+        submitted=decided - timedelta(days=1),
+        decision=("accepted", decided),
+        meeting=meeting,
+    )
+
+
 def followed_up(
     team: int,
     requester: int,
