@@ -360,19 +360,29 @@ def review_card(
         body.append(paragraph(t("cases.handover_pending"), subtle=True))
         return adaptive_card(body)
     body.append(paragraph(t("handover.hint"), subtle=True))
-    body.append(
-        people_picker(
+    suggested = {str(uid) for uid in view.suggested if uid != view.case_manager_id}
+
+    def with_names(step: tuple[int | None, int | None]) -> Card:
+        # Names as long as they come, shortened only when the card would be too big.
+        limit = step[1] or 80
+        picker = people_picker(
             t,
             input_id="successor",
             label=t("handover.successor"),
-            candidates=[(clip_text(name, 80) or EMPTY, str(uid)) for uid, name in view.candidates],
-            suggested={str(uid) for uid in view.suggested if uid != view.case_manager_id},
+            candidates=[
+                (clip_text(name, limit) or EMPTY, str(uid)) for uid, name in view.candidates
+            ],
+            suggested=suggested,
             search=dataset(PEOPLE, case.id),
         )
-    )
-    body.append(text_input("note", t("handover.note"), MAX_NOTE))
-    body.append(buttons(execute(t("handover.propose"), "handover.propose", data)))
-    return adaptive_card(body)
+        ending = [
+            picker,
+            text_input("note", t("handover.note"), MAX_NOTE),
+            buttons(execute(t("handover.propose"), "handover.propose", data)),
+        ]
+        return adaptive_card([*body, *ending])
+
+    return fit(with_names, LIMITS)
 
 
 def handover_card(
