@@ -33,7 +33,7 @@ from consultations.summary import (
     StatusChange,
     SummaryState,
 )
-from storage.paging import TOTAL, page_rows
+from storage.paging import TOTAL, page_by_key, page_rows
 from storage.repositories import consultation_from_row
 from storage.tables import (
     case_managers,
@@ -376,10 +376,10 @@ class SqlAlchemyFollowUpRepository:
     async def owned_elsewhere(
         self, user_id: int, *, limit: int, offset: int = 0
     ) -> Page[tuple[Recommendation, str]]:
-        managed_by_owner = exists().where(
-            case_managers.c.consultation_id == recommendations.c.consultation_id,
-            case_managers.c.user_id == user_id,
-            case_managers.c.until.is_(None),
+        # The owner's own cases, read once (not per recommendation: a coordinator's
+        # assignments number in the hundreds).
+        managed_by_owner = select(case_managers.c.consultation_id).where(
+            case_managers.c.user_id == user_id, case_managers.c.until.is_(None)
         )
         query = (
             select(recommendations, consultations.c.case_number)
@@ -388,7 +388,7 @@ class SqlAlchemyFollowUpRepository:
                 recommendations.c.owner_user_id == user_id,
                 recommendations.c.status.in_(_ACTIVE),
                 consultations.c.status.not_in(_FINISHED),
-                ~managed_by_owner,
+                recommendations.c.consultation_id.not_in(managed_by_owner),
             )
             .order_by(recommendations.c.due, recommendations.c.id)
         )
@@ -477,22 +477,41 @@ class SqlAlchemyFollowUpRepository:
             recommendations.c.status.in_(_ACTIVE),
             recommendations.c.due < today,
         )
-        query = (
-            select(consultations, latest.label("review_date"))
+        # Those with an overdue recommendation first, then by review date (none last).
+        keys = (
+            select(
+                consultations.c.id.label("key"),
+                case((late, 0), else_=1).label("on_time"),
+                latest.label("review_date"),
+            )
             .join(case_managers, case_managers.c.consultation_id == consultations.c.id)
             .where(
                 case_managers.c.user_id == user_id,
                 case_managers.c.until.is_(None),
                 consultations.c.status.not_in(_FINISHED),
             )
-            .order_by(
-                case((late, 0), else_=1),
-                case((latest.is_(None), 1), else_=0),
-                latest,
-                consultations.c.id,
-            )
         )
-        rows, totals = await page_rows(self._s, query, limit, offset)
+        keyed = keys.subquery("keyed")
+        ranked = select(
+            keyed.c.key,
+            keyed.c.on_time,
+            case((keyed.c.review_date.is_(None), 1), else_=0).label("no_review"),
+            keyed.c.review_date,
+        )
+
+        def full(page: Any) -> Any:
+            return select(consultations, page.c.review_date).select_from(
+                page.join(consultations, consultations.c.id == page.c.key)
+            )
+
+        rows, totals = await page_by_key(
+            self._s,
+            ranked,
+            [("on_time", False), ("no_review", False), ("review_date", False)],
+            full,
+            limit,
+            offset,
+        )
         items = [ManagedRow(consultation_from_row(row, []), row["review_date"]) for row in rows]
         return Page(items, offset, totals[TOTAL])
 

@@ -38,7 +38,7 @@ from consultations.model import (
     UserRef,
 )
 from consultations.ports import TriageRow
-from storage.paging import TOTAL, page_rows
+from storage.paging import TOTAL, page_by_key, page_rows
 from storage.tables import (
     audit_events,
     case_counters,
@@ -318,15 +318,6 @@ class SqlAlchemyTeamRepository:
             )
         ).mappings()
         return [_team(r) for r in rows]
-
-    async def member_names(self, team_id: int) -> Sequence[tuple[int, str]]:
-        rows = await self._s.execute(
-            select(users.c.id, users.c.name)
-            .join(team_members, team_members.c.user_id == users.c.id)
-            .where(team_members.c.team_id == team_id, team_members.c.active.is_(True))
-            .order_by(users.c.name, users.c.id)
-        )
-        return [(int(user_id), name) for user_id, name in rows]
 
     async def members(self, team_id: int) -> Sequence[User]:
         rows = (
@@ -759,17 +750,28 @@ class SqlAlchemyConsultationRepository:
         self, team_ids: Sequence[int], overdue_before: datetime, *, limit: int, offset: int = 0
     ) -> tuple[Page[TriageRow], int]:
         overdue = self._overdue(overdue_before)
-        query = (
-            select(consultations, users.c.name.label("requester_name"))
-            .join(users, users.c.id == consultations.c.requester_id)
-            .where(self._queue(team_ids))
-            .order_by(
-                overdue.desc(),
-                func.coalesce(consultations.c.submitted_at, consultations.c.created_at),
-                consultations.c.id,
+        keys = select(
+            consultations.c.id.label("key"),
+            overdue.label("late"),
+            func.coalesce(consultations.c.submitted_at, consultations.c.created_at).label("since"),
+        ).where(self._queue(team_ids))
+
+        def full(page: Any) -> Any:
+            return select(consultations, users.c.name.label("requester_name")).select_from(
+                page.join(consultations, consultations.c.id == page.c.key).join(
+                    users, users.c.id == consultations.c.requester_id
+                )
             )
+
+        rows, totals = await page_by_key(
+            self._s,
+            keys,
+            [("late", True), ("since", False)],
+            full,
+            limit,
+            offset,
+            overdue_total=overdue,
         )
-        rows, totals = await page_rows(self._s, query, limit, offset, overdue_total=overdue)
         items = [TriageRow(consultation_from_row(row, []), row["requester_name"]) for row in rows]
         return Page(items, offset, totals[TOTAL]), totals["overdue_total"]
 

@@ -1,5 +1,6 @@
 """end case-manager assignments of finished cases: closing a case did not end its
-assignment, so `asiakkaat` read the oldest assignments, all of closed cases
+assignment, so `asiakkaat` read the oldest assignments, all of closed cases; an index
+for a team's queue
 
 Revision ID: 0009
 Revises: 0008
@@ -21,6 +22,11 @@ FINISHED = ("closed", "declined", "withdrawn", "cancelled")
 
 
 def upgrade() -> None:
+    op.create_index(
+        "ix_consultations_queue",
+        "consultations",
+        ["team_id", "status", "submitted_at", "created_at"],
+    )
     # The assignment ends when the case reached the status it ended in; a case without
     # that transition (none should be) ends at its last update.
     op.execute(
@@ -49,4 +55,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     # Which assignments this ended cannot be told from the data afterwards, and an ended
     # assignment of a finished case is right under the old code too: nothing to undo.
-    pass
+    op.drop_index("ix_consultations_queue", "consultations")
