@@ -94,6 +94,13 @@ class TeamRepository(Protocol):
 
     async def members(self, team_id: int) -> Sequence[User]: ...
 
+    async def members_with_roles(
+        self, team_id: int, *, limit: int, offset: int = 0
+    ) -> Page[tuple[User, frozenset[Role]]]:
+        """A page of the team's active members with their roles: coordinators first, then
+        by name."""
+        ...
+
     async def is_member(self, team_id: int, user_id: int) -> bool: ...
 
     async def installer_id(self, team_id: int) -> int | None: ...

@@ -39,6 +39,7 @@ class RegistryFlow(CardFlow):
             "role.claim",
             "role.grant",
             "role.revoke",
+            "roles.open",
             "team.settings.save",
         }
     )
@@ -56,6 +57,7 @@ class RegistryFlow(CardFlow):
             "role.claim": self._role_claim,
             "role.grant": self._role_grant,
             "role.revoke": self._role_revoke,
+            "roles.open": self._roles_open,
             "deliveries.open": self._deliveries,
             "team.settings.save": self._settings_save,
         }
@@ -159,7 +161,19 @@ class RegistryFlow(CardFlow):
         )
         async with self._read() as uow:
             user = await _user(uow, user_id)
-        card = await self._roles_card(user, t, team_id, notice=t("roles.updated"))
+        card = await self._roles_card(
+            user, t, team_id, notice=t("roles.updated"), offset=page_offset(data)
+        )
+        if card is None:
+            raise NotAuthorised()
+        return card
+
+    async def _roles_open(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
+        """Another page of a team's roles card."""
+        team_id, offset = positive_id(data, "team_id"), page_offset(data)
+        async with self._read() as uow:
+            user = await _user(uow, user_id)
+        card = await self._roles_card(user, t, team_id, offset=offset)
         if card is None:
             raise NotAuthorised()
         return card
@@ -191,7 +205,7 @@ class RegistryFlow(CardFlow):
     # --- views ------------------------------------------------------------------------
 
     async def _roles_card(
-        self, user: User, t: Localizer, team_id: int, notice: str = ""
+        self, user: User, t: Localizer, team_id: int, notice: str = "", offset: int = 0
     ) -> Card | None:
         async with self._read() as uow:
             team = await uow.teams.get(team_id)
@@ -201,10 +215,8 @@ class RegistryFlow(CardFlow):
             if not admin and not await uow.teams.is_member(team_id, user.id):
                 return None
             can_manage = admin or Role.COORDINATOR in await uow.teams.roles_of(team_id, user.id)
-            members = [
-                (member, await uow.teams.roles_of(team_id, member.id))
-                for member in await uow.teams.members(team_id)
-            ]
+            offset, limit = page_window(offset, MAX_PAGE)
+            members = await uow.teams.members_with_roles(team_id, limit=limit, offset=offset)
             await uow.audit.record(
                 at=self._clock.now(),
                 actor_user_id=user.id,

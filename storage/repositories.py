@@ -6,7 +6,7 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, delete, func, insert, select, update
+from sqlalchemy import and_, bindparam, case, delete, exists, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import RowMapping
@@ -329,6 +329,33 @@ class SqlAlchemyTeamRepository:
             )
         ).mappings()
         return [_user(r) for r in rows]
+
+    async def members_with_roles(
+        self, team_id: int, *, limit: int, offset: int = 0
+    ) -> Page[tuple[User, frozenset[Role]]]:
+        coordinator = exists().where(
+            role_grants.c.team_id == team_id,
+            role_grants.c.user_id == users.c.id,
+            role_grants.c.role == Role.COORDINATOR.value,
+        )
+        query = (
+            select(users)
+            .join(team_members, team_members.c.user_id == users.c.id)
+            .where(team_members.c.team_id == team_id, team_members.c.active.is_(True))
+            .order_by(case((coordinator, 0), else_=1), users.c.name, users.c.id)
+        )
+        rows, totals = await page_rows(self._s, query, limit, offset)
+        held: dict[int, set[Role]] = {row["id"]: set() for row in rows}
+        if held:
+            grants = await self._s.execute(
+                select(role_grants.c.user_id, role_grants.c.role).where(
+                    role_grants.c.team_id == team_id, role_grants.c.user_id.in_(list(held))
+                )
+            )
+            for user_id, role in grants:
+                held[user_id].add(Role(role))
+        items = [(_user(row), frozenset(held[row["id"]])) for row in rows]
+        return Page(items, offset, totals[TOTAL])
 
     async def is_member(self, team_id: int, user_id: int) -> bool:
         found = await self._s.scalar(

@@ -132,17 +132,20 @@ def profile_card(t: Localizer, user: User, *, saved: bool = False) -> Card:
 def roles_card(
     t: Localizer,
     team: Team,
-    members: Sequence[tuple[User, frozenset[Role]]],
+    page: Page[tuple[User, frozenset[Role]]],
     *,
     can_manage: bool,
     notice: str = "",
 ) -> Card:
-    body: list[dict[str, Any]] = [heading(t("roles.title", team=team.name))]
+    """A page of the team's members (coordinators first) and who coordinates; those who
+    may, grant and revoke the role from here. A team of hundreds pages."""
+    head: list[dict[str, Any]] = [heading(t("roles.title", team=team.name))]
     if notice:
-        body.append(paragraph(notice))
-    if not members:
-        body.append(paragraph(t("roles.empty")))
-    for user, roles in members:
+        head.append(paragraph(notice))
+    if not page.total:
+        head.append(paragraph(t("roles.empty")))
+    rows: list[dict[str, Any]] = []
+    for user, roles in page.items:
         is_coordinator = Role.COORDINATOR in roles
         role_text = t("role.coordinator") if is_coordinator else t("role.member")
         row: dict[str, Any] = {
@@ -152,7 +155,7 @@ def roles_card(
                     "type": "Column",
                     "width": "stretch",
                     "items": [
-                        paragraph(f"**{user.name or '—'}**"),
+                        paragraph(f"**{clip_text(user.name, 80) or '—'}**"),
                         paragraph(
                             f"{role_text} · {profession_name(t, user.profession)}", subtle=True
                         ),
@@ -166,28 +169,30 @@ def roles_card(
                 if is_coordinator
                 else ("role.grant", t("role.grant.button"))
             )
+            data = {
+                "team_id": team.id,
+                "user_id": user.id,
+                "role": "coordinator",
+                "offset": page.offset,
+            }
             row["columns"].append(
                 {
                     "type": "Column",
                     "width": "auto",
-                    "items": [
-                        {
-                            "type": "ActionSet",
-                            "actions": [
-                                execute(
-                                    label,
-                                    verb,
-                                    {"team_id": team.id, "user_id": user.id, "role": "coordinator"},
-                                )
-                            ],
-                        }
-                    ],
+                    "items": [{"type": "ActionSet", "actions": [execute(label, verb, data)]}],
                 }
             )
-        body.append(row)
-    if not can_manage:
-        body.append(paragraph(t("roles.read_only"), subtle=True))
-    return adaptive_card(body)
+        rows.append(row)
+    tail = [] if can_manage else [paragraph(t("roles.read_only"), subtle=True)]
+
+    def build(shown: int) -> Card:
+        footer = [
+            *range_line(t, page.offset, shown, page.total),
+            *paging_buttons(t, "roles.open", {"team_id": team.id}, page.offset, shown, page.total),
+        ]
+        return adaptive_card([*head, *rows[:shown], *footer, *tail])
+
+    return paged_card(build, len(rows))
 
 
 # What each kind of message is about, in words a coordinator uses ("poll.nudge" is a

@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
+from dialogs.cards.base import MAX_CARD_BYTES, card_bytes
 from tests.conftest import BotFactory, RunningBot
 from tests.support import activities as a
-from tests.support.cards import inputs, texts
+from tests.support.cards import executes, inputs, texts
 from tests.support.connector import LoopbackConnector
 from tests.support.crowd import accepted, followed_up, name_of, people, seed
 
@@ -185,3 +186,30 @@ async def test_the_summary_editor_and_the_review_card_search_the_team_and_the_re
     assert "user:150" in {r["value"] for r in owners}
     assert inputs(summary)["case_manager"]["choices.data"]["dataset"] == "people.case:2"
     assert name_of(339) not in texts(summary)
+
+
+async def test_the_roles_card_of_a_team_of_hundreds_pages_coordinators_first(
+    north: tuple[RunningBot, str], connector: tuple[LoopbackConnector, str]
+) -> None:
+    bot, url = north
+    fake, _url = connector
+    await bot.post(a.text(url, a.user(COORDINATOR), "roolit"))
+    first = fake.cards(f"a:personal-29:user-{COORDINATOR}")[-1]
+    assert card_bytes(first) <= MAX_CARD_BYTES
+    shown = texts(first)
+    assert "Näytetään 1–25/241." in shown
+    # The coordinator first; then members by name, each with the button to grant the role.
+    assert shown.index("Koordinaattori") < shown.index("Jäsen")
+    grants = [x["data"] for x in executes(first) if x["verb"] == "role.grant"]
+    assert len(grants) == 24 and all(g["offset"] == 0 for g in grants)
+    more = next(x for x in executes(first) if x["verb"] == "roles.open")
+    body = await bot.invoke(a.execute(url, a.user(COORDINATOR), "roles.open", more["data"]))
+    second = body["value"]
+    assert "Näytetään 26–50/241." in texts(second)
+    # Granting from the second page answers with the second page.
+    grant = next(x for x in executes(second) if x["verb"] == "role.grant")
+    body = await bot.invoke(a.execute(url, a.user(COORDINATOR), "role.grant", grant["data"]))
+    assert "Näytetään 26–50/241." in texts(body["value"])
+    # An outsider sees no team's roles page.
+    refused = await bot.invoke(a.execute(url, a.user(OUTSIDER), "roles.open", more["data"]))
+    assert refused["type"] == "application/vnd.microsoft.activity.message"

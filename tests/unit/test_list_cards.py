@@ -15,7 +15,15 @@ from consultations.case_manager import CasesSection, CasesView, ManagedCase, Rev
 from consultations.consultation import CaseStatus, Consultation, RequestDetails, Urgency
 from consultations.intake import QueueItem, QueueView
 from consultations.lists import MAX_PAGE, Page
-from consultations.model import FailedDelivery, Profession, RecipientType
+from consultations.model import (
+    FailedDelivery,
+    Profession,
+    RecipientType,
+    Role,
+    Team,
+    TeamSettings,
+    User,
+)
 from consultations.poll import TimeSlot
 from consultations.ports import HeldMeeting
 from consultations.summaries import SummaryView
@@ -32,7 +40,7 @@ from dialogs.cards.base import MAX_CARD_BYTES, Card, card_bytes
 from dialogs.cards.followup import cases_card, review_card
 from dialogs.cards.people import ALL_SHOWN
 from dialogs.cards.poll import poll_setup_card
-from dialogs.cards.registry import deliveries_card, digest_card
+from dialogs.cards.registry import deliveries_card, digest_card, roles_card
 from dialogs.cards.request import drafts_card, my_requests_card, queue_card
 from dialogs.cards.summary import summary_editor_card
 from tests.support.cards import executes, inputs
@@ -281,3 +289,35 @@ def test_the_digest_names_a_few_unreachable_and_counts_the_rest(
         handovers_waiting=300,
     )
     fits(card)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(language=languages, filler=fillers, page=pages(), manage=st.booleans())
+def test_a_teams_roles_page_fits(
+    language: str, filler: str, page: tuple[int, int, int], manage: bool
+) -> None:
+    t = Texts(language)
+    rows, offset, total = page
+    team = Team(1, "19:team@thread.tacv2", filler * NAME, "", "", "", TeamSettings())
+    members = [
+        (
+            User(
+                i,
+                f"29:user-{i}",
+                None,
+                filler * NAME,
+                "fi-FI",
+                Profession.PHYSICIAN,
+                "",
+                "",
+                None,
+                None,
+            ),
+            frozenset({Role.COORDINATOR}) if i % 5 == 0 else frozenset(),
+        )
+        for i in range(offset, offset + rows)
+    ]
+    card = roles_card(t, team, Page(members, offset, total), can_manage=manage)
+    fits(card)
+    if offset + rows < total:
+        assert more_offset(card, "roles.open") is not None
