@@ -47,6 +47,7 @@ from consultations.ports import Clock
 from dialogs.admin import AdminFlow
 from dialogs.followup import FollowUpFlow
 from dialogs.language import LanguageFlow
+from dialogs.people import PeopleFlow
 from dialogs.poll import PollFlow
 from dialogs.registry import RegistryFlow
 from dialogs.report import ReportFlow
@@ -54,7 +55,7 @@ from dialogs.request import RequestFlow
 from dialogs.summary import SummaryFlow
 from scheduler.dispatcher import Dispatcher
 from scheduler.runner import build_scheduler
-from storage.db import create_engine, session_factory
+from storage.db import create_engine, create_read_engine, session_factory
 from storage.delivery_queue import SqlAlchemyDeliveryQueue
 from storage.documents import SqlAlchemyDocumentStore
 from storage.leases import SqlAlchemyDispatchLease
@@ -98,6 +99,8 @@ class Components:
     metrics: Metrics
     # Brings this instance's memory of senders in line with what other instances wrote.
     senders: SenderWatch
+    # SQLite only: the read-only connections views read through (storage.db).
+    read_engine: AsyncEngine | None = None
 
 
 COMPONENTS = web.AppKey("components", Components)
@@ -126,9 +129,17 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         sessions = session_factory(engine)
         metrics.watch_database(engine)
         poll_shapes = PollShapes()
+        read_engine = create_read_engine(settings.database_url)
+        read_sessions = session_factory(read_engine) if read_engine is not None else sessions
 
         def uow_factory() -> SqlAlchemyUnitOfWork:
             return SqlAlchemyUnitOfWork(sessions, poll_shapes)
+
+        def read_uow_factory() -> SqlAlchemyUnitOfWork:
+            # A view: it reads beside the writer, and its audit records go to the writer.
+            if read_engine is None:
+                return SqlAlchemyUnitOfWork(sessions, poll_shapes)
+            return SqlAlchemyUnitOfWork(read_sessions, poll_shapes, audit_to=sessions)
 
         http = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=100, limit_per_host=50, keepalive_timeout=60)
@@ -171,7 +182,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         )
         # Reports read through a source of their own (read only); the unit of work writes
         # the audit record of who ran which report.
-        report_source = SqlAlchemyReportSource(sessions)
+        report_source = SqlAlchemyReportSource(read_sessions)
         exports = ReportExports(
             signer=links,
             clock=clock,
@@ -183,6 +194,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         app[REPORT_EXPORTS] = exports
         flow_parts: dict[str, Any] = {
             "uow_factory": uow_factory,
+            "read_uow_factory": read_uow_factory,
             "clock": clock,
             "calendar": calendar,
             "admins": settings.admins,
@@ -198,6 +210,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
                 FollowUpFlow(**flow_parts),
                 ReportFlow(source=report_source, exports=exports, **flow_parts),
                 AdminFlow(export_links=CaseExportLinks(lambda: links, clock), **flow_parts),
+                PeopleFlow(**flow_parts),
             ],
             uow_factory=uow_factory,
             clock=clock,
@@ -234,6 +247,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
             connector=connector,
             limiter=limiter,
             uow_factory=uow_factory,
+            read_uow_factory=read_uow_factory,
             clock=clock,
             ics_url=ics,
         )
@@ -264,6 +278,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
             keys=keys,
             metrics=metrics,
             senders=sender_watch,
+            read_engine=read_engine,
         )
         if settings.run_scheduler:
 
@@ -296,6 +311,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         if components is not None:
             await components.http.close()
             await components.engine.dispose()
+            if components.read_engine is not None:
+                await components.read_engine.dispose()
 
     async def messages(request: web.Request) -> web.StreamResponse:
         if not edge_box:

@@ -70,12 +70,12 @@ async def _render_digest(ctx: RenderContext, t: Texts, payload: dict[str, Any]) 
     team_id = int(payload["team_id"])
     async with ctx.uows() as uow:
         team = await uow.teams.get(team_id)
-        failures = await uow.outbox.failures([team_id])
+        failures = await uow.outbox.failure_count([team_id])
         unreachable = [m.name for m in await uow.teams.members(team_id) if m.unreachable_since]
     return cards.digest_card(
         t,
         team.name if team else "",
-        len(failures),
+        failures,
         unreachable,
         waiting=int(payload.get("open", 0)),
         overdue=int(payload.get("overdue", 0)),
@@ -389,11 +389,14 @@ class ConnectorSender:
         uow_factory: Callable[[], UnitOfWork],
         clock: Clock,
         ics_url: Callable[[int, int, datetime, str], str],
+        read_uow_factory: Callable[[], UnitOfWork] | None = None,
     ) -> None:
+        """`read_uow_factory`: what rendering and the recipients' look-ups read through
+        (on SQLite beside the writer, so a tick's fan-out does not hold turns up)."""
         self._connector = connector
         self._limiter = limiter
-        self._uow = uow_factory
-        self._context = RenderContext(uow_factory, ics_url, clock)
+        self._uow = read_uow_factory or uow_factory
+        self._context = RenderContext(self._uow, ics_url, clock)
         self._clock = clock
         self._users: dict[int, User] = {}
         self._chats = PersonalChats(

@@ -39,13 +39,18 @@ from consultations.ports import Clock, UnitOfWork
 from consultations.privacy import contains_identity_code
 from dialogs.cards.base import Card, attachment
 from dialogs.commands import COMMANDS, CommandSpec
-from dialogs.flow import Action, CardFlow, CommandAction, Reply
+from dialogs.flow import Action, CardFlow, CommandAction, Reply, Search, SearchQuery
 
 log = logging.getLogger(__name__)
 
 CARD_RESPONSE = "application/vnd.microsoft.card.adaptive"
 MESSAGE_RESPONSE = "application/vnd.microsoft.activity.message"
+SEARCH_INVOKE = "application/search"
+SEARCH_RESPONSE = "application/vnd.microsoft.search.searchResponse"
 MAX_TEXT = 4_000
+# Teams shows at most 15 typeahead choices; nobody is helped by more.
+MAX_SEARCH_RESULTS = 15
+MAX_SEARCH_TEXT = 100
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,12 @@ class Answer:
     def message(cls, text: str, outcome: str = "ok") -> Answer:
         return cls(200, {"statusCode": 200, "type": MESSAGE_RESPONSE, "value": text}, outcome)
 
+    @classmethod
+    def search(cls, found: Sequence[tuple[str, str]], outcome: str = "ok") -> Answer:
+        results = [{"title": title, "value": value} for title, value in found]
+        body = {"statusCode": 200, "type": SEARCH_RESPONSE, "value": {"results": results}}
+        return cls(200, body, outcome)
+
 
 class Refusal(str):
     """A text that says no (a DomainError, localized): nothing was changed."""
@@ -80,6 +91,13 @@ def message_activity(content: Reply) -> dict[str, Any]:
     if isinstance(content, str):
         return {"type": "message", "text": content}
     return {"type": "message", "attachments": [attachment(content)]}
+
+
+def _within(value: Any, low: int, high: int, default: int) -> int:
+    """A number from the activity, if it is a whole number in [low, high]."""
+    if isinstance(value, int) and not isinstance(value, bool) and low <= value <= high:
+        return value
+    return default
 
 
 def command_words(specs: Sequence[CommandSpec]) -> dict[str, str]:
@@ -116,7 +134,11 @@ class ActivityDispatcher:
         self._public: set[str] = set()
         self._redirect: set[str] = set()
         self._commands: dict[str, CommandAction] = {}
+        self._datasets: dict[str, Search] = {}
         for flow in flows:
+            for dataset, search in flow.datasets().items():
+                if self._datasets.setdefault(dataset, search) is not search:
+                    raise ValueError(f"two flows answer the dataset {dataset}")
             for verb, action in flow.verbs.items():
                 if verb in self._verbs:
                     raise ValueError(f"two flows answer the verb {verb}")
@@ -369,6 +391,8 @@ class ActivityDispatcher:
 
     async def _invoke(self, activity: Mapping[str, Any]) -> Answer:
         name = json_str(activity, "name")
+        if name == SEARCH_INVOKE:
+            return await self._search(activity)
         if name != "adaptiveCard/action":
             # Teams sends other invokes (message extensions, tabs, sign-in) only to apps
             # that declare them; this one declares none. An empty 200 acknowledges.
@@ -392,6 +416,34 @@ class ActivityDispatcher:
         if isinstance(result, str):
             return Answer.message(result, "refused" if isinstance(result, Refusal) else "ok")
         return Answer.card(result)
+
+    async def _search(self, activity: Mapping[str, Any]) -> Answer:
+        """Typeahead: the flow that declared the dataset answers from the server's data.
+        An unknown dataset, a refusal or an identity code typed answers no choices."""
+        value = json_obj(activity, "value")
+        name, _, scope = json_str(value, "dataset").partition(":")
+        search = self._datasets.get(name)
+        text = json_str(value, "queryText")[:MAX_SEARCH_TEXT]
+        data = json_obj(value, "data")
+        if search is None or any(contains_identity_code(s) for s in [text, *strings(data)]):
+            return Answer.search([], "refused")
+        user = await self.record_sender(activity)
+        if user is None:
+            return Answer.search([], "refused")
+        options = json_obj(value, "queryOptions")
+        query = SearchQuery(
+            text=text,
+            scope=scope,
+            data=data,
+            top=_within(options.get("top"), 1, MAX_SEARCH_RESULTS, MAX_SEARCH_RESULTS),
+            skip=_within(options.get("skip"), 0, 1_000, 0),
+        )
+        try:
+            found = await search(user.id, self.texts(activity, user), query)
+        except DomainError as error:
+            log.info("search refused: %s (activity %s)", error.code, json_str(activity, "id"))
+            return Answer.search([], "refused")
+        return Answer.search(found[: query.top])
 
     async def _screened(
         self, activity: Mapping[str, Any], verb: str, texts: Texts, data: Mapping[str, Any]

@@ -33,13 +33,20 @@ class SlidingWindow:
         while self._times and self._times[0] <= horizon:
             self._times.popleft()
 
-    def wait_time(self, now: float) -> float:
-        """Seconds until one more event fits (0 when it fits now)."""
+    def wait_time(self, now: float, reserve: int = 0) -> float:
+        """Seconds until one more event fits (0 when it fits now), leaving `reserve` of
+        the window's places free for others."""
         self._expire(now)
         wait = max(0.0, self._held_until - now)
-        if len(self._times) >= self.limit:
-            wait = max(wait, self._times[-self.limit] + self.seconds - now)
+        room = max(1, self.limit - reserve)
+        if len(self._times) >= room:
+            wait = max(wait, self._times[-room] + self.seconds - now)
         return wait
+
+    def count(self, now: float) -> int:
+        """Events in the window that ends now."""
+        self._expire(now)
+        return len(self._times)
 
     def record(self, now: float) -> None:
         self._times.append(now)
@@ -54,8 +61,21 @@ class SlidingWindow:
         return not self._times and self._held_until <= now
 
 
+# How long a proactive send that gave way to a reply waits before looking again.
+GIVE_WAY_SECONDS = 0.002
+
+
 class RateLimiter:
-    """Per-conversation (1 s and 30 s windows) and per-tenant (1 s) limits, taken together."""
+    """Per-conversation (1 s and 30 s windows) and per-tenant (1 s) limits, taken together.
+
+    The tenant's limit is shared by proactive sends (the outbox's fan-out) and replies to
+    someone waiting for the bot's answer, and replies go first. While people are being
+    answered, proactive sends leave free as many of the tenant's places as replies took
+    in the last window (and two more, at most half the limit): a fan-out that would
+    fill the window in one burst would keep every reply waiting for up to a second.
+    When the window is full all the same, a reply waiting only for its room takes the
+    next free place before any proactive send. Without replies the fan-out has all of
+    the limit (bench/fanout.py)."""
 
     def __init__(
         self,
@@ -74,6 +94,16 @@ class RateLimiter:
         self._windows: dict[tuple[str, str], SlidingWindow] = {}
         self._lock = asyncio.Lock()
         self._acquired = 0
+        # Replies waiting for room in a tenant's window (and for nothing else), by tenant.
+        self._replies_waiting: dict[str, int] = {}
+        # Replies sent lately, by tenant: what the fan-out leaves room for.
+        self._replies: dict[str, SlidingWindow] = {}
+
+    def _reserve(self, tenant: str, now: float) -> int:
+        """Places of the tenant's window proactive sends leave free for replies."""
+        replies = self._replies.get(tenant)
+        recent = replies.count(now) if replies is not None else 0
+        return min(self._tenant_rate // 2, recent + 2) if recent else 0
 
     def _window(self, key: tuple[str, str], limit: int, seconds: float) -> SlidingWindow:
         window = self._windows.get(key)
@@ -88,21 +118,54 @@ class RateLimiter:
             self._window(("window", conversation), self._per_30s, 30.0),
         )
 
-    async def acquire(self, tenant: str, conversation: str) -> None:
-        """Wait until one more request to `conversation` in `tenant` is within every limit."""
-        while True:
-            async with self._lock:
-                now = self._clock()
-                windows = self._windows_for(tenant, conversation)
-                wait = max(w.wait_time(now) for w in windows)
-                if wait <= 0:
-                    for window in windows:
-                        window.record(now)
-                    self._acquired += 1
-                    if self._acquired % 1000 == 0:
-                        self._prune(now)
-                    return
-            await asyncio.sleep(wait)
+    async def acquire(self, tenant: str, conversation: str, *, reply: bool = False) -> None:
+        """Wait until one more request to `conversation` in `tenant` is within every limit;
+        `reply`: someone is waiting for it (it goes before proactive sends)."""
+        queued = False
+        try:
+            while True:
+                async with self._lock:
+                    now = self._clock()
+                    windows = self._windows_for(tenant, conversation)
+                    tenant_wait = windows[0].wait_time(
+                        now, 0 if reply else self._reserve(tenant, now)
+                    )
+                    own_wait = max(w.wait_time(now) for w in windows[1:])
+                    wait = max(tenant_wait, own_wait)
+                    if reply and queued != (tenant_wait > 0 and own_wait <= 0):
+                        # Only a reply held up by the tenant's window alone makes
+                        # proactive sends give way (one that is over its own
+                        # conversation's limit must not hold everyone else up).
+                        queued = not queued
+                        self._count_waiting(tenant, 1 if queued else -1)
+                    if wait <= 0 and not reply and self._replies_waiting.get(tenant):
+                        wait = GIVE_WAY_SECONDS
+                    if wait <= 0:
+                        for window in windows:
+                            window.record(now)
+                        if reply:
+                            self._replies_window(tenant).record(now)
+                        self._acquired += 1
+                        if self._acquired % 1000 == 0:
+                            self._prune(now)
+                        return
+                await asyncio.sleep(wait)
+        finally:
+            if queued:
+                self._count_waiting(tenant, -1)
+
+    def _replies_window(self, tenant: str) -> SlidingWindow:
+        window = self._replies.get(tenant)
+        if window is None:
+            window = self._replies[tenant] = SlidingWindow(self._tenant_rate, self._scale)
+        return window
+
+    def _count_waiting(self, tenant: str, change: int) -> None:
+        waiting = self._replies_waiting.get(tenant, 0) + change
+        if waiting > 0:
+            self._replies_waiting[tenant] = waiting
+        else:
+            self._replies_waiting.pop(tenant, None)
 
     def throttled(self, tenant: str, conversation: str, retry_after: float) -> None:
         """A 429 came back: nothing more to that conversation until Retry-After has passed."""

@@ -136,6 +136,33 @@ class BusinessCalendar:
             d += _ONE_DAY
         return count
 
+    def waited_since_before(self, now: datetime, n: int) -> datetime:
+        """The moment before which a start has waited at least ``n`` working days by
+        ``now``: ``working_days_between(start, now) >= n`` exactly when ``start`` is
+        earlier than the moment returned. Lets a database count what is overdue.
+
+        That is the midnight (local) that begins the ``n``-th working day counted back
+        from ``now``'s own date.
+
+        Raises:
+            ValueError: if ``n`` is less than one.
+        """
+        _require_aware(now)
+        if n < 1:
+            raise ValueError(f"n must be at least 1, got {n}")
+        d = now.astimezone(self.tz).date()
+        if not self.is_working_day(d):
+            d = self._previous_working_day(d)
+        for _ in range(n - 1):
+            d = self._previous_working_day(d)
+        return datetime.combine(d, time(0), tzinfo=self.tz)
+
+    def _previous_working_day(self, d: date) -> date:
+        d -= _ONE_DAY
+        while not self.is_working_day(d):
+            d -= _ONE_DAY
+        return d
+
     def _next_working_day(self, d: date) -> date:
         d += _ONE_DAY
         while not self.is_working_day(d):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from consultations.calendar import BusinessCalendar
 from consultations.casework import (
@@ -28,9 +29,10 @@ from consultations.consultation import (
     Outcome,
     case_round,
 )
-from consultations.errors import DomainError
+from consultations.errors import DomainError, InvalidInput
 from consultations.intake import send_to_triage
-from consultations.model import Role
+from consultations.lists import Page, page_window
+from consultations.model import User
 from consultations.ports import HeldMeeting, UnitOfWork
 from consultations.summary import (
     HandOver,
@@ -42,11 +44,15 @@ AFTER_SUMMARY = frozenset({CaseStatus.CONSULTED, CaseStatus.FOLLOW_UP})
 
 
 async def may_follow_up(uow: UnitOfWork, case: Consultation, actor_id: int) -> bool:
-    """The case manager and the team's coordinators act on the case's follow-up."""
+    """The case manager and the team's coordinators act on the case's follow-up; once
+    the case has ended (and with it the assignment), its last case manager still sees
+    how it ended."""
     assert case.id is not None
-    return await uow.followup.case_manager(case.id) == actor_id or await is_coordinator(
-        uow, case.team_id, actor_id
-    )
+    manager = await uow.followup.case_manager(case.id)
+    if manager is None and case.status in FINISHED:
+        past = await uow.followup.assignments(case.id)
+        manager = past[-1].user_id if past else None
+    return manager == actor_id or await is_coordinator(uow, case.team_id, actor_id)
 
 
 async def schedule_review(
@@ -80,18 +86,124 @@ class ManagedCase:
     handover: HandOver | None
 
 
+class CasesSection:
+    """The parts of `asiakkaat`, each a list of its own that pages."""
+
+    HANDOVERS = "handovers"
+    SUMMARIES = "summaries"
+    MANAGED = "managed"
+    OWNED = "owned"
+    ALL = (HANDOVERS, SUMMARIES, MANAGED, OWNED)
+
+
+# How many of each part the first card shows; "Show more" pages one part at a time.
+FIRST_ROWS = {
+    CasesSection.HANDOVERS: 5,
+    CasesSection.SUMMARIES: 5,
+    CasesSection.MANAGED: 10,
+    CasesSection.OWNED: 10,
+}
+
+
 @dataclass(frozen=True)
 class CasesView:
-    """`cases`/`asiakkaat`/`klienter`: what the user has to follow up."""
+    """`cases`/`asiakkaat`/`klienter`: what the user has to follow up. Each part is a page
+    with its true total; a part not asked for is an empty page with its total."""
 
-    managed: Sequence[ManagedCase]
+    managed: Page[ManagedCase]
     # Recommendations owned in cases managed by someone else: (recommendation, case number).
-    owned: Sequence[tuple[Recommendation, str]]
+    owned: Page[tuple[Recommendation, str]]
     # Hand-overs waiting for this user's answer: (hand-over, case number, from whom).
-    handovers: Sequence[tuple[HandOver, str, str]]
+    handovers: Page[tuple[HandOver, str, str]]
     # For coordinators: meetings held whose summary is not out yet.
-    summaries_due: Sequence[HeldMeeting]
+    summaries_due: Page[HeldMeeting]
     names: Mapping[int, str]
+    # The one part paged through ("" on the first card, which shows a little of each).
+    section: str = ""
+
+    @property
+    def empty(self) -> bool:
+        parts = (self.managed, self.owned, self.handovers, self.summaries_due)
+        return not any(part.total for part in parts)
+
+
+async def _managed_page(
+    uow: UnitOfWork, actor_id: int, today: date, limit: int, offset: int
+) -> Page[ManagedCase]:
+    """The page's cases with what the card shows of each, in a fixed number of reads."""
+    rows = await uow.followup.managed_cases(actor_id, today, limit=limit, offset=offset)
+    ids = [row.case.id for row in rows.items if row.case.id is not None]
+    recommendations: dict[int, list[Recommendation]] = {case_id: [] for case_id in ids}
+    for recommendation in await uow.followup.active_recommendations(ids):
+        recommendations[recommendation.consultation_id].append(recommendation)
+    pending = await uow.followup.pending_handovers(ids)
+    managed = [
+        ManagedCase(
+            row.case,
+            row.review_date,
+            recommendations.get(row.case.id or 0, []),
+            pending.get(row.case.id or 0),
+        )
+        for row in rows.items
+    ]
+    return Page(managed, rows.offset, rows.total)
+
+
+async def my_cases(
+    uow: UnitOfWork,
+    actor_id: int,
+    now: datetime,
+    today: date,
+    *,
+    section: str = "",
+    limit: int = 0,
+    offset: int = 0,
+) -> CasesView:
+    """What the user follows up: the first rows of every part, or (`section`) one page of
+    that part alone. Every total is counted over the whole data."""
+    if section and section not in CasesSection.ALL:
+        raise InvalidInput()
+    offset, limit = page_window(offset, limit)
+
+    def wanted(part: str) -> dict[str, int] | None:
+        if not section:
+            return {"offset": 0, "limit": FIRST_ROWS[part]}
+        return {"offset": offset, "limit": limit} if part == section else None
+
+    nothing: Page[Any] = Page([], 0, 0)
+    async with uow:
+        handovers = nothing
+        if (window := wanted(CasesSection.HANDOVERS)) is not None:
+            handovers = await uow.followup.handovers_to(actor_id, **window)
+        due = nothing
+        if (window := wanted(CasesSection.SUMMARIES)) is not None:
+            coordinated = [team.id for team in await uow.teams.coordinated_by(actor_id)]
+            due = await uow.followup.held_meetings(coordinated, now, **window)
+        managed: Page[ManagedCase] = nothing
+        people: Mapping[int, User] = {}
+        if (window := wanted(CasesSection.MANAGED)) is not None:
+            managed = await _managed_page(uow, actor_id, today, window["limit"], window["offset"])
+            owners = {
+                r.owner.user_id
+                for m in managed.items
+                for r in m.recommendations
+                if r.owner.user_id is not None
+            }
+            people = await uow.users.get_many(sorted(owners)) if owners else {}
+        owned = nothing
+        if (window := wanted(CasesSection.OWNED)) is not None:
+            owned = await uow.followup.owned_elsewhere(actor_id, **window)
+        await uow.audit.record(
+            at=now,
+            actor_user_id=actor_id,
+            action="cases.viewed",
+            subject_type="user",
+            subject_id=str(actor_id),
+        )
+        await uow.commit()
+        return CasesView(
+            managed, owned, handovers, due, {k: v.name for k, v in people.items()}, section
+        )
 
 
 async def _managed_case(uow: UnitOfWork, case: Consultation) -> ManagedCase:
@@ -105,61 +217,15 @@ async def _managed_case(uow: UnitOfWork, case: Consultation) -> ManagedCase:
     )
 
 
-async def my_cases(uow: UnitOfWork, actor_id: int, now: datetime) -> CasesView:
-    async with uow:
-        managed = []
-        for case_id in await uow.followup.managed_by(actor_id):
-            case = await uow.consultations.get(case_id)
-            if case is not None and case.status not in FINISHED:
-                managed.append(await _managed_case(uow, case))
-        managed_ids = {m.case.id for m in managed}
-        owned = []
-        for recommendation in await uow.followup.owned_by(actor_id):
-            if recommendation.consultation_id in managed_ids:
-                continue
-            case = await uow.consultations.get(recommendation.consultation_id)
-            if case is not None and case.status not in FINISHED:
-                owned.append((recommendation, case.case_number or ""))
-        handovers = []
-        for handover in await uow.followup.handovers_to(actor_id):
-            case = await uow.consultations.get(handover.consultation_id)
-            sender = await uow.users.get(handover.from_user_id)
-            if case is not None:
-                handovers.append((handover, case.case_number or "", sender.name if sender else ""))
-        coordinated = [
-            team.id
-            for team in await uow.teams.teams_of(actor_id)
-            if Role.COORDINATOR in await uow.teams.roles_of(team.id, actor_id)
-        ]
-        due = (
-            [m for m in await uow.followup.held_meetings(coordinated) if m.start <= now]
-            if coordinated
-            else []
-        )
-        owners = [
-            r.owner.user_id
-            for m in managed
-            for r in m.recommendations
-            if r.owner.user_id is not None
-        ]
-        people = await uow.users.get_many(sorted(set(owners)))
-        await uow.audit.record(
-            at=now,
-            actor_user_id=actor_id,
-            action="cases.viewed",
-            subject_type="user",
-            subject_id=str(actor_id),
-        )
-        await uow.commit()
-        return CasesView(managed, owned, handovers, due, {k: v.name for k, v in people.items()})
-
-
 @dataclass(frozen=True)
 class ReviewView:
     managed: ManagedCase
     case_manager_id: int | None
     candidates: Sequence[tuple[int, str]]
     can_act: bool
+    # Who the successor picker suggests on a team of hundreds: those at the meeting (as
+    # its latest summary lists them) and the requester.
+    suggested: frozenset[int] = frozenset()
 
 
 async def review_view(uow: UnitOfWork, actor_id: int, case_id: int, now: datetime) -> ReviewView:
@@ -180,11 +246,13 @@ async def review_view(uow: UnitOfWork, actor_id: int, case_id: int, now: datetim
             and requester.id not in {c for c, _ in candidates}
         ):
             candidates.append((requester.id, requester.name))
+        latest = await latest_published(uow, case_id)
         view = ReviewView(
             await _managed_case(uow, case),
             manager,
             candidates,
             can_act=case.status in AFTER_SUMMARY,
+            suggested=frozenset([*(latest.attendees if latest else ()), case.requester_id]),
         )
         await audit_case(uow, actor_id, "case.review_viewed", case, now)
         await uow.commit()
@@ -223,6 +291,8 @@ async def close_case(
         case.outcome = outcome
         await uow.consultations.save(case, now)
         await end_follow_up(uow, case, now)
+        # The case manager's work ends with the case: `asiakkaat` lists open ones only.
+        await uow.followup.end_case_manager(case_id, now)
         told = [case.requester_id, *coordinators, *([manager] if manager else [])]
         for user_id in dict.fromkeys(told):
             if user_id == actor_id:

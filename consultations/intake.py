@@ -29,7 +29,9 @@ from consultations.consultation import (
     triage_overdue,
 )
 from consultations.errors import DomainError, IdentityCodeRefused, InvalidInput, NotFound
+from consultations.lists import Page, page_window
 from consultations.model import Role
+from consultations.poll import TimeSlot
 from consultations.ports import UnitOfWork
 from consultations.privacy import contains_identity_code
 
@@ -54,6 +56,23 @@ class QueueItem:
     working_days_waiting: int
     overdue: bool
     requester_name: str
+
+
+@dataclass(frozen=True)
+class QueueView:
+    """A page of the triage queue and how many of the whole queue are overdue."""
+
+    page: Page[QueueItem]
+    overdue: int
+
+
+@dataclass(frozen=True)
+class RequestsView:
+    """A page of the requester's own requests (or drafts), with the meeting time and
+    place of those scheduled."""
+
+    page: Page[Consultation]
+    meetings: dict[int, tuple[TimeSlot, str]]
 
 
 def _note_text(value: Any, missing_code: str) -> str:
@@ -250,6 +269,8 @@ async def withdraw_request(
         case.pending_question = ""
         await uow.consultations.save(case, now)
         assert case.id is not None
+        # A case brought back for a new round keeps its case manager until it ends.
+        await uow.followup.end_case_manager(case.id, now)
         await uow.outbox.cancel_subject(triage_subject(case.id))
         await uow.outbox.cancel_subject(question_subject(case.id))
         if case.team_id is not None:
@@ -438,6 +459,7 @@ async def decline_request(
         case.pending_question = ""
         await uow.consultations.save(case, now)
         assert case.id is not None
+        await uow.followup.end_case_manager(case.id, now)
         await uow.outbox.cancel_subject(triage_subject(case.id))
         await uow.outbox.cancel_subject(question_subject(case.id))
         await message_case(
@@ -455,10 +477,22 @@ async def decline_request(
 
 
 async def my_requests(
-    uow: UnitOfWork, actor_id: int, now: datetime, *, drafts: bool
-) -> Sequence[Consultation]:
+    uow: UnitOfWork,
+    actor_id: int,
+    now: datetime,
+    *,
+    drafts: bool,
+    limit: int,
+    offset: int = 0,
+) -> RequestsView:
+    """`omat`/`luonnokset`: a page of the requester's own requests or drafts."""
+    offset, limit = page_window(offset, limit)
     async with uow:
-        cases = await uow.consultations.of_requester(actor_id, drafts=drafts)
+        page = await uow.consultations.of_requester(
+            actor_id, drafts=drafts, limit=limit, offset=offset
+        )
+        scheduled = [c.id for c in page.items if c.status is CaseStatus.SCHEDULED and c.id]
+        meetings = dict(await uow.polls.fixed_meetings(scheduled)) if scheduled else {}
         await uow.audit.record(
             at=now,
             actor_user_id=actor_id,
@@ -467,31 +501,39 @@ async def my_requests(
             subject_id=str(actor_id),
         )
         await uow.commit()
-        return cases
+        return RequestsView(page, meetings)
+
+
+def triage_counting_from(now: datetime, calendar: BusinessCalendar) -> datetime:
+    """Requests waiting for triage since before this moment are overdue by `now`."""
+    return calendar.waited_since_before(now, TRIAGE_REMINDER_DAYS)
 
 
 async def triage_queue(
-    uow: UnitOfWork, actor_id: int, now: datetime, calendar: BusinessCalendar
-) -> Sequence[QueueItem]:
-    """Open requests of the teams the actor coordinates, oldest first, with days waiting."""
+    uow: UnitOfWork,
+    actor_id: int,
+    now: datetime,
+    calendar: BusinessCalendar,
+    *,
+    limit: int,
+    offset: int = 0,
+) -> QueueView:
+    """A page of the open requests of the teams the actor coordinates, overdue first,
+    then oldest first, with days waiting; and the overdue count of the whole queue."""
+    offset, limit = page_window(offset, limit)
     async with uow:
-        team_ids = [
-            team.id
-            for team in await uow.teams.teams_of(actor_id)
-            if Role.COORDINATOR in await uow.teams.roles_of(team.id, actor_id)
-        ]
+        team_ids = [team.id for team in await uow.teams.coordinated_by(actor_id)]
         if not team_ids:
             raise DomainError("error.not_coordinator")
+        rows, overdue = await uow.consultations.triage_queue(
+            team_ids, triage_counting_from(now, calendar), limit=limit, offset=offset
+        )
         items = []
-        for case in await uow.consultations.open_for_triage(team_ids):
+        for row in rows.items:
+            case = row.case
             waiting_since = case.submitted_at or case.created_at or now
             days = calendar.working_days_between(waiting_since, now)
-            requester = await uow.users.get(case.requester_id)
-            items.append(
-                QueueItem(
-                    case, days, triage_overdue(case, days), requester.name if requester else ""
-                )
-            )
+            items.append(QueueItem(case, days, triage_overdue(case, days), row.requester_name))
         for team_id in team_ids:
             await uow.audit.record(
                 at=now,
@@ -502,7 +544,7 @@ async def triage_queue(
                 team_id=team_id,
             )
         await uow.commit()
-        return items
+        return QueueView(Page(items, rows.offset, rows.total), overdue)
 
 
 def still_relevant(kind: str, case: Consultation) -> bool:

@@ -13,6 +13,7 @@ from types import TracebackType
 from typing import Any, Protocol, Self
 
 from consultations.consultation import Consultation
+from consultations.lists import Page
 from consultations.model import (
     ClaimedMessage,
     FailedDelivery,
@@ -25,7 +26,7 @@ from consultations.model import (
     User,
     UserRef,
 )
-from consultations.poll import Answer, AvailabilityPoll
+from consultations.poll import Answer, AvailabilityPoll, TimeSlot
 from consultations.records import (
     CaseHeader,
     ExpiredCase,
@@ -91,7 +92,18 @@ class TeamRepository(Protocol):
 
     async def teams_of(self, user_id: int) -> Sequence[Team]: ...
 
+    async def coordinated_by(self, user_id: int) -> Sequence[Team]:
+        """The teams this person is an active member and a coordinator of."""
+        ...
+
     async def members(self, team_id: int) -> Sequence[User]: ...
+
+    async def members_with_roles(
+        self, team_id: int, *, limit: int, offset: int = 0
+    ) -> Page[tuple[User, frozenset[Role]]]:
+        """A page of the team's active members with their roles: coordinators first, then
+        by name."""
+        ...
 
     async def is_member(self, team_id: int, user_id: int) -> bool: ...
 
@@ -126,7 +138,13 @@ class Outbox(Protocol):
         except those whose idempotency keys are in `keep`."""
         ...
 
-    async def failures(self, team_ids: Sequence[int] | None) -> Sequence[FailedDelivery]: ...
+    async def failures(
+        self, team_ids: Sequence[int] | None, *, limit: int, offset: int = 0
+    ) -> Page[FailedDelivery]:
+        """Messages given up on, newest first (every team's when `team_ids` is None)."""
+        ...
+
+    async def failure_count(self, team_ids: Sequence[int] | None) -> int: ...
 
 
 class AuditLog(Protocol):
@@ -145,6 +163,14 @@ class AuditLog(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class TriageRow:
+    """A request in the triage queue, with its requester's name."""
+
+    case: Consultation
+    requester_name: str
+
+
 class ConsultationRepository(Protocol):
     async def add(self, consultation: Consultation, now: datetime) -> Consultation:
         """Store a new consultation (a draft) and its first transition; sets its id."""
@@ -160,10 +186,25 @@ class ConsultationRepository(Protocol):
         """The next `TK-<year>-<seq>`; unique even when many submit at once."""
         ...
 
-    async def of_requester(self, user_id: int, *, drafts: bool) -> Sequence[Consultation]: ...
+    async def of_requester(
+        self, user_id: int, *, drafts: bool, limit: int, offset: int = 0
+    ) -> Page[Consultation]:
+        """The requester's drafts (last touched first), or their sent requests (those
+        waiting for their answer first, then newest first)."""
+        ...
 
-    async def open_for_triage(self, team_ids: Sequence[int]) -> Sequence[Consultation]:
-        """Submitted and waiting-for-answer requests, oldest submission first."""
+    async def triage_queue(
+        self, team_ids: Sequence[int], overdue_before: datetime, *, limit: int, offset: int = 0
+    ) -> tuple[Page[TriageRow], int]:
+        """A page of the teams' requests waiting for triage or for the requester's
+        answer, overdue first (submitted and waiting since before `overdue_before`),
+        then oldest first; and how many of the whole queue are overdue."""
+        ...
+
+    async def triage_counts(
+        self, team_ids: Sequence[int], overdue_before: datetime
+    ) -> Mapping[int, tuple[int, int]]:
+        """Team id -> (requests in the queue, of which overdue); teams with none left out."""
         ...
 
     async def add_note(
@@ -197,6 +238,13 @@ class PollRepository(Protocol):
         """Write state, chosen slot, sequence, place and deadline (not slots or votes)."""
         ...
 
+    async def fixed_meetings(
+        self, consultation_ids: Sequence[int]
+    ) -> Mapping[int, tuple[TimeSlot, str]]:
+        """Case id -> the chosen time and place of its newest finalized poll, for the
+        cases that have one."""
+        ...
+
     async def record_votes(
         self, poll_id: int, votes: Mapping[int, Mapping[int, Answer]], now: datetime
     ) -> None:
@@ -223,6 +271,14 @@ class HeldMeeting:
     start: datetime
     minutes: int
     coordinator_id: int
+
+
+@dataclass(frozen=True)
+class ManagedRow:
+    """A case someone manages, with the review date of its latest published summary."""
+
+    case: Consultation
+    review_date: date | None
 
 
 class FollowUpRepository(Protocol):
@@ -258,8 +314,18 @@ class FollowUpRepository(Protocol):
 
     async def recommendations(self, consultation_id: int) -> Sequence[Recommendation]: ...
 
-    async def owned_by(self, user_id: int) -> Sequence[Recommendation]:
-        """Active recommendations this person owns, earliest due first."""
+    async def active_recommendations(
+        self, consultation_ids: Sequence[int]
+    ) -> Sequence[Recommendation]:
+        """The open and in-progress recommendations of these cases, earliest due first,
+        without their status histories (for lists)."""
+        ...
+
+    async def owned_elsewhere(
+        self, user_id: int, *, limit: int, offset: int = 0
+    ) -> Page[tuple[Recommendation, str]]:
+        """Active recommendations this person owns in open cases someone else manages,
+        with the case number, earliest due first (no histories)."""
         ...
 
     async def case_manager(self, consultation_id: int) -> int | None: ...
@@ -277,8 +343,15 @@ class FollowUpRepository(Protocol):
 
     async def assignments(self, consultation_id: int) -> Sequence[Assignment]: ...
 
-    async def managed_by(self, user_id: int) -> Sequence[int]:
-        """The consultations this person is the case manager of now."""
+    async def end_case_manager(self, consultation_id: int, now: datetime) -> None:
+        """End the case's current assignment (the case is over)."""
+        ...
+
+    async def managed_cases(
+        self, user_id: int, today: date, *, limit: int, offset: int = 0
+    ) -> Page[ManagedRow]:
+        """The open cases this person is the case manager of now: those with an
+        overdue recommendation first, then by review date (none last)."""
         ...
 
     async def add_handover(self, handover: HandOver) -> HandOver: ...
@@ -289,8 +362,15 @@ class FollowUpRepository(Protocol):
 
     async def pending_handover(self, consultation_id: int) -> HandOver | None: ...
 
-    async def handovers_to(self, user_id: int) -> Sequence[HandOver]:
-        """Hand-overs waiting for this person's answer."""
+    async def pending_handovers(self, consultation_ids: Sequence[int]) -> Mapping[int, HandOver]:
+        """Case id -> its hand-over waiting for an answer, for the cases with one."""
+        ...
+
+    async def handovers_to(
+        self, user_id: int, *, limit: int, offset: int = 0
+    ) -> Page[tuple[HandOver, str, str]]:
+        """Hand-overs waiting for this person's answer, oldest first, with the case
+        number and the name of who proposed it."""
         ...
 
     async def add_feedback(self, feedback: Feedback, round_: int) -> bool:
@@ -299,13 +379,24 @@ class FollowUpRepository(Protocol):
 
     async def feedback(self, consultation_id: int) -> Sequence[Feedback]: ...
 
-    async def held_meetings(self, team_ids: Sequence[int]) -> Sequence[HeldMeeting]:
-        """Fixed meetings of scheduled cases (the caller checks whether they are over)."""
+    async def held_meetings(
+        self, team_ids: Sequence[int], started_by: datetime, *, limit: int, offset: int = 0
+    ) -> Page[HeldMeeting]:
+        """Fixed meetings of scheduled cases (their summary not out yet) that began by
+        `started_by`, earliest first."""
         ...
 
-    async def overdue_count(self, team_id: int, today: date) -> int: ...
+    async def meetings_without_summary(
+        self, team_ids: Sequence[int], now: datetime
+    ) -> Mapping[int, int]:
+        """Team id -> meetings over by `now` whose summary is not out yet."""
+        ...
 
-    async def handovers_waiting(self, team_id: int) -> int: ...
+    async def overdue_counts(self, team_ids: Sequence[int], today: date) -> Mapping[int, int]:
+        """Team id -> active recommendations past due in the team's open cases."""
+        ...
+
+    async def handovers_waiting_counts(self, team_ids: Sequence[int]) -> Mapping[int, int]: ...
 
 
 class RetentionStore(Protocol):

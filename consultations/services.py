@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from consultations.calendar import BusinessCalendar
-from consultations.consultation import triage_overdue
+from consultations.consultation import TRIAGE_REMINDER_DAYS
 from consultations.errors import (
     DomainError,
     IdentityCodeRefused,
@@ -355,24 +355,6 @@ async def recipient_unreachable(uow: UnitOfWork, user_id: int, now: datetime) ->
         return queued
 
 
-async def _follow_up_counts(
-    uow: UnitOfWork, team_id: int, now: datetime, calendar: BusinessCalendar
-) -> dict[str, int]:
-    """The digest's follow-up lines: meetings held without a summary, overdue
-    recommendations, hand-overs waiting for an answer."""
-    today = now.astimezone(calendar.tz).date()
-    held = [
-        m
-        for m in await uow.followup.held_meetings([team_id])
-        if m.start + timedelta(minutes=m.minutes) <= now
-    ]
-    return {
-        "no_summary": len(held),
-        "overdue_recommendations": await uow.followup.overdue_count(team_id, today),
-        "handovers_waiting": await uow.followup.handovers_waiting(team_id),
-    }
-
-
 def digest_week(now: datetime) -> str:
     year, week, _ = now.isocalendar()
     return f"{year}-W{week:02d}"
@@ -393,17 +375,25 @@ async def queue_weekly_digest(
         # week's own. Let the Monday job send that one.
         return 0
     queued = 0
+    today = now.astimezone(calendar.tz).date()
     async with uow:
-        for team in await uow.teams.all():
-            waiting = await uow.consultations.open_for_triage([team.id])
-            overdue = sum(
-                1
-                for case in waiting
-                if triage_overdue(
-                    case, calendar.working_days_between(case.submitted_at or now, now)
-                )
-            )
-            follow_up = await _follow_up_counts(uow, team.id, now, calendar)
+        teams = list(await uow.teams.all())
+        team_ids = [team.id for team in teams]
+        # Aggregates over the whole data, all teams at once: a county's queue holds
+        # thousands, and a capped read would report the cap as the count.
+        queue = await uow.consultations.triage_counts(
+            team_ids, calendar.waited_since_before(now, TRIAGE_REMINDER_DAYS)
+        )
+        no_summary = await uow.followup.meetings_without_summary(team_ids, now)
+        late = await uow.followup.overdue_counts(team_ids, today)
+        handovers = await uow.followup.handovers_waiting_counts(team_ids)
+        for team in teams:
+            waiting, overdue = queue.get(team.id, (0, 0))
+            follow_up = {
+                "no_summary": no_summary.get(team.id, 0),
+                "overdue_recommendations": late.get(team.id, 0),
+                "handovers_waiting": handovers.get(team.id, 0),
+            }
             for coordinator in await uow.teams.holders(team.id, Role.COORDINATOR):
                 added = await uow.outbox.add(
                     OutgoingMessage(
@@ -416,7 +406,7 @@ async def queue_weekly_digest(
                         payload={
                             "team_id": team.id,
                             "week": week,
-                            "open": len(waiting),
+                            "open": waiting,
                             "overdue": overdue,
                             **follow_up,
                         },

@@ -106,6 +106,8 @@ class SummaryView:
     case_manager_id: int | None
     problems: Sequence[str] = ()
     published_versions: int = 0
+    # The poll's invitees: who the pickers suggest on a team of hundreds.
+    invited: Sequence[int] = ()
 
     @property
     def case_manager_choices(self) -> list[int]:
@@ -144,6 +146,7 @@ async def _summary_view(
         recommendations=live,
         case_manager_id=await uow.followup.case_manager(case.id),
         published_versions=len(published),
+        invited=invited,
     )
     return _showing(view, summary, today)
 

@@ -71,7 +71,7 @@ class AdminFlow(CardFlow):
     # --- commands ------------------------------------------------------------------------
 
     async def _require_admin(self, user_id: int) -> None:
-        async with self._uow() as uow:
+        async with self._read() as uow:
             user = await uow.users.get(user_id)
         if user is None:
             raise NotFound()
@@ -81,13 +81,13 @@ class AdminFlow(CardFlow):
     async def admin_card(self, user_id: int, t: Localizer, case_number: str = "") -> Card:
         """The admin command: refused (DomainError) to anyone who is not an admin."""
         await self._require_admin(user_id)
-        policy = await retention.county_policy(self._uow())
+        policy = await retention.county_policy(self._read())
         return cards.admin_card(t, policy, case_number=case_number)
 
     async def audit_card(self, user_id: int, t: Localizer) -> Card:
         """The audit-trail command: the admin's card for admins, a case-number card for
         coordinators, a refusal for everyone else."""
-        async with self._uow() as uow:
+        async with self._read() as uow:
             user = await uow.users.get(user_id)
             if user is None:
                 raise NotFound()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from consultations.calendar import BusinessCalendar
@@ -10,6 +11,23 @@ from consultations.ports import Clock, UnitOfWork
 from dialogs.cards.base import Card, Localizer
 
 Action = Callable[[int, Localizer, Mapping[str, Any]], Awaitable[Card]]
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    """What Teams asks when someone types into a typeahead input (an Input.ChoiceSet with
+    `choices.data`, invoke "application/search"). Untrusted: `scope` (what follows the
+    dataset's name and a colon, e.g. a case id) and `data` come from the card."""
+
+    text: str
+    scope: str
+    data: Mapping[str, Any]
+    top: int
+    skip: int
+
+
+# (title shown, value submitted) of each choice found, at most `top` of them.
+Search = Callable[[int, Localizer, SearchQuery], Awaitable[Sequence[tuple[str, str]]]]
 # What a command answers: a card or a text, or several (one roles card per team).
 Reply = Card | str
 CommandAction = Callable[[int, Localizer, str], Awaitable[Reply | Sequence[Reply]]]
@@ -33,8 +51,13 @@ class CardFlow:
         clock: Clock,
         calendar: BusinessCalendar,
         admins: frozenset[str] = frozenset(),
+        read_uow_factory: Callable[[], UnitOfWork] | None = None,
     ) -> None:
+        """`read_uow_factory`: units of work for views, which read and record who looked
+        (audit records) but change nothing; on SQLite they read beside the writer
+        instead of queueing for it (storage.db). The plain factory when not given."""
         self._uow = uow_factory
+        self._read = read_uow_factory or uow_factory
         self._clock = clock
         self._calendar = calendar
         self._admins = admins
@@ -45,6 +68,12 @@ class CardFlow:
 
     def commands(self) -> dict[str, CommandAction]:
         """Command name (dialogs/commands.py) -> what runs it; most flows have none."""
+        return {}
+
+    def datasets(self) -> dict[str, Search]:
+        """Typeahead dataset name -> what answers its searches; most flows have none. The
+        answer checks on the server who may see what; a refusal (DomainError) answers
+        no choices."""
         return {}
 
     async def refused_inputs(self, verb: str, t: Localizer, data: Mapping[str, Any]) -> Card | None:

@@ -10,6 +10,7 @@ from typing import Any
 from consultations import case_manager, feedback, handovers, recommendations
 from consultations.consultation import Outcome
 from consultations.errors import DomainError, InvalidInput
+from consultations.lists import MAX_PAGE
 from consultations.summary import (
     MAX_REASON,
     NotImplementedReason,
@@ -21,7 +22,7 @@ from dialogs.cards import followup as cards
 from dialogs.cards.base import Card, Localizer
 from dialogs.cards.summary import MAX_COMMENT, MAX_NOTE
 from dialogs.flow import Action, CardFlow, CommandAction
-from dialogs.inputs import id_list, optional_date, positive_id
+from dialogs.inputs import id_list, one_of, optional_date, page_offset, positive_id
 
 
 def _ids(value: Any) -> tuple[int, ...]:
@@ -70,7 +71,7 @@ class FollowUpFlow(CardFlow):
 
     async def _rec_open(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
         view = await recommendations.view_recommendation(
-            self._uow(), user_id, positive_id(data, "recommendation_id"), self._clock.now()
+            self._read(), user_id, positive_id(data, "recommendation_id"), self._clock.now()
         )
         return cards.recommendation_card(t, view)
 
@@ -100,17 +101,27 @@ class FollowUpFlow(CardFlow):
 
     # --- the case manager ----------------------------------------------------------------
 
-    async def cases(self, user_id: int, t: Localizer) -> Card:
-        view = await case_manager.my_cases(self._uow(), user_id, self._clock.now())
-        return cards.cases_card(t, view, self._today())
+    async def cases(self, user_id: int, t: Localizer, section: str = "", offset: int = 0) -> Card:
+        today = self._today()
+        view = await case_manager.my_cases(
+            self._read(),
+            user_id,
+            self._clock.now(),
+            today,
+            section=section,
+            limit=MAX_PAGE,
+            offset=offset,
+        )
+        return cards.cases_card(t, view, today)
 
     async def _cases(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
-        return await self.cases(user_id, t)
+        section = one_of(data, "section", case_manager.CasesSection.ALL)
+        return await self.cases(user_id, t, section, page_offset(data))
 
     async def _review_card(
         self, user_id: int, t: Localizer, case_id: int, notice: str = ""
     ) -> Card:
-        view = await case_manager.review_view(self._uow(), user_id, case_id, self._clock.now())
+        view = await case_manager.review_view(self._read(), user_id, case_id, self._clock.now())
         return cards.review_card(t, view, notice=notice)
 
     async def _review(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
@@ -155,7 +166,7 @@ class FollowUpFlow(CardFlow):
 
     async def _handover_open(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
         view = await handovers.view_handover(
-            self._uow(), user_id, positive_id(data, "handover_id"), self._clock.now()
+            self._read(), user_id, positive_id(data, "handover_id"), self._clock.now()
         )
         return cards.handover_card(t, view, for_user=user_id)
 
@@ -183,7 +194,7 @@ class FollowUpFlow(CardFlow):
     # --- feedback ------------------------------------------------------------------------
 
     async def _feedback_open(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
-        view = await feedback.view_feedback(self._uow(), user_id, positive_id(data, "case_id"))
+        view = await feedback.view_feedback(self._read(), user_id, positive_id(data, "case_id"))
         return cards.feedback_card(t, view)
 
     async def _feedback_give(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:

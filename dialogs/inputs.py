@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import date
 from typing import Any
 
 from consultations.errors import InvalidInput
+from consultations.lists import MAX_OFFSET
 
 _MAX_ID = 2**31 - 1
 
@@ -47,3 +48,30 @@ def id_list(value: Any) -> list[int]:
     return [
         positive_id({"id": item.strip() if isinstance(item, str) else item}, "id") for item in items
     ]
+
+
+def page_offset(data: Mapping[str, Any]) -> int:
+    """Where a "Show more" button asks a list to go on from: missing is the first page;
+    anything but a whole number from 0 to MAX_OFFSET is refused."""
+    value = data.get("offset")
+    if value in (None, ""):
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise InvalidInput()
+    if isinstance(value, str) and not (value.isascii() and value.isdigit()):
+        raise InvalidInput()
+    number = int(value)
+    if not 0 <= number <= MAX_OFFSET:
+        raise InvalidInput()
+    return number
+
+
+def one_of(data: Mapping[str, Any], key: str, allowed: Collection[str]) -> str:
+    """A value the card itself sets (a list's part, a tab): missing is "", else one of
+    `allowed`, else refused."""
+    value = data.get(key)
+    if value in (None, ""):
+        return ""
+    if not isinstance(value, str) or value not in allowed:
+        raise InvalidInput()
+    return value

@@ -101,12 +101,12 @@ class PollFlow(CardFlow):
         }
 
     async def _team_settings(self, team_id: int | None) -> TeamSettings:
-        async with self._uow() as uow:
+        async with self._read() as uow:
             team = await uow.teams.get(team_id) if team_id else None
         return team.settings if team else TeamSettings()
 
     async def _case_number(self, case_id: int) -> str:
-        async with self._uow() as uow:
+        async with self._read() as uow:
             case = await uow.consultations.get(case_id)
         return case.case_number or "" if case else ""
 
@@ -118,7 +118,7 @@ class PollFlow(CardFlow):
         errors: list[str] | None = None,
         values: Mapping[str, Any] | None = None,
     ) -> Card:
-        case, members, suggested = await scheduling.setup_view(self._uow(), user_id, case_id)
+        case, members, suggested = await scheduling.setup_view(self._read(), user_id, case_id)
         settings = await self._team_settings(case.team_id)
         return self._render_setup(t, case, members, suggested, errors or [], values, settings)
 
@@ -192,7 +192,7 @@ class PollFlow(CardFlow):
     async def _vote_card(
         self, user_id: int, t: Localizer, poll_id: int, *, refusal: str = ""
     ) -> Card:
-        poll = await scheduling.view_poll(self._uow(), user_id, poll_id, self._clock.now())
+        poll = await scheduling.view_poll(self._read(), user_id, poll_id, self._clock.now())
         if poll.invitee(user_id) is None:
             # A coordinator who is not invited sees the overview instead.
             return await self.overview(user_id, t, poll_id)
@@ -212,9 +212,9 @@ class PollFlow(CardFlow):
 
     async def overview(self, user_id: int, t: Localizer, poll_id: int, notice: str = "") -> Card:
         """The team's coordinators see the overview; an invitee sees their own card."""
-        poll = await scheduling.view_poll(self._uow(), user_id, poll_id, self._clock.now())
+        poll = await scheduling.view_poll(self._read(), user_id, poll_id, self._clock.now())
         case_number = await self._case_number(poll.consultation_id)
-        async with self._uow() as uow:
+        async with self._read() as uow:
             coordinator = Role.COORDINATOR in await uow.teams.roles_of(poll.team_id, user_id)
         if not coordinator:
             return cards.vote_card(

@@ -9,12 +9,13 @@ from typing import Any
 
 from consultations import retention, services
 from consultations.errors import DomainError, InvalidInput, NotAuthorised, NotFound
-from consultations.model import Role, Team, User
+from consultations.lists import MAX_PAGE, page_window
+from consultations.model import Role, User
 from consultations.ports import UnitOfWork
 from dialogs.cards import registry as cards
 from dialogs.cards.base import Card, Localizer
 from dialogs.flow import Action, CardFlow, CommandAction, Reply
-from dialogs.inputs import positive_id
+from dialogs.inputs import page_offset, positive_id
 from dialogs.settings import read_team_settings
 
 # A person in many teams sees the first few; the card says so in the roles text.
@@ -48,6 +49,7 @@ class RegistryFlow(CardFlow):
             "role.claim",
             "role.grant",
             "role.revoke",
+            "roles.open",
             "team.settings.save",
         }
     )
@@ -65,6 +67,7 @@ class RegistryFlow(CardFlow):
             "role.claim": self._role_claim,
             "role.grant": self._role_grant,
             "role.revoke": self._role_revoke,
+            "roles.open": self._roles_open,
             "deliveries.open": self._deliveries,
             "team.settings.save": self._settings_save,
         }
@@ -84,12 +87,12 @@ class RegistryFlow(CardFlow):
         return cards.help_card(t)
 
     async def profile(self, user_id: int, t: Localizer) -> Card:
-        async with self._uow() as uow:
+        async with self._read() as uow:
             user = await _user(uow, user_id)
         return cards.profile_card(t, user)
 
     async def roles(self, user_id: int, t: Localizer) -> Reply | Sequence[Reply]:
-        async with self._uow() as uow:
+        async with self._read() as uow:
             user = await _user(uow, user_id)
             admin = services.is_admin(user, self._admins)
             teams = await uow.teams.all() if admin else await uow.teams.teams_of(user_id)
@@ -99,12 +102,12 @@ class RegistryFlow(CardFlow):
         return [card for card in found if card is not None]
 
     async def settings(self, user_id: int, t: Localizer) -> Reply | Sequence[Reply]:
-        async with self._uow() as uow:
+        async with self._read() as uow:
             user = await _user(uow, user_id)
             if services.is_admin(user, self._admins):
                 teams = list(await uow.teams.all())
             else:
-                teams = await self._coordinated(uow, user_id)
+                teams = list(await uow.teams.coordinated_by(user_id))
             county = await uow.retention.policy()
         if not teams:
             return t("error.settings_coordinators_only")
@@ -115,7 +118,7 @@ class RegistryFlow(CardFlow):
 
     async def deliveries(self, user_id: int, t: Localizer) -> Reply:
         try:
-            return await self._deliveries_card(user_id, t)
+            return await self._deliveries_card(user_id, t, 0)
         except NotAuthorised:
             return t("error.deliveries_admins_only")
 
@@ -133,7 +136,7 @@ class RegistryFlow(CardFlow):
             raise DomainError("error.unknown_profession")
         # The card acts for whoever clicked it: the server decides whose profile changes.
         profession = await services.set_profession(self._uow(), user_id, value, self._clock.now())
-        async with self._uow() as uow:
+        async with self._read() as uow:
             user = await _user(uow, user_id)
         user.profession = profession
         return cards.profile_card(t, user, saved=True)
@@ -142,7 +145,7 @@ class RegistryFlow(CardFlow):
         team = await services.claim_coordinator(
             self._uow(), user_id, positive_id(data, "team_id"), self._admins, self._clock.now()
         )
-        async with self._uow() as uow:
+        async with self._read() as uow:
             user = await _user(uow, user_id)
         # It replaces the welcome card in the team's channel: the team's language.
         return cards.coordinator_claimed_card(
@@ -166,15 +169,27 @@ class RegistryFlow(CardFlow):
         await change(
             self._uow(), user_id, team_id, target, Role.COORDINATOR, self._admins, self._clock.now()
         )
-        async with self._uow() as uow:
+        async with self._read() as uow:
             user = await _user(uow, user_id)
-        card = await self._roles_card(user, t, team_id, notice=t("roles.updated"))
+        card = await self._roles_card(
+            user, t, team_id, notice=t("roles.updated"), offset=page_offset(data)
+        )
+        if card is None:
+            raise NotAuthorised()
+        return card
+
+    async def _roles_open(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
+        """Another page of a team's roles card."""
+        team_id, offset = positive_id(data, "team_id"), page_offset(data)
+        async with self._read() as uow:
+            user = await _user(uow, user_id)
+        card = await self._roles_card(user, t, team_id, offset=offset)
         if card is None:
             raise NotAuthorised()
         return card
 
     async def _deliveries(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
-        return await self._deliveries_card(user_id, t)
+        return await self._deliveries_card(user_id, t, page_offset(data))
 
     async def _settings_save(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
         months = data.get("retention_months")
@@ -199,18 +214,10 @@ class RegistryFlow(CardFlow):
 
     # --- views ------------------------------------------------------------------------
 
-    @staticmethod
-    async def _coordinated(uow: UnitOfWork, user_id: int) -> list[Team]:
-        return [
-            team
-            for team in await uow.teams.teams_of(user_id)
-            if Role.COORDINATOR in await uow.teams.roles_of(team.id, user_id)
-        ]
-
     async def _roles_card(
-        self, user: User, t: Localizer, team_id: int, notice: str = ""
+        self, user: User, t: Localizer, team_id: int, notice: str = "", offset: int = 0
     ) -> Card | None:
-        async with self._uow() as uow:
+        async with self._read() as uow:
             team = await uow.teams.get(team_id)
             if team is None:
                 return None
@@ -218,10 +225,8 @@ class RegistryFlow(CardFlow):
             if not admin and not await uow.teams.is_member(team_id, user.id):
                 return None
             can_manage = admin or Role.COORDINATOR in await uow.teams.roles_of(team_id, user.id)
-            members = [
-                (member, await uow.teams.roles_of(team_id, member.id))
-                for member in await uow.teams.members(team_id)
-            ]
+            offset, limit = page_window(offset, MAX_PAGE)
+            members = await uow.teams.members_with_roles(team_id, limit=limit, offset=offset)
             await uow.audit.record(
                 at=self._clock.now(),
                 actor_user_id=user.id,
@@ -233,13 +238,14 @@ class RegistryFlow(CardFlow):
             await uow.commit()
         return cards.roles_card(t, team, members, can_manage=can_manage, notice=notice)
 
-    async def _deliveries_card(self, user_id: int, t: Localizer) -> Card:
-        async with self._uow() as uow:
+    async def _deliveries_card(self, user_id: int, t: Localizer, offset: int) -> Card:
+        async with self._read() as uow:
             user = await _user(uow, user_id)
             team_ids: list[int] | None = None
             if not services.is_admin(user, self._admins):
-                team_ids = [team.id for team in await self._coordinated(uow, user_id)]
+                team_ids = [team.id for team in await uow.teams.coordinated_by(user_id)]
                 if not team_ids:
                     raise NotAuthorised()
-            failures = await uow.outbox.failures(team_ids)
+            offset, limit = page_window(offset, MAX_PAGE)
+            failures = await uow.outbox.failures(team_ids, limit=limit, offset=offset)
         return cards.deliveries_card(t, failures)

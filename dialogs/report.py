@@ -72,7 +72,7 @@ class ReportFlow(CardFlow):
         period = Period.of(choice.period, today, choice.start, choice.end)
         report = await run_report(
             self._source,
-            self._uow(),
+            self._read(),
             actor_id=user_id,
             period=period,
             team_ids=None if choice.team == cards.ALL_TEAMS else [int(choice.team)],

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from consultations import intake, scheduling
+from consultations import intake
 from consultations.consultation import (
     CaseStatus,
     Consent,
@@ -21,11 +21,12 @@ from consultations.consultation import (
     check_fields,
 )
 from consultations.errors import DomainError, InvalidInput
+from consultations.lists import MAX_PAGE
 from dialogs.cards import request as cards
 from dialogs.cards.base import Card, Localizer, execute
 from dialogs.cards.request import PAGE_FIELDS
 from dialogs.flow import Action, CardFlow, CommandAction
-from dialogs.inputs import positive_id
+from dialogs.inputs import page_offset, positive_id
 
 # What must be right before leaving a page forward.
 REQUIRED_ON_PAGE: dict[str, tuple[str, ...]] = {
@@ -130,7 +131,7 @@ class RequestFlow(CardFlow):
         }
 
     async def _teams(self) -> list[tuple[int, str]]:
-        async with self._uow() as uow:
+        async with self._read() as uow:
             return [(team.id, team.name) for team in await uow.teams.all()]
 
     async def _page_card(
@@ -164,14 +165,14 @@ class RequestFlow(CardFlow):
         in it; before the bot is in any team there is nobody to ask, and the card says so."""
         if not await self._teams():
             return cards.no_teams_card(t)
-        details = await intake.request_defaults(self._uow(), user_id)
+        details = await intake.request_defaults(self._read(), user_id)
         return await self._page_card(t, details, "basics", None)
 
     async def _new(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
         return await self.start(user_id, t)
 
     async def _resume(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
-        case = await intake.open_draft(self._uow(), user_id, _case_id(data), self._clock.now())
+        case = await intake.open_draft(self._read(), user_id, _case_id(data), self._clock.now())
         page = case.draft_page if case.draft_page in PAGE_FIELDS else "basics"
         if page == "consent":
             # Back where consent is asked: the likely reason to come back is to give it.
@@ -224,7 +225,7 @@ class RequestFlow(CardFlow):
         case = await self._store(user_id, data, page)
         if case is None:
             # Nothing written yet: the same page, saying what it needs.
-            details = await intake.request_defaults(self._uow(), user_id)
+            details = await intake.request_defaults(self._read(), user_id)
             return await self._page_card(t, details, page, None, _missing(page, details))
         missing = _missing(page, case.details)
         if missing and not (page == "basics" and case.details.consent is Consent.NOT_YET):
@@ -262,14 +263,14 @@ class RequestFlow(CardFlow):
             return refused
         case = await self._store(user_id, data, page)
         if case is None:
-            details = await intake.request_defaults(self._uow(), user_id)
+            details = await intake.request_defaults(self._read(), user_id)
             return await self._page_card(t, details, page, None, ["error.draft_empty"])
         assert case.id is not None
         return cards.draft_saved_card(t, case.id)
 
     async def _own_case(self, user_id: int, case_id: int) -> Consultation:
         """The requester's own case, for a confirmation question (nothing changes yet)."""
-        async with self._uow() as uow:
+        async with self._read() as uow:
             case = await uow.consultations.get(case_id)
         if case is None or case.requester_id != user_id:
             raise DomainError("error.not_requester")
@@ -313,7 +314,7 @@ class RequestFlow(CardFlow):
         except DomainError as error:
             if error.code != "error.request_incomplete":
                 raise
-            draft = await intake.open_draft(self._uow(), user_id, case_id, self._clock.now())
+            draft = await intake.open_draft(self._read(), user_id, case_id, self._clock.now())
             return await self._show(t, draft, "review", draft.details.missing_for_submit())
         assert case.case_number is not None
         team_name = dict(await self._teams()).get(case.team_id or 0, "")
@@ -321,21 +322,25 @@ class RequestFlow(CardFlow):
 
     # --- the requester's own requests -------------------------------------------------
 
-    async def my_requests(self, user_id: int, t: Localizer, notice: str = "") -> Card:
-        cases = await intake.my_requests(self._uow(), user_id, self._clock.now(), drafts=False)
-        scheduled = [c.id for c in cases if c.status is CaseStatus.SCHEDULED and c.id]
-        meetings = await scheduling.fixed_meetings(self._uow(), scheduled) if scheduled else {}
-        return cards.my_requests_card(t, cases, notice=notice, meetings=meetings)
+    async def my_requests(
+        self, user_id: int, t: Localizer, notice: str = "", offset: int = 0
+    ) -> Card:
+        view = await intake.my_requests(
+            self._read(), user_id, self._clock.now(), drafts=False, limit=MAX_PAGE, offset=offset
+        )
+        return cards.my_requests_card(t, view.page, notice=notice, meetings=view.meetings)
 
-    async def drafts(self, user_id: int, t: Localizer) -> Card:
-        drafts = await intake.my_requests(self._uow(), user_id, self._clock.now(), drafts=True)
-        return cards.drafts_card(t, drafts)
+    async def drafts(self, user_id: int, t: Localizer, offset: int = 0) -> Card:
+        view = await intake.my_requests(
+            self._read(), user_id, self._clock.now(), drafts=True, limit=MAX_PAGE, offset=offset
+        )
+        return cards.drafts_card(t, view.page)
 
     async def _my(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
-        return await self.my_requests(user_id, t)
+        return await self.my_requests(user_id, t, offset=page_offset(data))
 
     async def _drafts(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
-        return await self.drafts(user_id, t)
+        return await self.drafts(user_id, t, offset=page_offset(data))
 
     async def _withdraw_confirm(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
         case_id = _case_id(data)
@@ -364,7 +369,7 @@ class RequestFlow(CardFlow):
             self._calendar,
         )
         assert case.id is not None
-        exchange = await intake.question_view(self._uow(), user_id, case.id, self._clock.now())
+        exchange = await intake.question_view(self._read(), user_id, case.id, self._clock.now())
         return cards.question_card(t, case, exchange.question, answer=exchange.answer)
 
     # --- triage -----------------------------------------------------------------------
@@ -373,7 +378,7 @@ class RequestFlow(CardFlow):
         self, user_id: int, t: Localizer, case_id: int, *, decided: str = "", reminder: str = ""
     ) -> Card:
         case, requester, team, notes = await intake.view_for_triage(
-            self._uow(), user_id, case_id, self._clock.now()
+            self._read(), user_id, case_id, self._clock.now()
         )
         if not decided and not case.is_open_for_triage():
             decided = DECIDED.get(case.status, "triage.decided.accepted")
@@ -393,14 +398,19 @@ class RequestFlow(CardFlow):
             )
         return card
 
-    async def queue(self, user_id: int, t: Localizer) -> Card:
-        items = await intake.triage_queue(self._uow(), user_id, self._clock.now(), self._calendar)
-        return cards.queue_card(
-            t, [(i.case, i.working_days_waiting, i.overdue, i.requester_name) for i in items]
+    async def queue(self, user_id: int, t: Localizer, offset: int = 0) -> Card:
+        view = await intake.triage_queue(
+            self._read(),
+            user_id,
+            self._clock.now(),
+            self._calendar,
+            limit=MAX_PAGE,
+            offset=offset,
         )
+        return cards.queue_card(t, view)
 
     async def _queue(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
-        return await self.queue(user_id, t)
+        return await self.queue(user_id, t, offset=page_offset(data))
 
     async def _triage_open(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
         return await self.triage_card(user_id, t, _case_id(data))

@@ -145,7 +145,7 @@ class SummaryFlow(CardFlow):
 
     async def _draft_view(self, user_id: int, summary_id: int) -> summaries.SummaryView:
         return await summaries.view_summary(
-            self._uow(), user_id, summary_id, self._clock.now(), self._today()
+            self._read(), user_id, summary_id, self._clock.now(), self._today()
         )
 
     async def _publish(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
@@ -164,7 +164,7 @@ class SummaryFlow(CardFlow):
 
     async def _view(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
         view = await self._draft_view(user_id, positive_id(data, "summary_id"))
-        async with self._uow() as uow:
+        async with self._read() as uow:
             coordinator = await is_coordinator(uow, view.case.team_id, user_id)
         if view.summary.is_draft:
             return cards.summary_editor_card(t, view)

@@ -103,5 +103,41 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     )
 
 
+def create_read_engine(url: str, *, pool_size: int = 4) -> AsyncEngine | None:
+    """On SQLite, an engine for views: connections of their own that only read. In WAL
+    mode readers never wait for the writer (nor it for them), so a turn that only looks
+    no longer queues behind the dispatch tick and other turns for the one connection
+    that writes. Each read transaction sees one snapshot (a deferred BEGIN).
+
+    None for other databases: PostgreSQL's pool already gives reads their own connections.
+    """
+    if not url.startswith("sqlite"):
+        return None
+    engine = create_async_engine(
+        url,
+        connect_args={"timeout": 30},
+        hide_parameters=True,
+        pool_size=pool_size,
+        max_overflow=0,
+        pool_timeout=60,
+    )
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _reader_pragmas(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        # A write through a reader is a bug: it fails at once instead of racing the writer.
+        cursor.execute("PRAGMA query_only=ON")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _reader_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN")
+
+    return engine
+
+
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)

@@ -3,19 +3,20 @@ the unit of work owns the transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import date, datetime
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import case, exists, func, insert, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from consultations.consultation import CaseStatus
+from consultations.consultation import FINISHED, CaseStatus
 from consultations.errors import Conflict
-from consultations.poll import PollState
-from consultations.ports import HeldMeeting
+from consultations.lists import Page
+from consultations.poll import DURATIONS, PollState
+from consultations.ports import HeldMeeting, ManagedRow
 from consultations.summary import (
     ACTIVE,
     Assignment,
@@ -32,6 +33,8 @@ from consultations.summary import (
     StatusChange,
     SummaryState,
 )
+from storage.paging import TOTAL, page_by_key, page_rows
+from storage.repositories import consultation_from_row
 from storage.tables import (
     case_managers,
     consultations,
@@ -42,7 +45,11 @@ from storage.tables import (
     polls,
     recommendation_events,
     recommendations,
+    users,
 )
+
+_FINISHED = [s.value for s in FINISHED]
+_ACTIVE = [s.value for s in ACTIVE]
 
 
 def _plan_to_json(items: Sequence[PlannedRecommendation]) -> list[dict[str, Any]]:
@@ -351,17 +358,43 @@ class SqlAlchemyFollowUpRepository:
         histories = await self._histories([row["id"] for row in found])
         return [self._recommendation(row, histories[row["id"]]) for row in found]
 
-    async def owned_by(self, user_id: int) -> Sequence[Recommendation]:
+    async def active_recommendations(
+        self, consultation_ids: Sequence[int]
+    ) -> Sequence[Recommendation]:
+        if not consultation_ids:
+            return []
         rows = await self._s.execute(
             select(recommendations)
             .where(
-                recommendations.c.owner_user_id == user_id,
-                recommendations.c.status.in_([s.value for s in ACTIVE]),
+                recommendations.c.consultation_id.in_(list(consultation_ids)),
+                recommendations.c.status.in_(_ACTIVE),
             )
             .order_by(recommendations.c.due, recommendations.c.id)
-            .limit(50)
         )
         return [self._recommendation(row, None) for row in rows.mappings().all()]
+
+    async def owned_elsewhere(
+        self, user_id: int, *, limit: int, offset: int = 0
+    ) -> Page[tuple[Recommendation, str]]:
+        # The owner's own cases, read once (not per recommendation: a coordinator's
+        # assignments number in the hundreds).
+        managed_by_owner = select(case_managers.c.consultation_id).where(
+            case_managers.c.user_id == user_id, case_managers.c.until.is_(None)
+        )
+        query = (
+            select(recommendations, consultations.c.case_number)
+            .join(consultations, consultations.c.id == recommendations.c.consultation_id)
+            .where(
+                recommendations.c.owner_user_id == user_id,
+                recommendations.c.status.in_(_ACTIVE),
+                consultations.c.status.not_in(_FINISHED),
+                recommendations.c.consultation_id.not_in(managed_by_owner),
+            )
+            .order_by(recommendations.c.due, recommendations.c.id)
+        )
+        rows, totals = await page_rows(self._s, query, limit, offset)
+        items = [(self._recommendation(row, None), row["case_number"] or "") for row in rows]
+        return Page(items, offset, totals[TOTAL])
 
     # --- case managers -------------------------------------------------------------------
 
@@ -405,6 +438,16 @@ class SqlAlchemyFollowUpRepository:
             )
         )
 
+    async def end_case_manager(self, consultation_id: int, now: datetime) -> None:
+        await self._s.execute(
+            update(case_managers)
+            .where(
+                case_managers.c.consultation_id == consultation_id,
+                case_managers.c.until.is_(None),
+            )
+            .values(until=now)
+        )
+
     async def assignments(self, consultation_id: int) -> Sequence[Assignment]:
         rows = await self._s.execute(
             select(case_managers)
@@ -416,14 +459,61 @@ class SqlAlchemyFollowUpRepository:
             for r in rows.mappings()
         ]
 
-    async def managed_by(self, user_id: int) -> Sequence[int]:
-        rows = await self._s.execute(
-            select(case_managers.c.consultation_id)
-            .where(case_managers.c.user_id == user_id, case_managers.c.until.is_(None))
-            .order_by(case_managers.c.consultation_id)
-            .limit(50)
+    async def managed_cases(
+        self, user_id: int, today: date, *, limit: int, offset: int = 0
+    ) -> Page[ManagedRow]:
+        latest = (
+            select(meeting_summaries.c.review_date)
+            .where(
+                meeting_summaries.c.consultation_id == consultations.c.id,
+                meeting_summaries.c.state == SummaryState.PUBLISHED.value,
+            )
+            .order_by(meeting_summaries.c.round.desc(), meeting_summaries.c.version.desc())
+            .limit(1)
+            .scalar_subquery()
         )
-        return [int(r) for r in rows.scalars()]
+        late = exists().where(
+            recommendations.c.consultation_id == consultations.c.id,
+            recommendations.c.status.in_(_ACTIVE),
+            recommendations.c.due < today,
+        )
+        # Those with an overdue recommendation first, then by review date (none last).
+        keys = (
+            select(
+                consultations.c.id.label("key"),
+                case((late, 0), else_=1).label("on_time"),
+                latest.label("review_date"),
+            )
+            .join(case_managers, case_managers.c.consultation_id == consultations.c.id)
+            .where(
+                case_managers.c.user_id == user_id,
+                case_managers.c.until.is_(None),
+                consultations.c.status.not_in(_FINISHED),
+            )
+        )
+        keyed = keys.subquery("keyed")
+        ranked = select(
+            keyed.c.key,
+            keyed.c.on_time,
+            case((keyed.c.review_date.is_(None), 1), else_=0).label("no_review"),
+            keyed.c.review_date,
+        )
+
+        def full(page: Any) -> Any:
+            return select(consultations, page.c.review_date).select_from(
+                page.join(consultations, consultations.c.id == page.c.key)
+            )
+
+        rows, totals = await page_by_key(
+            self._s,
+            ranked,
+            [("on_time", False), ("no_review", False), ("review_date", False)],
+            full,
+            limit,
+            offset,
+        )
+        items = [ManagedRow(consultation_from_row(row, []), row["review_date"]) for row in rows]
+        return Page(items, offset, totals[TOTAL])
 
     # --- hand-overs ----------------------------------------------------------------------
 
@@ -486,17 +576,40 @@ class SqlAlchemyFollowUpRepository:
         )
         return None if row is None else _handover(row)
 
-    async def handovers_to(self, user_id: int) -> Sequence[HandOver]:
+    async def pending_handovers(self, consultation_ids: Sequence[int]) -> Mapping[int, HandOver]:
+        if not consultation_ids:
+            return {}
         rows = await self._s.execute(
             select(handovers)
+            .where(
+                handovers.c.consultation_id.in_(list(consultation_ids)),
+                handovers.c.state == HandOverState.PROPOSED.value,
+            )
+            .order_by(handovers.c.id)
+        )
+        # The newest waiting one per case, as pending_handover gives it.
+        return {row["consultation_id"]: _handover(row) for row in rows.mappings()}
+
+    async def handovers_to(
+        self, user_id: int, *, limit: int, offset: int = 0
+    ) -> Page[tuple[HandOver, str, str]]:
+        query = (
+            select(
+                handovers,
+                consultations.c.case_number,
+                users.c.name.label("from_name"),
+            )
+            .join(consultations, consultations.c.id == handovers.c.consultation_id)
+            .join(users, users.c.id == handovers.c.from_user_id)
             .where(
                 handovers.c.to_user_id == user_id,
                 handovers.c.state == HandOverState.PROPOSED.value,
             )
             .order_by(handovers.c.id)
-            .limit(20)
         )
-        return [_handover(r) for r in rows.mappings()]
+        rows, totals = await page_rows(self._s, query, limit, offset)
+        items = [(_handover(r), r["case_number"] or "", r["from_name"]) for r in rows]
+        return Page(items, offset, totals[TOTAL])
 
     # --- feedback ------------------------------------------------------------------------
 
@@ -529,8 +642,9 @@ class SqlAlchemyFollowUpRepository:
 
     # --- the digest ----------------------------------------------------------------------
 
-    async def held_meetings(self, team_ids: Sequence[int]) -> Sequence[HeldMeeting]:
-        rows = await self._s.execute(
+    @staticmethod
+    def _held(team_ids: Sequence[int], started_by: datetime) -> Any:
+        return (
             select(
                 consultations.c.id,
                 consultations.c.case_number,
@@ -546,41 +660,79 @@ class SqlAlchemyFollowUpRepository:
                 consultations.c.team_id.in_(list(team_ids)),
                 consultations.c.status == CaseStatus.SCHEDULED.value,
                 polls.c.state == PollState.FINALIZED.value,
+                poll_slots.c.start <= started_by,
             )
-            .order_by(poll_slots.c.start)
-            .limit(100)
         )
-        return [
+
+    async def held_meetings(
+        self, team_ids: Sequence[int], started_by: datetime, *, limit: int, offset: int = 0
+    ) -> Page[HeldMeeting]:
+        if not team_ids:
+            return Page([], offset, 0)
+        query = self._held(team_ids, started_by).order_by(poll_slots.c.start, consultations.c.id)
+        rows, totals = await page_rows(self._s, query, limit, offset)
+        items = [
             HeldMeeting(
-                r.id, r.case_number or "", r.team_id, r.poll_id, r.start, r.minutes, r.created_by
+                r["id"],
+                r["case_number"] or "",
+                r["team_id"],
+                r["poll_id"],
+                r["start"],
+                r["minutes"],
+                r["created_by"],
             )
             for r in rows
         ]
+        return Page(items, offset, totals[TOTAL])
 
-    async def overdue_count(self, team_id: int, today: date) -> int:
-        count = await self._s.execute(
-            select(func.count())
+    async def meetings_without_summary(
+        self, team_ids: Sequence[int], now: datetime
+    ) -> Mapping[int, int]:
+        if not team_ids:
+            return {}
+        # Over means start + minutes <= now. Date arithmetic differs between SQLite and
+        # PostgreSQL: count those surely over by the longest meeting there is, and look
+        # at the few begun within that time one by one.
+        longest = timedelta(minutes=max(DURATIONS))
+        held = self._held(team_ids, now - longest).subquery()
+        rows = await self._s.execute(select(held.c.team_id, func.count()).group_by(held.c.team_id))
+        counted = {int(team_id): int(n) for team_id, n in rows}
+        recent = self._held(team_ids, now).where(poll_slots.c.start > now - longest)
+        for r in (await self._s.execute(recent)).mappings():
+            if r["start"] + timedelta(minutes=r["minutes"]) <= now:
+                counted[r["team_id"]] = counted.get(r["team_id"], 0) + 1
+        return counted
+
+    async def overdue_counts(self, team_ids: Sequence[int], today: date) -> Mapping[int, int]:
+        if not team_ids:
+            return {}
+        rows = await self._s.execute(
+            select(consultations.c.team_id, func.count())
             .select_from(recommendations)
             .join(consultations, consultations.c.id == recommendations.c.consultation_id)
             .where(
-                consultations.c.team_id == team_id,
+                consultations.c.team_id.in_(list(team_ids)),
                 consultations.c.status.not_in(
                     [CaseStatus.CLOSED.value, CaseStatus.WITHDRAWN.value]
                 ),
-                recommendations.c.status.in_([s.value for s in ACTIVE]),
+                recommendations.c.status.in_(_ACTIVE),
                 recommendations.c.due < today,
             )
+            .group_by(consultations.c.team_id)
         )
-        return int(count.scalar_one())
+        return {int(team_id): int(n) for team_id, n in rows}
 
-    async def handovers_waiting(self, team_id: int) -> int:
-        count = await self._s.execute(
-            select(func.count())
+    async def handovers_waiting_counts(self, team_ids: Sequence[int]) -> Mapping[int, int]:
+        if not team_ids:
+            return {}
+        rows = await self._s.execute(
+            select(consultations.c.team_id, func.count())
             .select_from(handovers)
             .join(consultations, consultations.c.id == handovers.c.consultation_id)
             .where(
-                consultations.c.team_id == team_id,
+                consultations.c.team_id.in_(list(team_ids)),
                 handovers.c.state == HandOverState.PROPOSED.value,
             )
+            .group_by(consultations.c.team_id)
         )
-        return int(count.scalar_one())
+        return {int(team_id): int(n) for team_id, n in rows}

@@ -3,13 +3,13 @@ transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from cachetools import TTLCache
-from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -255,6 +255,38 @@ class SqlAlchemyPollRepository:
             )
         ).scalar_one_or_none()
         return None if poll_id is None else await self.get(int(poll_id))
+
+    async def fixed_meetings(
+        self, consultation_ids: Sequence[int]
+    ) -> Mapping[int, tuple[TimeSlot, str]]:
+        if not consultation_ids:
+            return {}
+        # What latest_for + chosen_slot give one case at a time, for a page of cases.
+        latest = (
+            select(polls.c.consultation_id, func.max(polls.c.id).label("poll_id"))
+            .where(
+                polls.c.consultation_id.in_(list(consultation_ids)),
+                polls.c.state != PollState.CANCELLED.value,
+            )
+            .group_by(polls.c.consultation_id)
+            .subquery()
+        )
+        rows = await self._s.execute(
+            select(
+                latest.c.consultation_id,
+                poll_slots.c.id,
+                poll_slots.c.start,
+                poll_slots.c.minutes,
+                polls.c.place,
+            )
+            .join(polls, polls.c.id == latest.c.poll_id)
+            .join(poll_slots, poll_slots.c.id == polls.c.chosen_slot_id)
+            .where(polls.c.state == PollState.FINALIZED.value)
+        )
+        return {
+            int(case_id): (TimeSlot(slot_id, start, minutes), place)
+            for case_id, slot_id, start, minutes, place in rows
+        }
 
     async def save(self, poll: AvailabilityPoll, now: datetime) -> None:
         assert poll.id is not None

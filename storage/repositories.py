@@ -6,12 +6,12 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import and_, bindparam, case, delete, exists, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from consultations.consultation import (
     OPEN_FOR_TRIAGE,
@@ -24,6 +24,7 @@ from consultations.consultation import (
     format_case_number,
 )
 from consultations.errors import Conflict
+from consultations.lists import Page
 from consultations.model import (
     FailedDelivery,
     OutgoingMessage,
@@ -36,6 +37,8 @@ from consultations.model import (
     User,
     UserRef,
 )
+from consultations.ports import TriageRow
+from storage.paging import TOTAL, page_by_key, page_rows
 from storage.tables import (
     audit_events,
     case_counters,
@@ -298,6 +301,28 @@ class SqlAlchemyTeamRepository:
         ).mappings()
         return [_team(r) for r in rows]
 
+    async def coordinated_by(self, user_id: int) -> Sequence[Team]:
+        rows = (
+            await self._s.execute(
+                select(teams)
+                .join(team_members, team_members.c.team_id == teams.c.id)
+                .join(
+                    role_grants,
+                    and_(
+                        role_grants.c.team_id == teams.c.id,
+                        role_grants.c.user_id == team_members.c.user_id,
+                    ),
+                )
+                .where(
+                    team_members.c.user_id == user_id,
+                    team_members.c.active.is_(True),
+                    role_grants.c.role == Role.COORDINATOR.value,
+                )
+                .order_by(teams.c.name, teams.c.id)
+            )
+        ).mappings()
+        return [_team(r) for r in rows]
+
     async def members(self, team_id: int) -> Sequence[User]:
         rows = (
             await self._s.execute(
@@ -308,6 +333,33 @@ class SqlAlchemyTeamRepository:
             )
         ).mappings()
         return [_user(r) for r in rows]
+
+    async def members_with_roles(
+        self, team_id: int, *, limit: int, offset: int = 0
+    ) -> Page[tuple[User, frozenset[Role]]]:
+        coordinator = exists().where(
+            role_grants.c.team_id == team_id,
+            role_grants.c.user_id == users.c.id,
+            role_grants.c.role == Role.COORDINATOR.value,
+        )
+        query = (
+            select(users)
+            .join(team_members, team_members.c.user_id == users.c.id)
+            .where(team_members.c.team_id == team_id, team_members.c.active.is_(True))
+            .order_by(case((coordinator, 0), else_=1), users.c.name, users.c.id)
+        )
+        rows, totals = await page_rows(self._s, query, limit, offset)
+        held: dict[int, set[Role]] = {row["id"]: set() for row in rows}
+        if held:
+            grants = await self._s.execute(
+                select(role_grants.c.user_id, role_grants.c.role).where(
+                    role_grants.c.team_id == team_id, role_grants.c.user_id.in_(list(held))
+                )
+            )
+            for user_id, role in grants:
+                held[user_id].add(Role(role))
+        items = [(_user(row), frozenset(held[row["id"]])) for row in rows]
+        return Page(items, offset, totals[TOTAL])
 
     async def is_member(self, team_id: int, user_id: int) -> bool:
         found = await self._s.scalar(
@@ -434,9 +486,20 @@ class SqlAlchemyOutbox:
         result = await self._s.execute(statement.values(status="cancelled"))
         return int(result.rowcount)  # type: ignore[attr-defined]
 
-    async def failures(self, team_ids: Sequence[int] | None) -> Sequence[FailedDelivery]:
+    async def failures(
+        self, team_ids: Sequence[int] | None, *, limit: int, offset: int = 0
+    ) -> Page[FailedDelivery]:
         query = (
-            select(outbox, users.c.name.label("user_name"))
+            select(
+                outbox.c.id,
+                outbox.c.kind,
+                outbox.c.recipient_type,
+                outbox.c.recipient_id,
+                outbox.c.attempts,
+                outbox.c.last_error,
+                outbox.c.due_at,
+                users.c.name.label("user_name"),
+            )
             .outerjoin(
                 users,
                 and_(
@@ -445,13 +508,12 @@ class SqlAlchemyOutbox:
                 ),
             )
             .where(outbox.c.status == "dead")
-            .order_by(outbox.c.due_at.desc())
-            .limit(50)
+            .order_by(outbox.c.due_at.desc(), outbox.c.id.desc())
         )
         if team_ids is not None:
             query = query.where(outbox.c.team_id.in_(list(team_ids)))
-        rows = (await self._s.execute(query)).mappings()
-        return [
+        rows, totals = await page_rows(self._s, query, limit, offset)
+        items = [
             FailedDelivery(
                 id=r["id"],
                 kind=r["kind"],
@@ -464,14 +526,27 @@ class SqlAlchemyOutbox:
             )
             for r in rows
         ]
+        return Page(items, offset, totals[TOTAL])
+
+    async def failure_count(self, team_ids: Sequence[int] | None) -> int:
+        query = select(func.count()).select_from(outbox).where(outbox.c.status == "dead")
+        if team_ids is not None:
+            query = query.where(outbox.c.team_id.in_(list(team_ids)))
+        return int(await self._s.scalar(query) or 0)
 
 
 class SqlAlchemyAuditLog:
     """Audit records are written with the commit, all in one statement: nothing reads
-    them back inside a transaction, and a vote batch records one per voter."""
+    them back inside a transaction, and a vote batch records one per voter.
 
-    def __init__(self, session: AsyncSession) -> None:
+    With `writer` (a view that reads through a read-only connection) they are written
+    in a short transaction of their own on the writer at commit."""
+
+    def __init__(
+        self, session: AsyncSession, writer: async_sessionmaker[AsyncSession] | None = None
+    ) -> None:
         self._s = session
+        self._writer = writer
         self._pending: list[dict[str, Any]] = []
 
     async def record(
@@ -501,10 +576,14 @@ class SqlAlchemyAuditLog:
         """Write what was recorded; the unit of work calls this just before it commits."""
         if self._pending:
             pending, self._pending = self._pending, []
-            await self._s.execute(_AUDIT, pending)
+            if self._writer is None:
+                await self._s.execute(_AUDIT, pending)
+                return
+            async with self._writer() as session, session.begin():
+                await session.execute(_AUDIT, pending)
 
 
-def _consultation(row: RowMapping, history: list[Transition]) -> Consultation:
+def consultation_from_row(row: RowMapping, history: list[Transition]) -> Consultation:
     return Consultation(
         id=row["id"],
         requester_id=row["requester_id"],
@@ -610,7 +689,7 @@ class SqlAlchemyConsultationRepository:
             for t in steps
         ]
         self._persisted[consultation_id] = len(history)
-        return _consultation(row, history)
+        return consultation_from_row(row, history)
 
     async def save(self, consultation: Consultation, now: datetime) -> None:
         assert consultation.id is not None
@@ -653,33 +732,95 @@ class SqlAlchemyConsultationRepository:
                 value = bumped.scalar_one()
         return format_case_number(year, int(value))
 
-    async def _many(self, query: Any) -> list[Consultation]:
-        rows = list((await self._s.execute(query)).mappings())
-        return [_consultation(row, []) for row in rows]
-
-    async def of_requester(self, user_id: int, *, drafts: bool) -> Sequence[Consultation]:
+    async def of_requester(
+        self, user_id: int, *, drafts: bool, limit: int, offset: int = 0
+    ) -> Page[Consultation]:
         status = consultations.c.status
         query = select(consultations).where(consultations.c.requester_id == user_id)
         if drafts:
-            query = query.where(status == CaseStatus.DRAFT.value)
+            query = query.where(status == CaseStatus.DRAFT.value).order_by(
+                consultations.c.updated_at.desc(), consultations.c.id.desc()
+            )
         else:
             query = query.where(
                 status.not_in([CaseStatus.DRAFT.value])
                 & ~((status == CaseStatus.WITHDRAWN.value) & consultations.c.case_number.is_(None))
+            ).order_by(
+                # A question waiting for the requester's answer first: it waits for them.
+                case((status == CaseStatus.NEEDS_INFO.value, 0), else_=1),
+                consultations.c.created_at.desc(),
+                consultations.c.id.desc(),
             )
-        return await self._many(query.order_by(consultations.c.created_at.desc()).limit(20))
+        rows, totals = await page_rows(self._s, query, limit, offset)
+        return Page([consultation_from_row(row, []) for row in rows], offset, totals[TOTAL])
 
-    async def open_for_triage(self, team_ids: Sequence[int]) -> Sequence[Consultation]:
-        query = (
-            select(consultations)
-            .where(
-                consultations.c.team_id.in_(list(team_ids)),
-                consultations.c.status.in_([s.value for s in OPEN_FOR_TRIAGE]),
-            )
-            .order_by(consultations.c.submitted_at, consultations.c.id)
-            .limit(50)
+    @staticmethod
+    def _queue(team_ids: Sequence[int]) -> Any:
+        return and_(
+            consultations.c.team_id.in_(list(team_ids)),
+            consultations.c.status.in_([s.value for s in OPEN_FOR_TRIAGE]),
         )
-        return await self._many(query)
+
+    @staticmethod
+    def _overdue(overdue_before: datetime) -> Any:
+        # consultations.consultation.triage_overdue, as SQL: the coordinators hold it, and
+        # it has waited long enough (BusinessCalendar.waited_since_before).
+        waiting_since = func.coalesce(consultations.c.submitted_at, consultations.c.created_at)
+        return case(
+            (
+                and_(
+                    consultations.c.status == CaseStatus.SUBMITTED.value,
+                    waiting_since < overdue_before,
+                ),
+                1,
+            ),
+            else_=0,
+        )
+
+    async def triage_queue(
+        self, team_ids: Sequence[int], overdue_before: datetime, *, limit: int, offset: int = 0
+    ) -> tuple[Page[TriageRow], int]:
+        overdue = self._overdue(overdue_before)
+        keys = select(
+            consultations.c.id.label("key"),
+            overdue.label("late"),
+            func.coalesce(consultations.c.submitted_at, consultations.c.created_at).label("since"),
+        ).where(self._queue(team_ids))
+
+        def full(page: Any) -> Any:
+            return select(consultations, users.c.name.label("requester_name")).select_from(
+                page.join(consultations, consultations.c.id == page.c.key).join(
+                    users, users.c.id == consultations.c.requester_id
+                )
+            )
+
+        rows, totals = await page_by_key(
+            self._s,
+            keys,
+            [("late", True), ("since", False)],
+            full,
+            limit,
+            offset,
+            overdue_total=overdue,
+        )
+        items = [TriageRow(consultation_from_row(row, []), row["requester_name"]) for row in rows]
+        return Page(items, offset, totals[TOTAL]), totals["overdue_total"]
+
+    async def triage_counts(
+        self, team_ids: Sequence[int], overdue_before: datetime
+    ) -> Mapping[int, tuple[int, int]]:
+        if not team_ids:
+            return {}
+        rows = await self._s.execute(
+            select(
+                consultations.c.team_id,
+                func.count(),
+                func.sum(self._overdue(overdue_before)),
+            )
+            .where(self._queue(team_ids))
+            .group_by(consultations.c.team_id)
+        )
+        return {int(team_id): (int(n), int(late or 0)) for team_id, n, late in rows}
 
     async def add_note(
         self, consultation_id: int, author_user_id: int, kind: str, text: str, at: datetime

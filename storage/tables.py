@@ -172,6 +172,9 @@ consultations = Table(
     Column("anonymised_at", UtcDateTime, nullable=True),
     # When the requester of an idle draft was told it will be deleted.
     Column("draft_reminded_at", UtcDateTime, nullable=True),
+    # A team's queue (and its meetings waiting for a summary) found, sorted and counted
+    # from the index alone: thousands of requests, each with its long texts.
+    Index("ix_consultations_queue", "team_id", "status", "submitted_at", "created_at"),
 )
 
 case_transitions = Table(

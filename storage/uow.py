@@ -32,10 +32,18 @@ class SqlAlchemyUnitOfWork:
     case_records: SqlAlchemyCaseRecords
 
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], poll_shapes: PollShapes | None = None
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        poll_shapes: PollShapes | None = None,
+        *,
+        audit_to: async_sessionmaker[AsyncSession] | None = None,
     ) -> None:
+        """`audit_to`: this unit of work is a view's, reading through `sessions` (read
+        only, storage.db.create_read_engine) and writing nothing but its audit records,
+        which go to `audit_to` at commit."""
         self._sessions = sessions
         self._poll_shapes = poll_shapes
+        self._audit_to = audit_to
         self._session: AsyncSession | None = None
         self._depth = 0
 
@@ -47,7 +55,7 @@ class SqlAlchemyUnitOfWork:
             self.users = SqlAlchemyUserRepository(self._session)
             self.teams = SqlAlchemyTeamRepository(self._session, self.users)
             self.outbox = SqlAlchemyOutbox(self._session)
-            self.audit = SqlAlchemyAuditLog(self._session)
+            self.audit = SqlAlchemyAuditLog(self._session, self._audit_to)
             self.consultations = SqlAlchemyConsultationRepository(self._session)
             self.polls = SqlAlchemyPollRepository(self._session, self._poll_shapes)
             self.followup = SqlAlchemyFollowUpRepository(self._session)

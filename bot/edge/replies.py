@@ -86,7 +86,8 @@ class ReplySender:
             remaining = deadline - loop.time()
             try:
                 await asyncio.wait_for(
-                    self._limiter.acquire(where.tenant, where.conversation_id), remaining
+                    self._limiter.acquire(where.tenant, where.conversation_id, reply=True),
+                    remaining,
                 )
                 return await self._connector.send(
                     where.service_url,

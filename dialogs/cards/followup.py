@@ -3,13 +3,15 @@ case manager's cases and review, the hand-over, closing, and the requester's fee
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from consultations.case_manager import CasesView, ReviewView
+from consultations.case_manager import CasesSection, CasesView, ReviewView
 from consultations.consultation import Consultation, Outcome
 from consultations.feedback import FeedbackView
 from consultations.handovers import HandOverView
+from consultations.lists import Page
 from consultations.recommendations import FollowUpAction, RecommendationView
 from consultations.summary import (
     MAX_REASON,
@@ -17,12 +19,14 @@ from consultations.summary import (
     NotImplementedReason,
 )
 from dialogs.cards.base import (
+    MAX_CARD_BYTES,
     Card,
     Localizer,
     adaptive_card,
     attention,
     bold,
     buttons,
+    card_bytes,
     clip_text,
     execute,
     facts,
@@ -32,6 +36,8 @@ from dialogs.cards.base import (
     paragraph,
     row,
 )
+from dialogs.cards.lists import paged_card, paging_buttons, range_line
+from dialogs.cards.people import PEOPLE, dataset, people_picker
 from dialogs.cards.registry import EMPTY
 from dialogs.cards.summary import (
     LIMITS,
@@ -132,109 +138,175 @@ def recommendation_card(
 
 # --- the case manager's view ---------------------------------------------------------------
 
+# A case's open recommendations listed under it; the rest are counted.
+MAX_RECS_SHOWN = 4
+
 
 def cases_card(t: Localizer, view: CasesView, today: date) -> Card:
-    """`cases`/`asiakkaat`/`klienter`: cases I manage with their open recommendations,
-    recommendations I own elsewhere, hand-overs waiting for me, summaries I owe."""
+    """`cases`/`asiakkaat`/`klienter`: hand-overs waiting for me, summaries I owe, cases I
+    manage with their open recommendations, recommendations I own elsewhere. The first
+    card shows the first few of each part with the part's true total; "Show more" under
+    a part pages through that part alone."""
+    section = view.section
+    parts: list[tuple[str, Page[Any], Callable[[int | None, Names], list[dict[str, Any]]]]] = [
+        (CasesSection.HANDOVERS, view.handovers, lambda _limit, _names: _handover_rows(t, view)),
+        (CasesSection.SUMMARIES, view.summaries_due, lambda _limit, _names: _summary_rows(t, view)),
+        (
+            CasesSection.MANAGED,
+            view.managed,
+            lambda limit, names: _managed_rows(t, view, today, limit, names),
+        ),
+        (CasesSection.OWNED, view.owned, lambda limit, _names: _owned_rows(t, view, limit)),
+    ]
 
-    def build(step: tuple[int | None, int | None]) -> Card:
-        limit, name_limit = step
-        names = Names(t, view.names, name_limit)
-        body: list[dict[str, Any]] = [heading(t("cases.title"))]
-        empty = not (view.managed or view.owned or view.handovers or view.summaries_due)
-        if empty:
-            body.append(paragraph(t("cases.empty")))
-            return adaptive_card(body)
-        for handover, case_number, sender in view.handovers:
-            body.append(
-                row(
-                    [
-                        attention(
-                            t("cases.handover_waiting", case_number=case_number, name=sender)
-                        ),
-                        buttons(
-                            execute(
-                                t("handover.open"), "handover.open", {"handover_id": handover.id}
-                            )
-                        ),
-                    ]
-                )
-            )
-        for meeting in view.summaries_due:
-            body.append(
-                row(
-                    [
-                        attention(t("cases.summary_due", case_number=meeting.case_number)),
-                        buttons(
-                            execute(
-                                t("summary.prompt.button"),
-                                "summary.open",
-                                {"case_id": meeting.consultation_id},
-                            )
-                        ),
-                    ]
-                )
-            )
-        if view.managed:
-            body.append(bold(t("cases.managed"), separator=True))
-        for managed in view.managed[:10]:
-            case = managed.case
-            items: list[dict[str, Any]] = [
-                paragraph(
-                    t(
-                        "cases.case",
-                        case_number=case.case_number or "",
-                        status=t(f"status.{case.status.value}"),
-                        review=date_text(t, managed.review_date),
-                    )
-                )
-            ]
-            for rec in managed.recommendations[:8]:
-                items.append(
-                    paragraph(
-                        t(
-                            "cases.rec",
-                            text=clip_text(rec.text, limit or 200),
-                            owner=names.owner(rec.owner),
-                            due=t.date(rec.due),
-                        ),
-                        subtle=not rec.overdue(today),
-                    )
-                )
-            if managed.handover is not None:
-                items.append(paragraph(t("cases.handover_pending"), subtle=True))
-            actions = [execute(t("cases.review"), "case.review", {"case_id": case.id})]
-            actions.extend(
-                execute(
-                    t("cases.rec_open", number=index + 1),
-                    "rec.open",
-                    {"recommendation_id": rec.id},
-                )
-                for index, rec in enumerate(managed.recommendations[:4])
-            )
-            items.append(buttons(*actions))
-            body.append(row(items))
-        if view.owned:
-            body.append(bold(t("cases.owned"), separator=True))
-        for rec, case_number in view.owned[:10]:
-            body.append(
-                row(
-                    [
-                        paragraph(
-                            t(
-                                "cases.owned_rec",
-                                case_number=case_number,
-                                text=clip_text(rec.text, limit or 200),
-                                due=t.date(rec.due),
-                            )
-                        ),
-                        buttons(execute(t("rec.open"), "rec.open", {"recommendation_id": rec.id})),
-                    ]
-                )
+    if view.empty and not section:
+        return adaptive_card([heading(t("cases.title")), paragraph(t("cases.empty"))])
+    head: list[dict[str, Any]] = [heading(t("cases.title"))]
+
+    if section:
+        part, page, rows_of = next(p for p in parts if p[0] == section)
+        title = bold(t(f"cases.section.{part}", count=page.total), separator=True)
+        back = [execute(t("cases.overview"), "cases.open")]
+
+        def one_part(step: tuple[int | None, int | None]) -> Card:
+            rows = rows_of(step[0], Names(t, view.names, step[1]))
+
+            def paged(shown: int) -> Card:
+                footer = [
+                    *range_line(t, page.offset, shown, page.total),
+                    *paging_buttons(
+                        t, "cases.open", {"section": part}, page.offset, shown, page.total
+                    ),
+                ]
+                return adaptive_card([*head, title, *rows[:shown], *footer], back)
+
+            return paged_card(paged, len(rows))
+
+        return fit(one_part, LIMITS)
+
+    def overview(step: tuple[int | None, int | None], cap: int | None) -> Card:
+        body = list(head)
+        for part, page, rows_of in parts:
+            if not page.total:
+                continue
+            if part in (CasesSection.MANAGED, CasesSection.OWNED):
+                body.append(bold(t(f"cases.section.{part}", count=page.total), separator=True))
+            rows = rows_of(step[0], Names(t, view.names, step[1]))[:cap]
+            body.extend(rows)
+            body.extend(range_line(t, 0, len(rows), page.total))
+            body.extend(
+                paging_buttons(t, "cases.open", {"section": part}, 0, len(rows), page.total)
             )
         return adaptive_card(body)
 
-    return fit(build, LIMITS)
+    card = fit(lambda step: overview(step, None), LIMITS)
+    if card_bytes(card) > MAX_CARD_BYTES:
+        # Even the shortest texts are too many: fewer rows of each part, each pages on.
+        longest = max(len(page.items) for _part, page, _rows in parts)
+        card = paged_card(lambda cap: overview(LIMITS[-1], cap), longest)
+    return card
+
+
+def _handover_rows(t: Localizer, view: CasesView) -> list[dict[str, Any]]:
+    return [
+        row(
+            [
+                attention(
+                    t(
+                        "cases.handover_waiting",
+                        case_number=case_number,
+                        name=clip_text(sender, 80) or EMPTY,
+                    )
+                ),
+                buttons(execute(t("handover.open"), "handover.open", {"handover_id": handover.id})),
+            ]
+        )
+        for handover, case_number, sender in view.handovers.items
+    ]
+
+
+def _summary_rows(t: Localizer, view: CasesView) -> list[dict[str, Any]]:
+    return [
+        row(
+            [
+                attention(t("cases.summary_due", case_number=meeting.case_number)),
+                buttons(
+                    execute(
+                        t("summary.prompt.button"),
+                        "summary.open",
+                        {"case_id": meeting.consultation_id},
+                    )
+                ),
+            ]
+        )
+        for meeting in view.summaries_due.items
+    ]
+
+
+def _managed_rows(
+    t: Localizer, view: CasesView, today: date, limit: int | None, names: Names
+) -> list[dict[str, Any]]:
+    rows = []
+    for managed in view.managed.items:
+        case = managed.case
+        items: list[dict[str, Any]] = [
+            paragraph(
+                t(
+                    "cases.case",
+                    case_number=case.case_number or "",
+                    status=t(f"status.{case.status.value}"),
+                    review=date_text(t, managed.review_date),
+                )
+            )
+        ]
+        for rec in managed.recommendations[:MAX_RECS_SHOWN]:
+            items.append(
+                paragraph(
+                    t(
+                        "cases.rec",
+                        text=clip_text(rec.text, limit or 200),
+                        owner=names.owner(rec.owner),
+                        due=t.date(rec.due),
+                    ),
+                    subtle=not rec.overdue(today),
+                )
+            )
+        hidden = len(managed.recommendations) - MAX_RECS_SHOWN
+        if hidden > 0:
+            items.append(paragraph(t.n("cases.recs_more", hidden), subtle=True))
+        if managed.handover is not None:
+            items.append(paragraph(t("cases.handover_pending"), subtle=True))
+        actions = [execute(t("cases.review"), "case.review", {"case_id": case.id})]
+        actions.extend(
+            execute(
+                t("cases.rec_open", number=index + 1),
+                "rec.open",
+                {"recommendation_id": rec.id},
+            )
+            for index, rec in enumerate(managed.recommendations[:MAX_RECS_SHOWN])
+        )
+        items.append(buttons(*actions))
+        rows.append(row(items))
+    return rows
+
+
+def _owned_rows(t: Localizer, view: CasesView, limit: int | None) -> list[dict[str, Any]]:
+    return [
+        row(
+            [
+                paragraph(
+                    t(
+                        "cases.owned_rec",
+                        case_number=case_number,
+                        text=clip_text(rec.text, limit or 200),
+                        due=t.date(rec.due),
+                    )
+                ),
+                buttons(execute(t("rec.open"), "rec.open", {"recommendation_id": rec.id})),
+            ]
+        )
+        for rec, case_number in view.owned.items
+    ]
 
 
 def review_card(
@@ -288,20 +360,29 @@ def review_card(
         body.append(paragraph(t("cases.handover_pending"), subtle=True))
         return adaptive_card(body)
     body.append(paragraph(t("handover.hint"), subtle=True))
-    body.append(
-        {
-            "type": "Input.ChoiceSet",
-            "id": "successor",
-            "label": t("handover.successor"),
-            "style": "compact",
-            "choices": [
-                {"title": name or EMPTY, "value": str(uid)} for uid, name in view.candidates
+    suggested = {str(uid) for uid in view.suggested if uid != view.case_manager_id}
+
+    def with_names(step: tuple[int | None, int | None]) -> Card:
+        # Names as long as they come, shortened only when the card would be too big.
+        limit = step[1] or 80
+        picker = people_picker(
+            t,
+            input_id="successor",
+            label=t("handover.successor"),
+            candidates=[
+                (clip_text(name, limit) or EMPTY, str(uid)) for uid, name in view.candidates
             ],
-        }
-    )
-    body.append(text_input("note", t("handover.note"), MAX_NOTE))
-    body.append(buttons(execute(t("handover.propose"), "handover.propose", data)))
-    return adaptive_card(body)
+            suggested=suggested,
+            search=dataset(PEOPLE, case.id),
+        )
+        ending = [
+            picker,
+            text_input("note", t("handover.note"), MAX_NOTE),
+            buttons(execute(t("handover.propose"), "handover.propose", data)),
+        ]
+        return adaptive_card([*body, *ending])
+
+    return fit(with_names, LIMITS)
 
 
 def handover_card(

@@ -41,6 +41,7 @@ from dialogs.cards.base import (
     paragraph,
     row,
 )
+from dialogs.cards.people import MEMBERS, dataset, people_picker
 from dialogs.cards.registry import EMPTY, profession_name, professions_text
 
 # How many slots the coordinator can propose on the setup card (the poll allows MAX_SLOTS).
@@ -242,34 +243,39 @@ def poll_setup_card(
                 }
             )
         body.append(paragraph(t("poll.setup.slots_hint"), subtle=True))
-        choices = [
-            {"title": _member_title(t, name, profession, sq), "value": str(uid)}
-            for uid, name, profession in members
+        candidates = [
+            (_member_title(t, name, profession, sq), str(uid)) for uid, name, profession in members
         ]
+        suggested = {str(uid) for uid in suggested_invitees}
+        invitees = _value(values, "invitees", default_invitees)
         body.append(bold(t("poll.setup.people"), separator=True))
         if wanted:
             body.append(paragraph(t("poll.setup.wanted", professions=professions_text(t, wanted))))
+        # On a team of hundreds the suggested people are listed and anyone else is found
+        # by name: the card stays small whatever the team's size.
         body.append(
-            {
-                "type": "Input.ChoiceSet",
-                "id": "invitees",
-                "label": t("poll.setup.invitees"),
-                "style": "compact",
-                "isMultiSelect": True,
-                "choices": choices,
-                "value": _value(values, "invitees", default_invitees),
-            }
+            people_picker(
+                t,
+                input_id="invitees",
+                label=t("poll.setup.invitees"),
+                candidates=candidates,
+                suggested=suggested,
+                search=dataset(MEMBERS, case_id),
+                value=invitees,
+                multi=True,
+            )
         )
         body.append(
-            {
-                "type": "Input.ChoiceSet",
-                "id": "required",
-                "label": t("poll.setup.required"),
-                "style": "compact",
-                "isMultiSelect": True,
-                "choices": choices,
-                "value": _value(values, "required", ""),
-            }
+            people_picker(
+                t,
+                input_id="required",
+                label=t("poll.setup.required"),
+                candidates=candidates,
+                suggested={*suggested, *invitees.split(",")},
+                search=dataset(MEMBERS, case_id),
+                value=_value(values, "required", ""),
+                multi=True,
+            )
         )
         body.append(paragraph(t("poll.setup.required_hint"), subtle=True))
         deadline_date: dict[str, Any] = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from consultations.lists import Page
 from consultations.model import LANGUAGES, FailedDelivery, Profession, Role, Team, User
 from consultations.records import DEFAULT_CASE_MONTHS
 from dialogs.cards.base import (
@@ -12,11 +13,13 @@ from dialogs.cards.base import (
     Localizer,
     adaptive_card,
     bold,
+    clip_text,
     execute,
     facts,
     heading,
     paragraph,
 )
+from dialogs.cards.lists import names_with_more, paged_card, paging_buttons, range_line
 from dialogs.commands import COMMANDS, Audience
 
 EMPTY = "—"
@@ -129,17 +132,20 @@ def profile_card(t: Localizer, user: User, *, saved: bool = False) -> Card:
 def roles_card(
     t: Localizer,
     team: Team,
-    members: Sequence[tuple[User, frozenset[Role]]],
+    page: Page[tuple[User, frozenset[Role]]],
     *,
     can_manage: bool,
     notice: str = "",
 ) -> Card:
-    body: list[dict[str, Any]] = [heading(t("roles.title", team=team.name))]
+    """A page of the team's members (coordinators first) and who coordinates; those who
+    may, grant and revoke the role from here. A team of hundreds pages."""
+    head: list[dict[str, Any]] = [heading(t("roles.title", team=team.name))]
     if notice:
-        body.append(paragraph(notice))
-    if not members:
-        body.append(paragraph(t("roles.empty")))
-    for user, roles in members:
+        head.append(paragraph(notice))
+    if not page.total:
+        head.append(paragraph(t("roles.empty")))
+    rows: list[dict[str, Any]] = []
+    for user, roles in page.items:
         is_coordinator = Role.COORDINATOR in roles
         role_text = t("role.coordinator") if is_coordinator else t("role.member")
         row: dict[str, Any] = {
@@ -149,7 +155,7 @@ def roles_card(
                     "type": "Column",
                     "width": "stretch",
                     "items": [
-                        paragraph(f"**{user.name or '—'}**"),
+                        paragraph(f"**{clip_text(user.name, 80) or '—'}**"),
                         paragraph(
                             f"{role_text} · {profession_name(t, user.profession)}", subtle=True
                         ),
@@ -163,28 +169,30 @@ def roles_card(
                 if is_coordinator
                 else ("role.grant", t("role.grant.button"))
             )
+            data = {
+                "team_id": team.id,
+                "user_id": user.id,
+                "role": "coordinator",
+                "offset": page.offset,
+            }
             row["columns"].append(
                 {
                     "type": "Column",
                     "width": "auto",
-                    "items": [
-                        {
-                            "type": "ActionSet",
-                            "actions": [
-                                execute(
-                                    label,
-                                    verb,
-                                    {"team_id": team.id, "user_id": user.id, "role": "coordinator"},
-                                )
-                            ],
-                        }
-                    ],
+                    "items": [{"type": "ActionSet", "actions": [execute(label, verb, data)]}],
                 }
             )
-        body.append(row)
-    if not can_manage:
-        body.append(paragraph(t("roles.read_only"), subtle=True))
-    return adaptive_card(body)
+        rows.append(row)
+    tail = [] if can_manage else [paragraph(t("roles.read_only"), subtle=True)]
+
+    def build(shown: int) -> Card:
+        footer = [
+            *range_line(t, page.offset, shown, page.total),
+            *paging_buttons(t, "roles.open", {"team_id": team.id}, page.offset, shown, page.total),
+        ]
+        return adaptive_card([*head, *rows[:shown], *footer, *tail])
+
+    return paged_card(build, len(rows))
 
 
 # What each kind of message is about, in words a coordinator uses ("poll.nudge" is a
@@ -211,27 +219,36 @@ def delivery_kind(t: Localizer, kind: str) -> str:
     return t(f"deliveries.kind.{group}") if group in DELIVERY_KINDS else kind
 
 
-def deliveries_card(t: Localizer, failures: Sequence[FailedDelivery]) -> Card:
-    """Messages the bot could not deliver: what, to whom, when, and why."""
-    body: list[dict[str, Any]] = [heading(t("deliveries.title"))]
-    if not failures:
-        body.append(paragraph(t("deliveries.none")))
+def deliveries_card(t: Localizer, page: Page[FailedDelivery]) -> Card:
+    """Messages the bot could not deliver: what, to whom, when, and why; newest first."""
+    head: list[dict[str, Any]] = [heading(t("deliveries.title"))]
+    if not page.total:
+        head.append(paragraph(t("deliveries.none")))
     else:
-        body.append(paragraph(t("deliveries.intro"), subtle=True))
-    for failure in failures:
+        head.append(paragraph(t("deliveries.intro"), subtle=True))
+    rows = []
+    for failure in page.items:
         who = failure.recipient_name or t(f"deliveries.recipient.{failure.recipient_type.value}")
-        body.append(
+        rows.append(
             facts(
                 [
                     (t("deliveries.kind"), delivery_kind(t, failure.kind)),
-                    (t("deliveries.recipient"), who),
+                    (t("deliveries.recipient"), clip_text(who, 80)),
                     (t("deliveries.due"), t.datetime(failure.due_at)),
                     (t("deliveries.attempts"), str(failure.attempts)),
-                    (t("deliveries.error"), failure.last_error),
+                    (t("deliveries.error"), clip_text(failure.last_error, 200)),
                 ]
             )
         )
-    return adaptive_card(body)
+
+    def build(shown: int) -> Card:
+        footer = [
+            *range_line(t, page.offset, shown, page.total),
+            *paging_buttons(t, "deliveries.open", {}, page.offset, shown, page.total),
+        ]
+        return adaptive_card([*head, *rows[:shown], *footer])
+
+    return paged_card(build, len(rows))
 
 
 def role_granted_card(t: Localizer, team_name: str, role: Role) -> Card:
@@ -288,7 +305,8 @@ def digest_card(
     if not any(follow_up):
         body.append(paragraph(t("digest.follow_up_clear")))
     if unreachable:
-        body.append(paragraph(t("digest.unreachable", names=", ".join(unreachable))))
+        names = names_with_more(t, [clip_text(n, 60) for n in unreachable], 10)
+        body.append(paragraph(t("digest.unreachable", names=names)))
     actions = [execute(t("digest.queue.open"), "request.queue")] if waiting else []
     if any(follow_up):
         actions.append(execute(t("cases.open"), "cases.open"))

@@ -25,17 +25,17 @@ from consultations.consultation import (
     Urgency,
 )
 from consultations.errors import DomainError, IdentityCodeRefused
+from consultations.intake import QueueView
+from consultations.lists import Page
 from consultations.model import Profession
 from consultations.poll import TimeSlot
 from dialogs.cards.base import (
     HELSINKI,
-    MAX_CARD_BYTES,
     Card,
     Localizer,
     adaptive_card,
     attention,
     bold,
-    card_bytes,
     clip_text,
     execute,
     facts,
@@ -44,6 +44,7 @@ from dialogs.cards.base import (
     heading,
     paragraph,
 )
+from dialogs.cards.lists import paged_card, paging_buttons, range_line
 from dialogs.cards.registry import EMPTY, profession_name, professions_text
 
 PAGES = ("basics", "urgent", "consent", "question", "capacity", "services", "meeting", "review")
@@ -572,21 +573,27 @@ def _list_card(
     t: Localizer,
     head: list[dict[str, Any]],
     rows: list[dict[str, Any]],
-    total: int,
+    page: Page[Any],
+    verb: str,
     actions: list[dict[str, Any]] | None = None,
+    data: dict[str, Any] | None = None,
 ) -> Card:
-    """Head + as many rows as fit (at most MAX_LIST) + "showing n of total"."""
-    shown = min(len(rows), MAX_LIST)
-    while True:
-        card = adaptive_card([*head, *rows[:shown], *_more(t, shown, total)], actions)
-        if shown == 0 or card_bytes(card) <= MAX_CARD_BYTES:
-            return card
-        shown -= 1
+    """Head + as many of the page's rows as fit + which of how many they are + Show
+    more (the same verb at the next offset) and back to the first page."""
+
+    def build(shown: int) -> Card:
+        footer = [
+            *range_line(t, page.offset, shown, page.total),
+            *paging_buttons(t, verb, data or {}, page.offset, shown, page.total),
+        ]
+        return adaptive_card([*head, *rows[:shown], *footer], actions)
+
+    return paged_card(build, len(rows))
 
 
 def my_requests_card(
     t: Localizer,
-    cases: Sequence[Consultation],
+    page: Page[Consultation],
     *,
     notice: str = "",
     meetings: Mapping[int, tuple[TimeSlot, str]] | None = None,
@@ -597,10 +604,10 @@ def my_requests_card(
     if notice:
         # A catalog key or an already localized text (an unknown id comes back as is).
         body.append(paragraph(t(notice)))
-    if not cases:
+    if not page.total:
         body.append(paragraph(t("my.empty")))
     rows: list[dict[str, Any]] = []
-    for case in cases[:MAX_LIST]:
+    for case in page.items[:MAX_LIST]:
         items: list[dict[str, Any]] = [
             paragraph(f"**{_case_label(t, case)}** · {status_text(t, case.status)}"),
         ]
@@ -617,7 +624,10 @@ def my_requests_card(
                 facts(
                     [
                         (t("meeting.time"), t.span(slot.start, slot.end)),
-                        (t("meeting.place"), place.strip() or t("poll.place.none")),
+                        (
+                            t("meeting.place"),
+                            clip_text(place.strip(), EXCERPT) or t("poll.place.none"),
+                        ),
                     ]
                 )
             )
@@ -637,7 +647,7 @@ def my_requests_card(
             )
         rows.append({"type": "Container", "separator": True, "items": items})
     new = execute(t("request.new.button"), "request.new")
-    return _list_card(t, body, rows, len(cases), [new])
+    return _list_card(t, body, rows, page, "request.my", [new])
 
 
 def draft_title(t: Localizer, draft: Consultation) -> str:
@@ -650,14 +660,14 @@ def draft_title(t: Localizer, draft: Consultation) -> str:
     return t("drafts.item_unnamed", date=started)
 
 
-def drafts_card(t: Localizer, drafts: Sequence[Consultation]) -> Card:
+def drafts_card(t: Localizer, page: Page[Consultation]) -> Card:
     body: list[dict[str, Any]] = [heading(t("drafts.title"))]
-    if not drafts:
+    if not page.total:
         body.append(paragraph(t("drafts.empty")))
     rows: list[dict[str, Any]] = []
-    for draft in drafts[:MAX_LIST]:
+    for draft in page.items[:MAX_LIST]:
         d = draft.details
-        items: list[dict[str, Any]] = [paragraph(f"**{draft_title(t, draft)}**")]
+        items: list[dict[str, Any]] = [paragraph(f"**{clip_text(draft_title(t, draft), 300)}**")]
         if d.question.strip():
             items.append(paragraph(clip_text(d.question.strip(), EXCERPT), subtle=True))
         items.append(
@@ -676,7 +686,7 @@ def drafts_card(t: Localizer, drafts: Sequence[Consultation]) -> Card:
         )
         rows.append({"type": "Container", "separator": True, "items": items})
     new = execute(t("request.new.button"), "request.new")
-    return _list_card(t, body, rows, len(drafts), [new])
+    return _list_card(t, body, rows, page, "request.drafts", [new])
 
 
 # --- triage ------------------------------------------------------------------------------
@@ -872,23 +882,28 @@ def decision_card(t: Localizer, case: Consultation, decision: str) -> Card:
     return adaptive_card(body, actions)
 
 
-def queue_card(t: Localizer, items: Sequence[tuple[Consultation, int, bool, str]]) -> Card:
-    """Open requests of the coordinator's teams, oldest first, with overdue flags."""
+def queue_card(t: Localizer, view: QueueView) -> Card:
+    """Open requests of the coordinator's teams, overdue first, then oldest first; the
+    counts are of the whole queue, the rows one page of it."""
+    page = view.page
     body: list[dict[str, Any]] = [heading(t("queue.title"))]
-    if not items:
+    if not page.total:
         body.append(paragraph(t("queue.empty")))
-    overdue_count = sum(1 for _, _, overdue, _ in items if overdue)
-    if overdue_count:
-        body.append(attention(t.n("queue.overdue_count", overdue_count)))
+    else:
+        body.append(paragraph(t.n("queue.total", page.total)))
+    if view.overdue:
+        body.append(attention(t.n("queue.overdue_count", view.overdue)))
     rows: list[dict[str, Any]] = []
-    for case, days, overdue, requester in items[:MAX_LIST]:
+    for item in page.items[:MAX_LIST]:
+        case, days = item.case, item.working_days_waiting
         waiting = t.n("queue.waiting", days) if days else t("queue.waiting_today")
+        requester = clip_text(item.requester_name, 80) or EMPTY
         lines: list[dict[str, Any]] = [
             paragraph(f"**{_case_label(t, case)}** · {status_text(t, case.status)}"),
-            paragraph(f"{requester or EMPTY} · {waiting}", subtle=True),
+            paragraph(f"{requester} · {waiting}", subtle=True),
         ]
         markers = []
-        if overdue:
+        if item.overdue:
             markers.append(t("queue.overdue"))
         if case.details.urgency is Urgency.URGENT:
             markers.append(urgency_text(t, Urgency.URGENT))
@@ -920,4 +935,4 @@ def queue_card(t: Localizer, items: Sequence[tuple[Consultation, int, bool, str]
                 ],
             }
         )
-    return _list_card(t, body, rows, len(items))
+    return _list_card(t, body, rows, page, "request.queue")

@@ -41,6 +41,7 @@ from dialogs.cards.base import (
     paragraph,
     row,
 )
+from dialogs.cards.people import MEMBERS, OWNERS, PEOPLE, dataset, people_picker
 from dialogs.cards.poll import slot_label
 from dialogs.cards.registry import EMPTY
 
@@ -118,16 +119,6 @@ def text_input(input_id: str, label: str, limit: int, value: str = "") -> dict[s
     }
 
 
-def _owner_choices(t: Localizer, view: SummaryView, names: Names) -> list[dict[str, str]]:
-    people = [
-        {"title": names.person(u), "value": Owner(user_id=u).token} for u in view.owner_choices
-    ]
-    parties = [
-        {"title": t(f"party.{p.value}"), "value": Owner(party=p).token} for p in OutsideParty
-    ]
-    return [*people, *parties]
-
-
 def _plan_line(
     t: Localizer,
     names: Names,
@@ -188,11 +179,13 @@ def summary_editor_card(
     def build(step: tuple[int | None, int | None]) -> Card:
         limit, name_limit = step
         names = Names(t, view.names, name_limit)
-        attendee_choices = [
-            {"title": names.person(u), "value": str(u)} for u in view.attendee_choices
-        ]
-        manager_choices = [
-            {"title": names.person(u), "value": str(u)}
+        case_id = view.case.id
+        people = [(names.person(u), str(u)) for u in view.attendee_choices]
+        # Suggested on a team of hundreds: who was invited, who was there, the requester.
+        there = {str(u) for u in [*view.invited, *summary.attendees]}
+        requester = str(view.case.requester_id)
+        with_requester = [
+            (names.person(u), str(u))
             for u in dict.fromkeys([*view.attendee_choices, view.case.requester_id])
         ]
         body: list[dict[str, Any]] = [
@@ -212,15 +205,16 @@ def summary_editor_card(
         body.append(facts([(t("meeting.time"), meeting_text(t, view.meeting))]))
         body.append(paragraph(t("summary.editor.intro"), subtle=True))
         body.append(
-            {
-                "type": "Input.ChoiceSet",
-                "id": "attendees",
-                "label": t("summary.attendees"),
-                "style": "compact",
-                "isMultiSelect": True,
-                "choices": attendee_choices,
-                "value": ",".join(str(a) for a in summary.attendees),
-            }
+            people_picker(
+                t,
+                input_id="attendees",
+                label=t("summary.attendees"),
+                candidates=people,
+                suggested=there,
+                search=dataset(MEMBERS, case_id),
+                value=",".join(str(a) for a in summary.attendees),
+                multi=True,
+            )
         )
         client: dict[str, Any] = {
             "type": "Input.ChoiceSet",
@@ -255,30 +249,38 @@ def summary_editor_card(
             body.append(row(items))
         body.append(bold(t("summary.rec.new"), separator=True))
         body.append(text_input("rec_text", t("summary.rec.text"), MAX_RECOMMENDATION))
+        owners = [(names.person(u), Owner(user_id=u).token) for u in view.owner_choices]
+        planned = {r.owner.token for r in summary.recommendations}
         body.append(
-            {
-                "type": "Input.ChoiceSet",
-                "id": "rec_owner",
-                "label": t("summary.rec.owner"),
-                "style": "compact",
-                "choices": _owner_choices(t, view, names),
-            }
+            people_picker(
+                t,
+                input_id="rec_owner",
+                label=t("summary.rec.owner"),
+                candidates=owners,
+                suggested={
+                    *planned,
+                    *(Owner(user_id=int(u)).token for u in [*there, requester]),
+                },
+                search=dataset(OWNERS, case_id),
+                extra=[(t(f"party.{p.value}"), Owner(party=p).token) for p in OutsideParty],
+            )
         )
         body.append(paragraph(t("summary.rec.owner_hint"), subtle=True))
         body.append(date_input("rec_due", t("summary.rec.due")))
         body.append(buttons(execute(t("summary.rec.add"), "summary.add_rec", data)))
         body.append(bold(t("summary.case_manager"), separator=True))
         body.append(paragraph(t("summary.case_manager.hint"), subtle=True))
-        manager: dict[str, Any] = {
-            "type": "Input.ChoiceSet",
-            "id": "case_manager",
-            "label": t("summary.case_manager"),
-            "style": "compact",
-            "choices": manager_choices,
-        }
-        if summary.case_manager_id is not None:
-            manager["value"] = str(summary.case_manager_id)
-        body.append(manager)
+        body.append(
+            people_picker(
+                t,
+                input_id="case_manager",
+                label=t("summary.case_manager"),
+                candidates=with_requester,
+                suggested={*there, requester},
+                search=dataset(PEOPLE, case_id),
+                value=str(summary.case_manager_id or ""),
+            )
+        )
         body.append(date_input("review_date", t("summary.review_date"), summary.review_date))
         body.append(paragraph(t("summary.editor.privacy"), subtle=True))
         return adaptive_card(

@@ -58,6 +58,8 @@ PUBLIC_VERBS = {
     "role.claim",
     "role.grant",
     "role.revoke",
+    # "Show more" on the roles card, which is posted where `roolit` was typed.
+    "roles.open",
     "team.settings.save",
     "language.open",
     "language.set",
@@ -225,6 +227,7 @@ async def test_every_verb_from_a_channel_or_group_chat_is_refused_or_shows_no_cl
         "role.grant": (COORDINATOR, role),
         "role.revoke": (COORDINATOR, role),
         "profile.save": (COORDINATOR, {"profession": "social_worker"}),
+        "roles.open": (COORDINATOR, {"team_id": team, "offset": 0}),
     }
     for verb in sorted(PUBLIC_VERBS):
         who, data = public_data.get(verb) or buttons.get(verb, (COORDINATOR, {}))

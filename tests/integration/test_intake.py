@@ -241,7 +241,9 @@ async def test_a_new_request_with_nothing_in_it_leaves_no_draft(world: World) ->
             await intake.start_request(world.uow(), world.requester.id, values, "basics", NOW)
         assert refused.value.code == "error.draft_empty"
     assert await dump(world.sessions) == before
-    assert await intake.my_requests(world.uow(), world.requester.id, NOW, drafts=True) == []
+    assert (
+        await intake.my_requests(world.uow(), world.requester.id, NOW, drafts=True, limit=25)
+    ).page.items == []
     # What a new request starts with is read, not stored.
     defaults = await intake.request_defaults(world.uow(), world.requester.id)
     assert defaults.team_id == world.team and not defaults.has_content()
@@ -524,8 +526,12 @@ async def test_a_discarded_draft_is_gone_from_the_lists(world: World) -> None:
     assert case.id is not None
     await intake.discard_draft(world.uow(), world.requester.id, case.id, NOW)
     assert (await stored(world, case.id)).status is CaseStatus.WITHDRAWN
-    assert await intake.my_requests(world.uow(), world.requester.id, NOW, drafts=True) == []
-    assert await intake.my_requests(world.uow(), world.requester.id, NOW, drafts=False) == []
+    assert (
+        await intake.my_requests(world.uow(), world.requester.id, NOW, drafts=True, limit=25)
+    ).page.items == []
+    assert (
+        await intake.my_requests(world.uow(), world.requester.id, NOW, drafts=False, limit=25)
+    ).page.items == []
     assert await messages(world, case.id) == []
 
 
@@ -623,7 +629,7 @@ async def test_only_a_coordinator_of_the_cases_team_triages_it(world: World, who
     assert (await stored(world, case.id)).status is CaseStatus.SUBMITTED
     if who != "other_coordinator":
         with pytest.raises(DomainError, match=r"error\.not_coordinator"):
-            await intake.triage_queue(world.uow(), actor.id, NOW, CALENDAR)
+            await intake.triage_queue(world.uow(), actor.id, NOW, CALENDAR, limit=25)
 
 
 async def test_an_unknown_case_is_not_found(world: World) -> None:
@@ -696,8 +702,8 @@ async def test_every_change_and_read_is_audited_with_its_actor(world: World) -> 
     )
     await intake.answer_question(world.uow(), world.requester.id, case.id, "V.", NOW, CALENDAR)
     await intake.accept_request(world.uow(), world.second_coordinator.id, case.id, NOW)
-    await intake.my_requests(world.uow(), world.requester.id, NOW, drafts=False)
-    await intake.triage_queue(world.uow(), world.coordinator.id, NOW, CALENDAR)
+    await intake.my_requests(world.uow(), world.requester.id, NOW, drafts=False, limit=25)
+    await intake.triage_queue(world.uow(), world.coordinator.id, NOW, CALENDAR, limit=25)
 
     async with world.sessions() as session:
         rows = list(
@@ -747,13 +753,17 @@ async def test_my_requests_lists_submitted_ones_and_drafts_separately(world: Wor
     await intake.withdraw_request(world.uow(), world.requester.id, second.id, NOW)
     someone_elses = await intake.start_request(world.uow(), world.member.id, BASICS, "basics", NOW)
 
-    mine = await intake.my_requests(world.uow(), world.requester.id, NOW, drafts=False)
+    mine = (
+        await intake.my_requests(world.uow(), world.requester.id, NOW, drafts=False, limit=25)
+    ).page.items
     assert [(c.id, c.status) for c in mine] == [
         (second.id, CaseStatus.WITHDRAWN),
         (first.id, CaseStatus.SUBMITTED),
     ]
     assert [c.case_number for c in mine] == ["TK-2026-0002", "TK-2026-0001"]
-    drafts = await intake.my_requests(world.uow(), world.requester.id, NOW, drafts=True)
+    drafts = (
+        await intake.my_requests(world.uow(), world.requester.id, NOW, drafts=True, limit=25)
+    ).page.items
     assert [c.id for c in drafts] == [unfinished.id]
     assert someone_elses.id not in {c.id for c in [*mine, *drafts]}
 
@@ -777,39 +787,40 @@ async def test_the_triage_queue_is_oldest_first_with_working_days_waiting(world:
     )
     await intake.submit_request(world.uow(), world.requester.id, elsewhere.id, NOW, CALENDAR)
 
-    def seen(items: Any) -> list[tuple[int | None, int, bool]]:
-        return [(i.case.id, i.working_days_waiting, i.overdue) for i in items]
+    def seen(view: Any) -> list[tuple[int | None, int, bool]]:
+        return [(i.case.id, i.working_days_waiting, i.overdue) for i in view.page.items]
 
     # Tuesday 7.12. noon: the weekend and the holiday do not count.
     queue = await intake.triage_queue(
-        world.uow(), world.coordinator.id, hel(2027, 12, 7, 12), CALENDAR
+        world.uow(), world.coordinator.id, hel(2027, 12, 7, 12), CALENDAR, limit=25
     )
     assert seen(queue) == [(oldest.id, 2, True), (newer.id, 1, False), (waiting.id, 0, False)]
-    assert {i.requester_name for i in queue} == {"User 2"}
-    assert [i.case.status for i in queue][-1] is CaseStatus.NEEDS_INFO
+    assert {i.requester_name for i in queue.page.items} == {"User 2"}
+    assert [i.case.status for i in queue.page.items][-1] is CaseStatus.NEEDS_INFO
+    assert (queue.page.total, queue.overdue) == (3, 1)
 
     # Friday 3.12. afternoon: one working day for the oldest, none for the newer.
     early = await intake.triage_queue(
-        world.uow(), world.second_coordinator.id, hel(2027, 12, 3, 15), CALENDAR
+        world.uow(), world.second_coordinator.id, hel(2027, 12, 3, 15), CALENDAR, limit=25
     )
     assert seen(early)[:2] == [(oldest.id, 1, False), (newer.id, 0, False)]
 
     # Monday 6.12. (the holiday) changes nothing from Friday.
     holiday = await intake.triage_queue(
-        world.uow(), world.coordinator.id, hel(2027, 12, 6, 12), CALENDAR
+        world.uow(), world.coordinator.id, hel(2027, 12, 6, 12), CALENDAR, limit=25
     )
     assert seen(holiday)[:2] == [(oldest.id, 1, False), (newer.id, 0, False)]
 
     # Wednesday 8.12.: the newer one reaches two working days too.
     later = await intake.triage_queue(
-        world.uow(), world.coordinator.id, hel(2027, 12, 8, 9), CALENDAR
+        world.uow(), world.coordinator.id, hel(2027, 12, 8, 9), CALENDAR, limit=25
     )
     assert seen(later) == [(oldest.id, 3, True), (newer.id, 2, True), (waiting.id, 1, False)]
 
     south = await intake.triage_queue(
-        world.uow(), world.other_coordinator.id, hel(2027, 12, 7, 12), CALENDAR
+        world.uow(), world.other_coordinator.id, hel(2027, 12, 7, 12), CALENDAR, limit=25
     )
-    assert [i.case.id for i in south] == [elsewhere.id]
+    assert [i.case.id for i in south.page.items] == [elsewhere.id]
 
 
 async def test_triage_reminders_skip_the_weekend_and_independence_day(world: World) -> None:

@@ -319,6 +319,21 @@ def test_elapsed_days_use_helsinki_dates_for_utc_input() -> None:
     assert CALENDAR.working_days_between(start, end) == 1
 
 
+@given(start=moments, now=moments, n=st.integers(min_value=1, max_value=12))
+def test_the_waiting_cutoff_agrees_with_counting_working_days(
+    start: datetime, now: datetime, n: int
+) -> None:
+    # What a database counts as overdue (submitted before the cutoff) is what the card
+    # marks as overdue (working days counted one by one).
+    cutoff = CALENDAR.waited_since_before(now, n)
+    assert (CALENDAR.working_days_between(start, now) >= n) == (start < cutoff)
+
+
+def test_on_a_monday_two_working_days_of_waiting_began_before_friday() -> None:
+    # Mon 9 Mar 2026: Fri 6 and Mon 9 are the two working days counted back.
+    assert CALENDAR.waited_since_before(hel(2026, 3, 9, 10), 2) == hel(2026, 3, 6)
+
+
 # --- construction -----------------------------------------------------------
 
 

@@ -167,3 +167,75 @@ def test_a_greedy_sender_stays_within_the_limit_in_every_sliding_window(
     assert most_in_any_window(times, window) <= limit
     # ...and uses nearly all of it: four windows' worth goes out in about four windows.
     assert times[-1] <= 3 * window * (1 + WINDOW_MARGIN) + 1e-9
+
+
+async def test_a_reply_takes_the_tenants_next_free_place_before_waiting_proactive_sends() -> None:
+    # Two sends a (scaled) second per tenant, filled by the fan-out; five more proactive
+    # sends wait, then someone's reply comes: it goes out with the next free place.
+    limiter = RateLimiter(
+        per_conversation_per_second=7,
+        per_conversation_per_30s=60,
+        per_tenant_per_second=2,
+        window_scale=0.05,
+    )
+    order: list[str] = []
+    for n in range(2):
+        await limiter.acquire(TENANT, f"a:fan-out-{n}")
+
+    async def send(name: str, *, reply: bool = False) -> None:
+        await limiter.acquire(TENANT, f"a:{name}", reply=reply)
+        order.append(name)
+
+    proactive = [asyncio.create_task(send(f"notice-{n}")) for n in range(5)]
+    await asyncio.sleep(0.01)
+    answer = asyncio.create_task(send("answer", reply=True))
+    await asyncio.wait_for(asyncio.gather(*proactive, answer), 5)
+
+    assert order.index("answer") == 0, order
+
+
+async def test_a_reply_over_its_own_chats_limit_holds_nobody_else_up() -> None:
+    limiter = RateLimiter(
+        per_conversation_per_second=1,
+        per_conversation_per_30s=60,
+        per_tenant_per_second=50,
+        window_scale=1.0,
+    )
+    await limiter.acquire(TENANT, "a:typing-fast", reply=True)
+    # The next reply in the same chat waits its second; the fan-out goes on meanwhile.
+    waiting = asyncio.create_task(limiter.acquire(TENANT, "a:typing-fast", reply=True))
+    await asyncio.sleep(0.01)
+    async with asyncio.timeout(0.2):
+        for n in range(10):
+            await limiter.acquire(TENANT, f"a:notice-{n}")
+    assert not waiting.done()
+    waiting.cancel()
+
+
+async def test_while_people_are_answered_the_fan_out_leaves_them_room() -> None:
+    clock = FakeMonotonic()
+
+    def limiter() -> RateLimiter:
+        return RateLimiter(
+            per_conversation_per_second=7,
+            per_conversation_per_30s=60,
+            per_tenant_per_second=10,
+            clock=clock,
+        )
+
+    # Nobody answered lately: the fan-out may use the whole of the tenant's second.
+    quiet = limiter()
+    assert await acquired_at_once(quiet, "a:notice-0")
+    assert all([await acquired_at_once(quiet, f"a:notice-{n}") for n in range(1, 10)])
+    assert not await acquired_at_once(quiet, "a:notice-10")
+
+    # Three replies this second: proactive sends leave five places (3 + 2) free.
+    busy = limiter()
+    for n in range(3):
+        await busy.acquire(TENANT, f"a:chat-{n}", reply=True)
+    assert await acquired_at_once(busy, "a:notice-0")
+    assert await acquired_at_once(busy, "a:notice-1")
+    assert not await acquired_at_once(busy, "a:notice-2")
+    # A reply still has its room.
+    async with asyncio.timeout(0.2):
+        await busy.acquire(TENANT, "a:chat-3", reply=True)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.i18n import LANGUAGES, Texts
+from consultations.lists import Page
 from consultations.model import FailedDelivery, RecipientType, Team
 from dialogs.cards.registry import (
     coordinator_claimed_card,
@@ -45,7 +46,7 @@ def test_undelivered_messages_are_named_in_words_not_codes(language: str) -> Non
         "recipient unreachable",
         datetime(2026, 12, 1, 10, tzinfo=UTC),
     )
-    shown = texts(deliveries_card(t, [failure]))
+    shown = texts(deliveries_card(t, Page([failure], 0, 1)))
     assert t("deliveries.kind.poll") in shown
     assert "poll.nudge" not in shown
     assert t("deliveries.intro") in shown

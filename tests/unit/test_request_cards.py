@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from bot.i18n import Texts, catalog, texts_for
+from consultations.case_manager import CasesSection
 from consultations.consultation import (
     DEFAULT_MAX_TEXT,
     MAX_TEXT,
@@ -28,6 +29,8 @@ from consultations.consultation import (
     Urgency,
     check_fields,
 )
+from consultations.intake import QueueItem, QueueView
+from consultations.lists import Page
 from consultations.model import LANGUAGES, Profession, RecipientType, Role
 from consultations.poll import TimeSlot
 from consultations.records import ErasureReason
@@ -63,6 +66,12 @@ from dialogs.cards.request import (
 )
 from dialogs.cards.retention import DIGEST_LINES
 from dialogs.commands import COMMANDS
+
+
+def whole(items: list[Any]) -> Page[Any]:
+    """A list short enough to be one page."""
+    return Page(items, 0, len(items))
+
 
 LOCALES = ("fi-FI", "sv-FI", "en-US")
 TEAMS = [(1, "Joensuun työkykytiimi"), (2, "Lieksan tiimi")]
@@ -437,7 +446,7 @@ def test_a_scheduled_request_shows_its_meeting_time_and_place(t: Texts) -> None:
     start = datetime(2026, 12, 1, 11, 0, tzinfo=UTC)  # Tuesday 13.00 in Helsinki
     card = my_requests_card(
         t,
-        [case(CaseStatus.SCHEDULED, case_id=3, number="TK-2026-0043")],
+        whole([case(CaseStatus.SCHEDULED, case_id=3, number="TK-2026-0043")]),
         meetings={3: (TimeSlot(5, start, 60), "Neuvotteluhuone 2")},
     )
     fact_map = {
@@ -456,7 +465,7 @@ def test_my_requests_show_status_next_step_and_withdraw(t: Texts) -> None:
         case(CaseStatus.SCHEDULED, case_id=3, number="TK-2026-0043"),
         case(CaseStatus.CLOSED, case_id=4, number="TK-2025-0001"),
     ]
-    card = my_requests_card(t, cases, notice="notice.request.withdrawn")
+    card = my_requests_card(t, whole(cases), notice="notice.request.withdrawn")
     shown = texts(card)
     assert t("notice.request.withdrawn") in shown
     assert t("request.draft_label") in shown and "TK-2026-0043" in shown
@@ -471,7 +480,7 @@ def test_my_requests_show_status_next_step_and_withdraw(t: Texts) -> None:
     ]
     assert withdraws == [{"case_id": 2}, {"case_id": 3}]
     assert card["actions"][-1]["verb"] == "request.new"
-    assert t("my.empty") in texts(my_requests_card(t, []))
+    assert t("my.empty") in texts(my_requests_card(t, whole([])))
 
 
 def test_drafts_are_titled_by_reference_and_date_and_can_be_resumed_or_deleted(
@@ -479,7 +488,7 @@ def test_drafts_are_titled_by_reference_and_date_and_can_be_resumed_or_deleted(
 ) -> None:
     drafts = [case(CaseStatus.DRAFT, case_id=i, number=None) for i in (11, 12)]
     unnamed = case(CaseStatus.DRAFT, RequestDetails(question="Mitä?"), case_id=13, number=None)
-    card = drafts_card(t, [*drafts, unnamed])
+    card = drafts_card(t, whole([*drafts, unnamed]))
 
     def of(verb: str) -> list[dict[str, Any]]:
         return [
@@ -494,7 +503,7 @@ def test_drafts_are_titled_by_reference_and_date_and_can_be_resumed_or_deleted(
     shown = texts(card)
     assert t("drafts.item", reference="MK-1985", date=started) in shown
     assert t("drafts.item_unnamed", date=started) in shown
-    assert t("drafts.empty") in texts(drafts_card(t, []))
+    assert t("drafts.empty") in texts(drafts_card(t, whole([])))
 
 
 # --- triage ------------------------------------------------------------------------------
@@ -608,10 +617,10 @@ def test_decision_cards_tell_the_requester(t: Texts, decision: str) -> None:
 
 def test_queue_lists_cases_with_waiting_days_overdue_and_open(t: Texts) -> None:
     items = [
-        (case(CaseStatus.SUBMITTED, case_id=1, number="TK-2026-0001"), 6, True, "Aino"),
-        (case(CaseStatus.NEEDS_INFO, case_id=2, number="TK-2026-0002"), 1, False, "Bertta"),
+        QueueItem(case(CaseStatus.SUBMITTED, case_id=1, number="TK-2026-0001"), 6, True, "Aino"),
+        QueueItem(case(CaseStatus.NEEDS_INFO, case_id=2, number="TK-2026-0002"), 1, False, "Bo"),
     ]
-    card = queue_card(t, items)
+    card = queue_card(t, QueueView(whole(items), overdue=1))
     shown = texts(card)
     assert shown.index("TK-2026-0001") < shown.index("TK-2026-0002")
     assert t.n("queue.waiting", 6) in shown and t.n("queue.waiting", 1) in shown
@@ -623,7 +632,7 @@ def test_queue_lists_cases_with_waiting_days_overdue_and_open(t: Texts) -> None:
         if e.get("type") == "Action.Execute" and e["verb"] == "triage.open"
     ]
     assert opens == [{"case_id": 1}, {"case_id": 2}]
-    assert t("queue.empty") in texts(queue_card(t, []))
+    assert t("queue.empty") in texts(queue_card(t, QueueView(whole([]), overdue=0)))
 
 
 def test_waiting_days_read_as_words_never_as_0_working_days() -> None:
@@ -631,8 +640,8 @@ def test_waiting_days_read_as_words_never_as_0_working_days() -> None:
     assert (fi.n("queue.waiting", 1), fi.n("queue.waiting", 3)) == ("1 työpäivä", "3 työpäivää")
     assert (sv.n("queue.waiting", 1), sv.n("queue.waiting", 3)) == ("1 arbetsdag", "3 arbetsdagar")
     assert en.n("queue.waiting", 1) == "1 working day"
-    today = [(case(CaseStatus.SUBMITTED, case_id=1), 0, False, "Aino")]
-    shown = texts(queue_card(fi, today))
+    today = [QueueItem(case(CaseStatus.SUBMITTED, case_id=1), 0, False, "Aino")]
+    shown = texts(queue_card(fi, QueueView(whole(today), overdue=0)))
     assert fi("queue.waiting_today") in shown and "0 työpäivää" not in shown
 
 
@@ -701,8 +710,8 @@ def test_every_card_fits_even_at_maximum_length(t: Texts, filler: str) -> None:
         request_submitted_card(t, "TK-2026-0042", "x" * 200),
         draft_saved_card(t, 1),
         request_discarded_card(t),
-        my_requests_card(t, many, notice="notice.request.withdrawn"),
-        drafts_card(t, many),
+        my_requests_card(t, Page(many[:25], 25, 5000), notice="notice.request.withdrawn"),
+        drafts_card(t, Page(many[:25], 0, 5000)),
         triage_card(
             t,
             many[0],
@@ -713,7 +722,10 @@ def test_every_card_fits_even_at_maximum_length(t: Texts, filler: str) -> None:
         ),
         question_card(t, many[0], note, reminder=True),
         decision_card(t, case(CaseStatus.DECLINED, d), "declined"),
-        queue_card(t, [(c, 99, True, "x" * 200) for c in many]),
+        queue_card(
+            t,
+            QueueView(Page([QueueItem(c, 99, True, "x" * 200) for c in many[:25]], 50, 1500), 900),
+        ),
     ]
     for card in cards:
         assert card["version"] == "1.5"
@@ -772,6 +784,7 @@ FAMILIES: dict[str, list[str]] = {
     "triage.title.": ["new", "answer", "brought_back"],
     "triage.note.": ["answer", "brought_back"],
     "settings.language.": list(LANGUAGES),
+    "cases.section.": list(CasesSection.ALL),
 }
 # Keys the handlers use (they are not written in a card module).
 HANDLER_KEYS = [
