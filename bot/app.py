@@ -55,6 +55,7 @@ from dialogs.request import RequestFlow
 from dialogs.summary import SummaryFlow
 from scheduler.dispatcher import Dispatcher
 from scheduler.runner import build_scheduler
+from storage.audit_writer import AuditWriter
 from storage.db import create_engine, create_read_engine, session_factory
 from storage.delivery_queue import SqlAlchemyDeliveryQueue
 from storage.documents import SqlAlchemyDocumentStore
@@ -135,11 +136,12 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         def uow_factory() -> SqlAlchemyUnitOfWork:
             return SqlAlchemyUnitOfWork(sessions, poll_shapes)
 
+        audit_writer = AuditWriter(sessions)
+
         def read_uow_factory() -> SqlAlchemyUnitOfWork:
-            # A view: it reads beside the writer, and its audit records go to the writer.
-            if read_engine is None:
-                return SqlAlchemyUnitOfWork(sessions, poll_shapes)
-            return SqlAlchemyUnitOfWork(read_sessions, poll_shapes, audit_to=sessions)
+            # A view: it reads beside the writer (SQLite) or from the pool (PostgreSQL),
+            # and the audit records of views committing together share one transaction.
+            return SqlAlchemyUnitOfWork(read_sessions, poll_shapes, audit_to=audit_writer)
 
         http = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=100, limit_per_host=50, keepalive_timeout=60)

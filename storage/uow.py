@@ -7,6 +7,7 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from storage.audit_writer import AuditWriter
 from storage.case_records import SqlAlchemyCaseRecords
 from storage.followup import SqlAlchemyFollowUpRepository
 from storage.polls import PollShapes, SqlAlchemyPollRepository
@@ -36,11 +37,11 @@ class SqlAlchemyUnitOfWork:
         sessions: async_sessionmaker[AsyncSession],
         poll_shapes: PollShapes | None = None,
         *,
-        audit_to: async_sessionmaker[AsyncSession] | None = None,
+        audit_to: AuditWriter | None = None,
     ) -> None:
-        """`audit_to`: this unit of work is a view's, reading through `sessions` (read
-        only, storage.db.create_read_engine) and writing nothing but its audit records,
-        which go to `audit_to` at commit."""
+        """`audit_to`: this unit of work is a view's, reading through `sessions` (on
+        SQLite read only, storage.db.create_read_engine) and writing nothing but its audit
+        records, which go to the shared `audit_to` at commit."""
         self._sessions = sessions
         self._poll_shapes = poll_shapes
         self._audit_to = audit_to
