@@ -7,7 +7,7 @@ reminder in the same commit. Refusals raise DomainError before anything changes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -476,6 +476,16 @@ async def decline_request(
         return case
 
 
+@dataclass(frozen=True)
+class OwnList:
+    """One person asking for a page of their own requests (or drafts)."""
+
+    actor_id: int
+    drafts: bool
+    limit: int
+    offset: int = 0
+
+
 async def my_requests(
     uow: UnitOfWork,
     actor_id: int,
@@ -486,22 +496,40 @@ async def my_requests(
     offset: int = 0,
 ) -> RequestsView:
     """`omat`/`luonnokset`: a page of the requester's own requests or drafts."""
-    offset, limit = page_window(offset, limit)
+    (view,) = await own_lists(uow, [OwnList(actor_id, drafts, limit, offset)], now)
+    return view
+
+
+async def own_lists(uow: UnitOfWork, asks: Sequence[OwnList], now: datetime) -> list[RequestsView]:
+    """Several people's pages of their own requests, read together (what each may see is
+    their own: the requester is who asked). Each look is audited."""
+    windows = [(ask, *page_window(ask.offset, ask.limit)) for ask in asks]
     async with uow:
-        page = await uow.consultations.of_requester(
-            actor_id, drafts=drafts, limit=limit, offset=offset
-        )
-        scheduled = [c.id for c in page.items if c.status is CaseStatus.SCHEDULED and c.id]
+        pages: dict[tuple[bool, int, int], Mapping[int, Page[Consultation]]] = {}
+        for shape in {(ask.drafts, offset, limit) for ask, offset, limit in windows}:
+            drafts, offset, limit = shape
+            who = [ask.actor_id for ask, o, lim in windows if (ask.drafts, o, lim) == shape]
+            pages[shape] = await uow.consultations.of_requesters(
+                who, drafts=drafts, limit=limit, offset=offset
+            )
+        found = [pages[(ask.drafts, o, lim)][ask.actor_id] for ask, o, lim in windows]
+        scheduled = [
+            c.id for page in found for c in page.items if c.status is CaseStatus.SCHEDULED and c.id
+        ]
         meetings = dict(await uow.polls.fixed_meetings(scheduled)) if scheduled else {}
-        await uow.audit.record(
-            at=now,
-            actor_user_id=actor_id,
-            action="consultation.listed_own",
-            subject_type="user",
-            subject_id=str(actor_id),
-        )
+        for ask in asks:
+            await uow.audit.record(
+                at=now,
+                actor_user_id=ask.actor_id,
+                action="consultation.listed_own",
+                subject_type="user",
+                subject_id=str(ask.actor_id),
+            )
         await uow.commit()
-        return RequestsView(page, meetings)
+    return [
+        RequestsView(page, {c.id: meetings[c.id] for c in page.items if c.id in meetings})
+        for page in found
+    ]
 
 
 def triage_counting_from(now: datetime, calendar: BusinessCalendar) -> datetime:

@@ -193,6 +193,12 @@ class ConsultationRepository(Protocol):
         waiting for their answer first, then newest first)."""
         ...
 
+    async def of_requesters(
+        self, user_ids: Sequence[int], *, drafts: bool, limit: int, offset: int = 0
+    ) -> Mapping[int, Page[Consultation]]:
+        """`of_requester` for several requesters at once (one read), by requester."""
+        ...
+
     async def triage_queue(
         self, team_ids: Sequence[int], overdue_before: datetime, *, limit: int, offset: int = 0
     ) -> tuple[Page[TriageRow], int]:

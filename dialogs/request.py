@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from consultations import intake
+from consultations.batches import Batcher
 from consultations.consultation import (
     CaseStatus,
     Consent,
@@ -98,6 +99,19 @@ class RequestFlow(CardFlow):
     # other verb here shows or changes a case and is refused outside 1:1 chats; none of
     # their buttons is ever posted anywhere else, so there is nothing to redirect.
     redirect_verbs = frozenset({"request.new"})
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        # People open their lists in bursts (the start of the day, a digest just sent):
+        # the lists asked for together are read in one statement and audited in one
+        # commit instead of one round each.
+        # Two at once: while one batch waits for its database round, the next gathers.
+        self._own_lists: Batcher[intake.OwnList, intake.RequestsView] = Batcher(
+            self._read_own_lists, workers=2
+        )
+
+    async def _read_own_lists(self, asks: list[intake.OwnList]) -> Sequence[intake.RequestsView]:
+        return await intake.own_lists(self._read(), asks, self._clock.now())
 
     def actions(self) -> dict[str, Action]:
         return {
@@ -325,15 +339,11 @@ class RequestFlow(CardFlow):
     async def my_requests(
         self, user_id: int, t: Localizer, notice: str = "", offset: int = 0
     ) -> Card:
-        view = await intake.my_requests(
-            self._read(), user_id, self._clock.now(), drafts=False, limit=MAX_PAGE, offset=offset
-        )
+        view = await self._own_lists.submit(intake.OwnList(user_id, False, MAX_PAGE, offset))
         return cards.my_requests_card(t, view.page, notice=notice, meetings=view.meetings)
 
     async def drafts(self, user_id: int, t: Localizer, offset: int = 0) -> Card:
-        view = await intake.my_requests(
-            self._read(), user_id, self._clock.now(), drafts=True, limit=MAX_PAGE, offset=offset
-        )
+        view = await self._own_lists.submit(intake.OwnList(user_id, True, MAX_PAGE, offset))
         return cards.drafts_card(t, view.page)
 
     async def _my(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:

@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from consultations.consultation import (
     OPEN_FOR_TRIAGE,
@@ -38,6 +38,7 @@ from consultations.model import (
     UserRef,
 )
 from consultations.ports import TriageRow
+from storage.audit_writer import AuditWriter
 from storage.paging import TOTAL, page_by_key, page_rows
 from storage.tables import (
     audit_events,
@@ -539,12 +540,11 @@ class SqlAlchemyAuditLog:
     """Audit records are written with the commit, all in one statement: nothing reads
     them back inside a transaction, and a vote batch records one per voter.
 
-    With `writer` (a view that reads through a read-only connection) they are written
-    in a short transaction of their own on the writer at commit."""
+    With `writer` (a view, whose unit of work writes nothing else) they are handed to
+    the shared writer at commit, which writes the records of views that commit together
+    in one transaction (storage.audit_writer)."""
 
-    def __init__(
-        self, session: AsyncSession, writer: async_sessionmaker[AsyncSession] | None = None
-    ) -> None:
+    def __init__(self, session: AsyncSession, writer: AuditWriter | None = None) -> None:
         self._s = session
         self._writer = writer
         self._pending: list[dict[str, Any]] = []
@@ -579,8 +579,7 @@ class SqlAlchemyAuditLog:
             if self._writer is None:
                 await self._s.execute(_AUDIT, pending)
                 return
-            async with self._writer() as session, session.begin():
-                await session.execute(_AUDIT, pending)
+            await self._writer.write(pending)
 
 
 def consultation_from_row(row: RowMapping, history: list[Transition]) -> Consultation:
@@ -600,6 +599,53 @@ def consultation_from_row(row: RowMapping, history: list[Transition]) -> Consult
         version=row["version"],
         history=history,
     )
+
+
+_ROW = "own_row"
+
+
+def _own(drafts: bool) -> Any:
+    """A page of each requester's own requests (or drafts), and each one's total.
+
+    Every requester's first row comes back even when their page starts past it (`first`),
+    so the total is known for a list asked past its end too."""
+    status = consultations.c.status
+    if drafts:
+        kept = status == CaseStatus.DRAFT.value
+        order: list[Any] = [consultations.c.updated_at.desc(), consultations.c.id.desc()]
+    else:
+        kept = status.not_in([CaseStatus.DRAFT.value]) & ~(
+            (status == CaseStatus.WITHDRAWN.value) & consultations.c.case_number.is_(None)
+        )
+        order = [
+            # A question waiting for the requester's answer first: it waits for them.
+            case((status == CaseStatus.NEEDS_INFO.value, 0), else_=1),
+            consultations.c.created_at.desc(),
+            consultations.c.id.desc(),
+        ]
+    numbered = (
+        select(
+            consultations,
+            func.row_number()
+            .over(partition_by=consultations.c.requester_id, order_by=order)
+            .label(_ROW),
+            func.count().over(partition_by=consultations.c.requester_id).label(TOTAL),
+        )
+        .where(consultations.c.requester_id.in_(bindparam("ids", expanding=True)), kept)
+        .subquery("own")
+    )
+    return (
+        select(numbered)
+        .where(
+            (numbered.c[_ROW] == 1)
+            | ((numbered.c[_ROW] > bindparam("first")) & (numbered.c[_ROW] <= bindparam("last")))
+        )
+        .order_by(numbered.c.requester_id, numbered.c[_ROW])
+    )
+
+
+_OWN_REQUESTS = _own(drafts=False)
+_OWN_DRAFTS = _own(drafts=True)
 
 
 class SqlAlchemyConsultationRepository:
@@ -735,24 +781,25 @@ class SqlAlchemyConsultationRepository:
     async def of_requester(
         self, user_id: int, *, drafts: bool, limit: int, offset: int = 0
     ) -> Page[Consultation]:
-        status = consultations.c.status
-        query = select(consultations).where(consultations.c.requester_id == user_id)
-        if drafts:
-            query = query.where(status == CaseStatus.DRAFT.value).order_by(
-                consultations.c.updated_at.desc(), consultations.c.id.desc()
-            )
-        else:
-            query = query.where(
-                status.not_in([CaseStatus.DRAFT.value])
-                & ~((status == CaseStatus.WITHDRAWN.value) & consultations.c.case_number.is_(None))
-            ).order_by(
-                # A question waiting for the requester's answer first: it waits for them.
-                case((status == CaseStatus.NEEDS_INFO.value, 0), else_=1),
-                consultations.c.created_at.desc(),
-                consultations.c.id.desc(),
-            )
-        rows, totals = await page_rows(self._s, query, limit, offset)
-        return Page([consultation_from_row(row, []) for row in rows], offset, totals[TOTAL])
+        pages = await self.of_requesters([user_id], drafts=drafts, limit=limit, offset=offset)
+        return pages[user_id]
+
+    async def of_requesters(
+        self, user_ids: Sequence[int], *, drafts: bool, limit: int, offset: int = 0
+    ) -> dict[int, Page[Consultation]]:
+        # One statement for every requester asked at once (people open their lists
+        # together at the start of a day): each one's page and true total, by window
+        # functions partitioned by requester.
+        ids = sorted(set(user_ids))
+        query = _OWN_DRAFTS if drafts else _OWN_REQUESTS
+        found = await self._s.execute(query, {"ids": ids, "first": offset, "last": offset + limit})
+        items: dict[int, list[Consultation]] = {user_id: [] for user_id in ids}
+        totals: dict[int, int] = dict.fromkeys(ids, 0)
+        for row in found.mappings():
+            totals[row["requester_id"]] = int(row[TOTAL])
+            if row[_ROW] > offset:
+                items[row["requester_id"]].append(consultation_from_row(row, []))
+        return {user_id: Page(items[user_id], offset, totals[user_id]) for user_id in ids}
 
     @staticmethod
     def _queue(team_ids: Sequence[int]) -> Any:
