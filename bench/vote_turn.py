@@ -437,12 +437,31 @@ class Seeder:
 
     async def open_poll(self, accepted: dict[str, Any], members: list[dict[str, Any]]) -> None:
         setup_card = await self.click(COORDINATOR, accepted, "poll.setup")
+        picker = inputs(setup_card)["invitees"]
         by_name = {
             m["name"]: c["value"]
-            for c in inputs(setup_card)["invitees"]["choices"]
+            for c in picker["choices"]
             for m in members
             if m["name"] in c["title"]
         }
+        # A team of more than 30: the others are found by name, as a coordinator would
+        # (Teams' typeahead: an application/search invoke for the picker's dataset).
+        dataset = (picker.get("choices.data") or {}).get("dataset")
+        for member in members:
+            if member["name"] in by_name or not dataset:
+                continue
+            found = await self.post(
+                a.personal(
+                    self.connector,
+                    COORDINATOR,
+                    type="invoke",
+                    name="application/search",
+                    value={"dataset": dataset, "queryText": member["name"]},
+                )
+            )
+            results = found["value"]["results"] if found else []
+            if results:
+                by_name[member["name"]] = results[0]["value"]
         if len(by_name) != len(members):
             raise RuntimeError("seeding: not every member is offered as an invitee")
         first, second, deadline = poll_days()
