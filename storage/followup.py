@@ -33,8 +33,8 @@ from consultations.summary import (
     StatusChange,
     SummaryState,
 )
+from storage.consultations import consultation_from_row
 from storage.paging import TOTAL, page_by_key, page_rows
-from storage.repositories import consultation_from_row
 from storage.tables import (
     case_managers,
     consultations,

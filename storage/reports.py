@@ -48,7 +48,6 @@ from consultations.summary import (
     RecommendationStatus,
     SummaryState,
 )
-from storage.repositories import SqlAlchemyTeamRepository, SqlAlchemyUserRepository, _team
 from storage.tables import (
     case_managers,
     case_transitions,
@@ -64,6 +63,8 @@ from storage.tables import (
     teams,
     users,
 )
+from storage.teams import SqlAlchemyTeamRepository, team_from_row
+from storage.users import SqlAlchemyUserRepository
 
 S = CaseStatus
 _ROUND_STARTS = (S.DRAFT.value, S.FOLLOW_UP.value)
@@ -529,7 +530,7 @@ class SqlAlchemyReportSource:
                 )
                 .order_by(teams.c.name, teams.c.id)
             )
-            return [_team(row) for row in rows.mappings()]
+            return [team_from_row(row) for row in rows.mappings()]
 
     async def all_teams(self) -> Sequence[Team]:
         async with self._sessions() as session:

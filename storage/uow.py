@@ -7,18 +7,16 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from storage.audit import SqlAlchemyAuditLog
 from storage.audit_writer import AuditWriter
 from storage.case_records import SqlAlchemyCaseRecords
+from storage.consultations import SqlAlchemyConsultationRepository
 from storage.followup import SqlAlchemyFollowUpRepository
+from storage.outbox import SqlAlchemyOutbox
 from storage.polls import PollShapes, SqlAlchemyPollRepository
-from storage.repositories import (
-    SqlAlchemyAuditLog,
-    SqlAlchemyConsultationRepository,
-    SqlAlchemyOutbox,
-    SqlAlchemyTeamRepository,
-    SqlAlchemyUserRepository,
-)
 from storage.retention import SqlAlchemyRetentionStore
+from storage.teams import SqlAlchemyTeamRepository
+from storage.users import SqlAlchemyUserRepository
 
 
 class SqlAlchemyUnitOfWork:
