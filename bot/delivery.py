@@ -25,9 +25,9 @@ from consultations.records import RetentionPolicy
 from dialogs.cards import followup as followup_cards
 from dialogs.cards import poll as poll_cards
 from dialogs.cards import registry as cards
-from dialogs.cards import request as request_cards
 from dialogs.cards import retention as retention_cards
 from dialogs.cards import summary as summary_cards
+from dialogs.cards import triage as triage_cards
 from dialogs.cards.base import Card, attachment
 from dialogs.request import DECIDED
 
@@ -104,7 +104,7 @@ def _triage_renderer(reminder: str) -> Renderer:
         decided = (
             "" if case.is_open_for_triage() else DECIDED.get(case.status, "triage.decided.accepted")
         )
-        return request_cards.triage_card(
+        return triage_cards.triage_card(
             t,
             case,
             requester_name=requester,
@@ -124,7 +124,7 @@ def _question_renderer(reminder: bool) -> Renderer:
         question, answer = latest_exchange(notes)
         if case.status is CaseStatus.NEEDS_INFO:
             question, answer = case.pending_question or question, None
-        return request_cards.question_card(t, case, question, answer=answer, reminder=reminder)
+        return triage_cards.question_card(t, case, question, answer=answer, reminder=reminder)
 
     return render
 
@@ -132,7 +132,7 @@ def _question_renderer(reminder: bool) -> Renderer:
 def _decision_renderer(decision: str) -> Renderer:
     async def render(ctx: RenderContext, t: Texts, payload: dict[str, Any]) -> Card:
         case, _requester, _team, _notes = await _case_parts(ctx.uows, int(payload["case_id"]))
-        return request_cards.decision_card(t, case, decision)
+        return triage_cards.decision_card(t, case, decision)
 
     return render
 

@@ -24,6 +24,7 @@ from consultations.consultation import (
 from consultations.errors import DomainError, InvalidInput
 from consultations.lists import MAX_PAGE
 from dialogs.cards import request as cards
+from dialogs.cards import triage as triage_cards
 from dialogs.cards.base import Card, Localizer, execute
 from dialogs.cards.request import PAGE_FIELDS
 from dialogs.flow import Action, CardFlow, CommandAction
@@ -380,7 +381,7 @@ class RequestFlow(CardFlow):
         )
         assert case.id is not None
         exchange = await intake.question_view(self._read(), user_id, case.id, self._clock.now())
-        return cards.question_card(t, case, exchange.question, answer=exchange.answer)
+        return triage_cards.question_card(t, case, exchange.question, answer=exchange.answer)
 
     # --- triage -----------------------------------------------------------------------
 
@@ -392,7 +393,7 @@ class RequestFlow(CardFlow):
         )
         if not decided and not case.is_open_for_triage():
             decided = DECIDED.get(case.status, "triage.decided.accepted")
-        card = cards.triage_card(
+        card = triage_cards.triage_card(
             t,
             case,
             requester_name=requester,
@@ -417,7 +418,7 @@ class RequestFlow(CardFlow):
             limit=MAX_PAGE,
             offset=offset,
         )
-        return cards.queue_card(t, view)
+        return triage_cards.queue_card(t, view)
 
     async def _queue(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
         return await self.queue(user_id, t, offset=page_offset(data))

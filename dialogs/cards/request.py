@@ -1,4 +1,4 @@
-"""Cards for a consultation request and its triage (SPEC §2.1–2.2).
+"""Cards for a consultation request (SPEC §2.1): pages, review, drafts, the requester's lists.
 
 Pure functions: domain objects + a localizer -> Adaptive Card dicts (schema 1.5). Every
 user-visible text comes from the catalog; free text written by users is shown as is, but
@@ -25,7 +25,6 @@ from consultations.consultation import (
     Urgency,
 )
 from consultations.errors import DomainError, IdentityCodeRefused
-from consultations.intake import QueueView
 from consultations.lists import Page
 from consultations.model import Profession
 from consultations.poll import TimeSlot
@@ -35,12 +34,10 @@ from dialogs.cards.base import (
     Localizer,
     adaptive_card,
     attention,
-    bold,
     clip_text,
     execute,
     facts,
     fit,
-    good,
     heading,
     paragraph,
 )
@@ -79,19 +76,16 @@ FIELDS = (
     "professions",
     "client_attends",
 )
-DECISIONS = ("accepted", "declined", "withdrawn", "submitted_again")
 BARRIER_GROUPS = ("person", "skills", "environment", "other")
 # Lists are cut so a card stays small; the card says how many were left out.
 MAX_LIST = 25
-MAX_NOTES = 6
-NOTE_CLIP = 600
 EXCERPT = 120
 _LONG_FIELDS = ("question", "situation", "history", "work_capacity", "strengths", "goals")
 # Shortening steps for long free texts when a card would be too big (None: full text).
-_CLIPS: tuple[int | None, ...] = (None, 1500, 1000, 700, 400, 200)
+CLIPS: tuple[int | None, ...] = (None, 1500, 1000, 700, 400, 200)
 
 
-def _or_empty(text: str) -> str:
+def or_empty(text: str) -> str:
     return text.strip() or EMPTY
 
 
@@ -112,7 +106,7 @@ def _label(t: Localizer, name: str) -> str:
     return t(f"request.field.{name}")
 
 
-def _case_label(t: Localizer, case: Consultation) -> str:
+def case_label(t: Localizer, case: Consultation) -> str:
     return case.case_number or t("request.draft_label")
 
 
@@ -197,7 +191,7 @@ def _text_input(
     return block
 
 
-def _choice_set(
+def choice_set(
     name: str,
     label: str,
     choices: list[tuple[str, str]],
@@ -227,7 +221,7 @@ def _field_inputs(
     if name == "team_id":
         choices = [(str(tid), team) for tid, team in teams]
         return [
-            _choice_set(
+            choice_set(
                 name,
                 _label(t, name),
                 choices,
@@ -241,7 +235,7 @@ def _field_inputs(
         ]
     if name == "consent":
         return [
-            _choice_set(
+            choice_set(
                 name,
                 _label(t, name),
                 [(c.value, consent_text(t, c)) for c in Consent],
@@ -257,7 +251,7 @@ def _field_inputs(
         return [block]
     if name == "urgency":
         return [
-            _choice_set(
+            choice_set(
                 name,
                 _label(t, name),
                 [(u.value, urgency_text(t, u)) for u in Urgency],
@@ -283,7 +277,7 @@ def _field_inputs(
         return [number]
     if name == "services":
         return [
-            _choice_set(
+            choice_set(
                 name,
                 _label(t, name),
                 [(s.value, service_text(t, s)) for s in Service],
@@ -294,7 +288,7 @@ def _field_inputs(
     if name == "barriers":
         choices = [(b.value, f"{barrier_group(t, b)}: {barrier_text(t, b)}") for b in Barrier]
         return [
-            _choice_set(
+            choice_set(
                 name,
                 _label(t, name),
                 choices,
@@ -304,7 +298,7 @@ def _field_inputs(
         ]
     if name == "professions":
         return [
-            _choice_set(
+            choice_set(
                 name,
                 _label(t, name),
                 [(p.value, profession_name(t, p)) for p in Profession],
@@ -315,7 +309,7 @@ def _field_inputs(
     if name == "client_attends":
         current = {True: "yes", False: "no", None: ""}[d.client_attends]
         return [
-            _choice_set(
+            choice_set(
                 name,
                 _label(t, name),
                 [("yes", t("attends.yes")), ("no", t("attends.no")), ("", t("attends.unknown"))],
@@ -353,13 +347,13 @@ def _error_blocks(
     return blocks
 
 
-def _details_sections(
+def details_sections(
     t: Localizer, d: RequestDetails, team_name: str, clip: int | None
 ) -> list[dict[str, Any]]:
     """The whole request as FactSets, one per part of the dialog."""
 
     def long(name: str) -> str:
-        return _or_empty(clip_text(str(getattr(d, name)), clip))
+        return or_empty(clip_text(str(getattr(d, name)), clip))
 
     consent = consent_text(t, d.consent)
     rating = str(d.self_rating) if d.self_rating is not None else EMPTY
@@ -368,7 +362,7 @@ def _details_sections(
             "basics",
             [
                 (_label(t, "team_id"), team_name or EMPTY),
-                (_label(t, "client_reference"), _or_empty(d.client_reference)),
+                (_label(t, "client_reference"), or_empty(d.client_reference)),
                 (_label(t, "consent"), consent),
                 # A consent date belongs to an obtained consent, a timeframe to an urgent
                 # request: for anything else they do not apply and are not shown.
@@ -384,7 +378,7 @@ def _details_sections(
                 ),
                 (_label(t, "urgency"), urgency_text(t, d.urgency)),
                 *(
-                    [(_label(t, "urgent_timeframe"), _or_empty(d.urgent_timeframe))]
+                    [(_label(t, "urgent_timeframe"), or_empty(d.urgent_timeframe))]
                     if d.urgency is Urgency.URGENT
                     else []
                 ),
@@ -474,7 +468,7 @@ def request_page_card(
             return adaptive_card(body, [back, save])
         if page == "review":
             team_name = _team_name(teams, details.team_id)
-            body.extend(_details_sections(t, details, team_name, clip))
+            body.extend(details_sections(t, details, team_name, clip))
             submit = execute(
                 t("request.button.submit"), "request.submit", {"case_id": case_id}, style="positive"
             )
@@ -487,7 +481,7 @@ def request_page_card(
         )
         return adaptive_card(body, actions)
 
-    return fit(build, _CLIPS)
+    return fit(build, CLIPS)
 
 
 def no_teams_card(t: Localizer) -> Card:
@@ -563,13 +557,13 @@ def confirm_card(
     )
 
 
-def _more(t: Localizer, shown: int, total: int) -> list[dict[str, Any]]:
+def more_rows(t: Localizer, shown: int, total: int) -> list[dict[str, Any]]:
     if total <= shown:
         return []
     return [paragraph(t("list.more", shown=shown, total=total), subtle=True)]
 
 
-def _list_card(
+def list_card(
     t: Localizer,
     head: list[dict[str, Any]],
     rows: list[dict[str, Any]],
@@ -609,7 +603,7 @@ def my_requests_card(
     rows: list[dict[str, Any]] = []
     for case in page.items[:MAX_LIST]:
         items: list[dict[str, Any]] = [
-            paragraph(f"**{_case_label(t, case)}** · {status_text(t, case.status)}"),
+            paragraph(f"**{case_label(t, case)}** · {status_text(t, case.status)}"),
         ]
         reference = case.details.client_reference.strip()
         if reference:
@@ -647,7 +641,7 @@ def my_requests_card(
             )
         rows.append({"type": "Container", "separator": True, "items": items})
     new = execute(t("request.new.button"), "request.new")
-    return _list_card(t, body, rows, page, "request.my", [new])
+    return list_card(t, body, rows, page, "request.my", [new])
 
 
 def draft_title(t: Localizer, draft: Consultation) -> str:
@@ -686,253 +680,4 @@ def drafts_card(t: Localizer, page: Page[Consultation]) -> Card:
         )
         rows.append({"type": "Container", "separator": True, "items": items})
     new = execute(t("request.new.button"), "request.new")
-    return _list_card(t, body, rows, page, "request.drafts", [new])
-
-
-# --- triage ------------------------------------------------------------------------------
-
-
-def triage_card(
-    t: Localizer,
-    case: Consultation,
-    *,
-    requester_name: str,
-    team_name: str,
-    notes: Sequence[tuple[str, str, datetime]],
-    decided: str = "",
-    reminder: str = "",
-) -> Card:
-    """The coordinator's card: the pseudonymous request, the Q&A so far, and the decision."""
-    d = case.details
-    data = {"case_id": case.id}
-    shown_notes = list(notes)[-MAX_NOTES:]
-
-    # What brought the case back to the coordinators comes first: the requester's answer
-    # to their question, or the case manager's reason for a new round.
-    latest = notes[-1] if notes else None
-    back_with = latest if latest and case.status is CaseStatus.SUBMITTED else None
-    back_kind = back_with[0] if back_with and back_with[0] in ("answer", "brought_back") else ""
-
-    def build(clip: int | None) -> Card:
-        body: list[dict[str, Any]] = []
-        if reminder:
-            body.append(attention(t(reminder)))
-        number = _case_label(t, case)
-        body.append(heading(t(f"triage.title.{back_kind or 'new'}", case_number=number)))
-        if back_with is not None and back_kind:
-            asked = next((text for kind, text, _ in reversed(notes) if kind == "question"), "")
-            body.append(bold(t(f"triage.note.{back_kind}")))
-            body.append(paragraph(clip_text(back_with[1], min(clip or NOTE_CLIP, NOTE_CLIP))))
-            if back_kind == "answer" and asked:
-                body.append(
-                    paragraph(
-                        t("triage.answer_to", question=clip_text(asked, EXCERPT)), subtle=True
-                    )
-                )
-        intro = t("triage.from", requester=requester_name or EMPTY, team=team_name or EMPTY)
-        body.append(paragraph(intro))
-        status = [
-            (t("triage.case_number"), number),
-            (t("triage.status"), status_text(t, case.status)),
-        ]
-        if case.submitted_at:
-            status.append((t("triage.submitted"), t.datetime(case.submitted_at)))
-        body.append(facts(status))
-        if d.urgency is Urgency.URGENT:
-            body.append(attention(t("triage.urgent", timeframe=_or_empty(d.urgent_timeframe))))
-        body.extend(_details_sections(t, d, team_name, clip))
-        if notes:
-            title = paragraph(f"**{t('triage.notes')}**")
-            title["separator"] = True
-            body.append(title)
-            body.extend(_more(t, len(shown_notes), len(notes)))
-            for kind, text, at in shown_notes:
-                label = {
-                    "answer": t("triage.note.answer"),
-                    "brought_back": t("triage.note.brought_back"),
-                }.get(kind) or t("triage.note.question")
-                body.append(paragraph(f"**{label}** ({t.datetime(at)})", subtle=True))
-                body.append(paragraph(clip_text(text, min(clip or NOTE_CLIP, NOTE_CLIP))))
-        if case.status is CaseStatus.NEEDS_INFO and not decided:
-            body.append(paragraph(t("triage.waiting_answer"), subtle=True))
-        if decided:
-            block = paragraph(f"**{t(decided)}**")
-            block["separator"] = True
-            body.append(block)
-            return adaptive_card(body)
-        decision = paragraph(f"**{t('triage.decide')}**")
-        decision["separator"] = True
-        body.extend(
-            [
-                decision,
-                {
-                    "type": "Input.Text",
-                    "id": "question",
-                    "label": t("triage.question.label"),
-                    "placeholder": t("triage.question.placeholder"),
-                    "isMultiline": True,
-                    "maxLength": 2000,
-                },
-                {
-                    "type": "Input.Text",
-                    "id": "reason",
-                    "label": t("triage.reason.label"),
-                    "placeholder": t("triage.reason.placeholder"),
-                    "isMultiline": True,
-                    "maxLength": 2000,
-                },
-                _choice_set(
-                    "route",
-                    t("triage.route.label"),
-                    [(r.value, route_text(t, r)) for r in DeclineRoute],
-                    None,
-                ),
-                paragraph(t("triage.hint"), subtle=True),
-            ]
-        )
-        actions = [
-            execute(t("triage.accept.button"), "triage.accept", data, style="positive"),
-            execute(t("triage.ask.button"), "triage.ask", data),
-            execute(t("triage.decline.button"), "triage.decline", data, style="destructive"),
-        ]
-        return adaptive_card(body, actions)
-
-    return fit(build, _CLIPS)
-
-
-def question_card(
-    t: Localizer,
-    case: Consultation,
-    question: str,
-    *,
-    answer: str | None = None,
-    reminder: bool = False,
-) -> Card:
-    """The coordinator's question to the requester, with a field for the answer; once
-    answered (`answer`), the question and the answer that was sent."""
-    number = _case_label(t, case)
-    waiting = answer is None and case.status is CaseStatus.NEEDS_INFO
-    body: list[dict[str, Any]] = []
-    if reminder and waiting:
-        body.append(attention(t("reminder.question")))
-    body.extend(
-        [
-            heading(t("question.title", case_number=number)),
-            paragraph(t("question.intro", case_number=number)),
-            paragraph(f"**{t('question.asked')}**"),
-            paragraph(clip_text(question, NOTE_CLIP) or EMPTY),
-        ]
-    )
-    if answer is not None:
-        body.append(paragraph(f"**{t('question.your_answer')}**"))
-        body.append(paragraph(clip_text(answer, NOTE_CLIP) or EMPTY))
-        body.append(good(t("question.answered")))
-        return adaptive_card(body)
-    if case.status is not CaseStatus.NEEDS_INFO:
-        # Decided meanwhile without an answer (declined, withdrawn): nothing to answer.
-        body.append(paragraph(t("question.no_longer_open")))
-        body.append(paragraph(t(f"status.{case.status.value}.next"), subtle=True))
-        return adaptive_card(body)
-    body.append(
-        {
-            "type": "Input.Text",
-            "id": "answer",
-            "label": t("question.answer.label"),
-            "isMultiline": True,
-            "isRequired": True,
-            "errorMessage": t("question.answer.required"),
-            "maxLength": 2000,
-        }
-    )
-    body.append(paragraph(t("help.privacy"), subtle=True))
-    return adaptive_card(
-        body,
-        [
-            execute(
-                t("question.answer.button"),
-                "request.answer",
-                {"case_id": case.id},
-                style="positive",
-            )
-        ],
-    )
-
-
-def decision_card(t: Localizer, case: Consultation, decision: str) -> Card:
-    """Tell the requester what happened to their request."""
-    if decision not in DECISIONS:
-        raise ValueError(f"unknown decision {decision!r}")
-    number = _case_label(t, case)
-    body: list[dict[str, Any]] = [
-        heading(t(f"decision.{decision}.title", case_number=number)),
-        paragraph(t(f"decision.{decision}.body", case_number=number)),
-    ]
-    actions: list[dict[str, Any]] = []
-    if decision == "declined":
-        body.append(
-            facts(
-                [
-                    (t("decision.reason"), _or_empty(case.decline_reason)),
-                    (t("decision.route"), route_text(t, case.decline_route)),
-                ]
-            )
-        )
-        actions.append(execute(t("request.new.button"), "request.new"))
-    body.append(paragraph(t(f"status.{case.status.value}.next"), subtle=True))
-    return adaptive_card(body, actions)
-
-
-def queue_card(t: Localizer, view: QueueView) -> Card:
-    """Open requests of the coordinator's teams, overdue first, then oldest first; the
-    counts are of the whole queue, the rows one page of it."""
-    page = view.page
-    body: list[dict[str, Any]] = [heading(t("queue.title"))]
-    if not page.total:
-        body.append(paragraph(t("queue.empty")))
-    else:
-        body.append(paragraph(t.n("queue.total", page.total)))
-    if view.overdue:
-        body.append(attention(t.n("queue.overdue_count", view.overdue)))
-    rows: list[dict[str, Any]] = []
-    for item in page.items[:MAX_LIST]:
-        case, days = item.case, item.working_days_waiting
-        waiting = t.n("queue.waiting", days) if days else t("queue.waiting_today")
-        requester = clip_text(item.requester_name, 80) or EMPTY
-        lines: list[dict[str, Any]] = [
-            paragraph(f"**{_case_label(t, case)}** · {status_text(t, case.status)}"),
-            paragraph(f"{requester} · {waiting}", subtle=True),
-        ]
-        markers = []
-        if item.overdue:
-            markers.append(t("queue.overdue"))
-        if case.details.urgency is Urgency.URGENT:
-            markers.append(urgency_text(t, Urgency.URGENT))
-        if markers:
-            lines.append(attention(" · ".join(markers)))
-        rows.append(
-            {
-                "type": "ColumnSet",
-                "separator": True,
-                "columns": [
-                    {"type": "Column", "width": "stretch", "items": lines},
-                    {
-                        "type": "Column",
-                        "width": "auto",
-                        "verticalContentAlignment": "Center",
-                        "items": [
-                            {
-                                "type": "ActionSet",
-                                "actions": [
-                                    execute(
-                                        t("queue.open.button"),
-                                        "triage.open",
-                                        {"case_id": case.id},
-                                    )
-                                ],
-                            }
-                        ],
-                    },
-                ],
-            }
-        )
-    return _list_card(t, body, rows, page, "request.queue")
+    return list_card(t, body, rows, page, "request.drafts", [new])

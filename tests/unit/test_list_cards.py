@@ -41,8 +41,9 @@ from dialogs.cards.followup import cases_card, review_card
 from dialogs.cards.people import ALL_SHOWN
 from dialogs.cards.poll import poll_setup_card
 from dialogs.cards.registry import deliveries_card, digest_card, roles_card
-from dialogs.cards.request import drafts_card, my_requests_card, queue_card
+from dialogs.cards.request import drafts_card, my_requests_card
 from dialogs.cards.summary import summary_editor_card
+from dialogs.cards.triage import queue_card
 from tests.support.cards import executes, inputs
 
 AT = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)

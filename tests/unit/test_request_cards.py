@@ -46,25 +46,21 @@ from dialogs.cards.base import MAX_CARD_BYTES, Card, card_bytes
 from dialogs.cards.registry import WEEKDAYS
 from dialogs.cards.request import (
     BARRIER_GROUPS,
-    DECISIONS,
     FIELDS,
     PAGE_FIELDS,
     PAGES,
     confirm_card,
-    decision_card,
     draft_saved_card,
     drafts_card,
     my_requests_card,
     no_teams_card,
-    question_card,
-    queue_card,
     request_discarded_card,
     request_not_saved_card,
     request_page_card,
     request_submitted_card,
-    triage_card,
 )
 from dialogs.cards.retention import DIGEST_LINES
+from dialogs.cards.triage import DECISIONS, decision_card, question_card, queue_card, triage_card
 from dialogs.commands import COMMANDS
 
 
