@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from consultations.model import UserRef
 
@@ -27,6 +28,15 @@ def json_str(mapping: Mapping[str, Any], key: str) -> str:
     return value if isinstance(value, str) else ""
 
 
+def _callable_back(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+        return parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # an invalid port or IPv6 literal
+        return False
+
+
 def problem(data: Any) -> str | None:
     """Why an incoming activity's JSON is refused, or None when its shape is right."""
     if not isinstance(data, dict):
@@ -34,6 +44,10 @@ def problem(data: Any) -> str | None:
     for key in ("type", "serviceUrl", "channelId"):
         if not isinstance(data.get(key), str) or not data[key]:
             return f"activity needs a string {key}"
+    if not _callable_back(data["serviceUrl"]):
+        # Every reply goes there: Teams always sends an absolute https URL (http on a
+        # developer's machine), and anything else could never be answered.
+        return "serviceUrl must be an http(s) URL"
     for key in ("conversation", "from", "recipient"):
         value = data.get(key)
         if not isinstance(value, dict) or not isinstance(value.get("id"), str) or not value["id"]:

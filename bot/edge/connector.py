@@ -86,6 +86,9 @@ class BotConnector:
                 status = response.status
                 retry_after = _retry_after(response.headers)
                 reason = f"HTTP {status}"
+        except (aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError):
+            # No retry makes a malformed URL reachable.
+            raise DeliveryFailure(FailureKind.PERMANENT, "invalid service URL") from None
         except (TimeoutError, aiohttp.ClientError, OSError) as error:
             raise DeliveryFailure(
                 FailureKind.RETRY, f"connection: {type(error).__name__}"

@@ -104,6 +104,24 @@ async def test_an_activity_missing_a_required_part_is_400(
 
 
 @pytest.mark.parametrize(
+    "service_url", ["not a url", "ftp://127.0.0.1/", "127.0.0.1", "http://", "http://x:99999/"]
+)
+async def test_a_service_url_that_cannot_be_answered_is_400_and_queues_nothing(
+    make_bot: BotFactory, connector: tuple[LoopbackConnector, str], service_url: str
+) -> None:
+    """Every reply goes to the serviceUrl: one that no retry could ever reach is refused at
+    the edge, instead of holding the turn for seconds and leaving an outbox row behind."""
+    fake, _url = connector
+    bot = await make_bot()
+    response = await bot.post(a.text(service_url, a.user(1), "apua"))
+    assert response.status == 400, await response.text()
+    async with bot.components.engine.connect() as connection:
+        queued = (await connection.execute(text("SELECT count(*) FROM outbox"))).scalar_one()
+        known = (await connection.execute(text("SELECT count(*) FROM users"))).scalar_one()
+    assert (queued, known, fake.sent) == (0, 0, [])
+
+
+@pytest.mark.parametrize(
     ("key", "value"),
     [
         ("text", 12345),
@@ -447,7 +465,9 @@ def hostile_bodies(draw: st.DrawFn, service_url: str) -> tuple[bytes, dict[str, 
         packed = {"gzip": gzip.compress(plain), "deflate": zlib.compress(plain)}
         body = packed.get(encoding, plain) if draw(st.booleans()) else plain
         if draw(st.booleans()):
-            body = body[: draw(st.integers(0, len(body)))]
+            # Cut at a fraction, not at a drawn length: an activity carries a fresh id and
+            # timestamp, so its length differs between a run and hypothesis' replay of it.
+            body = body[: int(draw(st.floats(0, 1)) * len(body))]
     else:
         activity["deliveryMode"] = draw(
             st.sampled_from(["expectReplies", "normal", "notification", "", "x" * 300])
