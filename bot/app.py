@@ -67,6 +67,9 @@ from storage.uow import SqlAlchemyUnitOfWork
 
 log = logging.getLogger(__name__)
 HELSINKI = ZoneInfo("Europe/Helsinki")
+# At shutdown the dispatcher gets this long to settle the batch it is sending (a container
+# runtime waits 10 s before it kills).
+STOP_TIMEOUT = 8.0
 
 __all__ = ["COMPONENTS", "MAX_BODY_BYTES", "SETTINGS", "Components", "create_app"]
 
@@ -306,10 +309,14 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
                 await weekly_digest(catch_up=True)
 
     async def stop(app: web.Application) -> None:
+        components = app.get(COMPONENTS)
+        if components is not None:
+            # The batch being sent is settled before the connections close: otherwise its
+            # rows stay `sending`, and the next lease holder sends them again.
+            await components.dispatcher.stop(grace=STOP_TIMEOUT)
         scheduler = app.get(_SCHEDULER)
         if scheduler is not None:
             scheduler.shutdown(wait=False)
-        components = app.get(COMPONENTS)
         if components is not None:
             await components.http.close()
             await components.engine.dispose()

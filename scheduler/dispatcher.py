@@ -68,17 +68,20 @@ class Dispatcher:
         self._lease = lease_seconds
         self._rng = rng or random.Random()
         self._running = asyncio.Lock()
+        self._stopping = False
         self._observer = observer or _Unobserved()
         # With several instances on one database, only the lease's holder sends.
         self._leadership = leadership
 
     async def tick(self, *, max_batches: int = 50) -> int:
         """Send what is due now; return how many messages were settled."""
-        if self._running.locked():
+        if self._running.locked() or self._stopping:
             return 0  # the previous tick is still draining; it will pick these up
         async with self._running:
             settled = 0
             for _ in range(max_batches):
+                if self._stopping:
+                    break  # shutting down: what is claimed is settled, nothing more is
                 # Renewed before every batch: a long tick keeps the lease it works under.
                 if self._leadership is not None and not await self._leadership.hold(
                     self._clock.now()
@@ -98,6 +101,19 @@ class Dispatcher:
                 if len(batch) < self._batch_size:
                     break
             return settled
+
+    async def stop(self, grace: float) -> bool:
+        """Claim nothing more, and wait up to `grace` seconds for the tick under way to
+        settle what it has claimed; True when it did. Called at shutdown, so a restart or
+        an upgrade does not leave rows `sending` for the next holder to send again."""
+        self._stopping = True
+        try:
+            await asyncio.wait_for(self._running.acquire(), grace)
+        except TimeoutError:
+            log.warning("stopping: a delivery batch was still being sent after %s s", grace)
+            return False
+        self._running.release()
+        return True
 
     async def _send_batch(self, batch: list[ClaimedMessage]) -> None:
         by_recipient: dict[tuple[RecipientType, str], list[ClaimedMessage]] = defaultdict(list)

@@ -341,3 +341,38 @@ async def test_a_throttled_message_is_not_overtaken_by_later_ones_to_the_same_pe
     await d.tick()
 
     assert sender.sent == ["first", "second"]
+
+
+async def test_stopping_lets_the_batch_under_way_settle_and_claims_nothing_more() -> None:
+    queue = InMemoryDeliveryQueue()
+    for i in range(3):
+        queue.add(f"m{i}", recipient=str(i))
+    sender = ScriptedSender(pause=0.05)
+    d = dispatcher(queue, sender)
+
+    ticking = asyncio.create_task(d.tick())
+    await asyncio.sleep(0.01)  # the batch is claimed and being sent
+    queue.add("late", recipient="9")
+    assert await d.stop(grace=5) is True
+    assert await ticking == 3
+    assert {r.message.idempotency_key: r.status for r in queue.rows.values()} == {
+        "m0": "sent",
+        "m1": "sent",
+        "m2": "sent",
+        "late": "pending",  # left for the next holder, never claimed
+    }
+    assert await d.tick() == 0 and sender.calls.count("late") == 0
+
+
+async def test_stopping_gives_up_waiting_after_its_timeout() -> None:
+    queue = InMemoryDeliveryQueue()
+    queue.add("slow")
+    sender = ScriptedSender(pause=5)
+    d = dispatcher(queue, sender)
+
+    ticking = asyncio.create_task(d.tick())
+    await asyncio.sleep(0.01)
+    assert await d.stop(grace=0.05) is False
+    ticking.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await ticking
