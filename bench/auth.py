@@ -73,7 +73,7 @@ async def scenario(name: str, requests: int, concurrency: int) -> dict[str, floa
         tokens = forged_tokens(stub)
         activity = a.execute(SERVICE_URL, a.user(1), "help.open", {})
         refused: list[float] = []
-        health: list[float] = []
+        health: list[float]
         statuses: set[int] = set()
         url = f"http://127.0.0.1:{port}"
         async with aiohttp.ClientSession() as http:
@@ -89,18 +89,18 @@ async def scenario(name: str, requests: int, concurrency: int) -> dict[str, floa
                         statuses.add(response.status)
                     refused.append(time.perf_counter() - started)
 
-            async def probe(stop: asyncio.Event) -> None:
-                while not stop.is_set():
-                    started = time.perf_counter()
-                    async with http.get(f"{url}/healthz") as response:
-                        await response.read()
-                    health.append(time.perf_counter() - started)
-
-            stop = asyncio.Event()
-            prober = asyncio.create_task(probe(stop))
+            # /healthz is asked from a process of its own: in this one, its answer would
+            # also wait behind the 50 forging coroutines on this process's event loop.
+            spawn = multiprocessing.get_context("spawn")
+            ready, stop, (receive, send) = spawn.Event(), spawn.Event(), spawn.Pipe(False)
+            prober = spawn.Process(target=_probe, args=(f"{url}/healthz", ready, stop, send))
+            prober.start()
+            # The flood starts once the prober has had its first answer.
+            await asyncio.get_running_loop().run_in_executor(None, ready.wait, 60)
             await asyncio.gather(*(forge(w) for w in range(concurrency)))
             stop.set()
-            await prober
+            health = await asyncio.get_running_loop().run_in_executor(None, receive.recv)
+            prober.join()
         keys = app[COMPONENTS].keys
         await runner.cleanup()
         return {
@@ -118,6 +118,24 @@ async def scenario(name: str, requests: int, concurrency: int) -> dict[str, floa
                 else (keys.fetches - 1 if keys else 0)
             ),
         }
+
+
+def _probe(url: str, ready: Any, stop: Any, out: Any) -> None:
+    """Ask `url` in a loop until `stop` is set; send back each answer's time, s."""
+
+    async def loop() -> list[float]:
+        times: list[float] = []
+        async with aiohttp.ClientSession() as http:
+            while not stop.is_set():
+                started = time.perf_counter()
+                async with http.get(url) as response:
+                    await response.read()
+                if ready.is_set():
+                    times.append(time.perf_counter() - started)
+                ready.set()
+        return times
+
+    out.send(asyncio.run(loop()))
 
 
 SCENARIOS = ("warm-hang", "cold-hang", "refused")
