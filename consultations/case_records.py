@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from consultations.casework import is_coordinator
+from consultations.casework import audit_case, is_coordinator
 from consultations.consultation import format_case_number
 from consultations.errors import DomainError, NotFound
 from consultations.model import Role, User
@@ -137,25 +137,6 @@ async def _case_for(
     raise await _refuse(uow, actor, what, case, now, error)
 
 
-async def _record(
-    uow: UnitOfWork,
-    actor_id: int | None,
-    action: str,
-    case: CaseHeader,
-    now: datetime,
-    **details: Any,
-) -> None:
-    await uow.audit.record(
-        at=now,
-        actor_user_id=actor_id,
-        action=action,
-        subject_type="consultation",
-        subject_id=str(case.id),
-        team_id=case.team_id,
-        details={"status": case.status.value, **details},
-    )
-
-
 async def audit_trail(
     uow: UnitOfWork,
     actor_id: int,
@@ -172,7 +153,7 @@ async def audit_trail(
             uow, actor, case_number, admins, "audit_trail", now, coordinators=True
         )
         entries, total = await uow.case_records.trail(case.id, TRAIL_PAGE, max(offset, 0))
-        await _record(uow, actor_id, "consultation.audit_trail_viewed", case, now)
+        await audit_case(uow, actor_id, "consultation.audit_trail_viewed", case, now)
         await uow.commit()
         return AuditTrail(case, entries, total, max(offset, 0), admin)
 
@@ -184,7 +165,7 @@ async def request_export(
     async with uow:
         actor = await _actor(uow, actor_id)
         case, _admin = await _case_for(uow, actor, case_number, admins, "export", now)
-        await _record(uow, actor_id, "consultation.export_requested", case, now)
+        await audit_case(uow, actor_id, "consultation.export_requested", case, now)
         await uow.commit()
         return case
 
@@ -197,7 +178,7 @@ async def export_case(uow: UnitOfWork, admin_id: int, case_id: int, now: datetim
         if case is None:
             raise NotFound()
         tables = await uow.case_records.dump(case_id)
-        await _record(uow, admin_id, "consultation.exported", case, now)
+        await audit_case(uow, admin_id, "consultation.exported", case, now)
         await uow.commit()
         return CaseExport(case, tables, now, admin_id)
 
@@ -211,7 +192,7 @@ async def erasure_preview(
         case, _admin = await _case_for(uow, actor, case_number, admins, "erase", now)
         tables = await uow.case_records.dump(case.id)
         rows = {name: len(found) for name, found in tables.items() if found}
-        await _record(uow, actor_id, "consultation.erase_previewed", case, now)
+        await audit_case(uow, actor_id, "consultation.erase_previewed", case, now)
         await uow.commit()
         return ErasurePreview(case, rows)
 

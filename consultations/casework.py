@@ -5,7 +5,7 @@ subjects their reminders are filed under, the reminder morning, the channel noti
 from __future__ import annotations
 
 from datetime import date, datetime, time
-from typing import Any
+from typing import Any, Protocol
 
 from consultations.calendar import BusinessCalendar
 from consultations.consultation import CaseStatus, Consultation
@@ -33,11 +33,22 @@ async def require_coordinator(uow: UnitOfWork, team_id: int | None, actor_id: in
         raise DomainError("error.not_coordinator")
 
 
+class AuditedCase(Protocol):
+    """What the trail records of a case: a Consultation, or an admin's CaseHeader."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def team_id(self) -> int | None: ...
+    @property
+    def status(self) -> CaseStatus: ...
+
+
 async def audit_case(
     uow: UnitOfWork,
     actor_id: int | None,
     action: str,
-    case: Consultation,
+    case: AuditedCase,
     now: datetime,
     **details: Any,
 ) -> None:

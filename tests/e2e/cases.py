@@ -10,9 +10,15 @@ from typing import Any
 from tests.conftest import RunningBot
 from tests.e2e.test_followup import add_rec, at, execute_with, press
 from tests.e2e.test_intake import COORDINATOR, REQUESTER, SteppingClock, chat, click
-from tests.e2e.test_poll import MEMBER_A, MEMBER_B, member_id
+from tests.e2e.test_poll import (
+    MEMBER_A,
+    MEMBER_B,
+    fix_with_both_yes,
+    member_id,
+    open_thursday_poll,
+)
 from tests.support import activities as a
-from tests.support.cards import executes, inputs
+from tests.support.cards import inputs
 from tests.support.connector import LoopbackConnector
 
 ROSTER = [COORDINATOR, REQUESTER, MEMBER_A, MEMBER_B]
@@ -114,31 +120,10 @@ async def closed_case(
         bot, url, COORDINATOR, fake.cards(chat(COORDINATOR))[-1], "triage.accept"
     )
 
-    setup_card = await click(bot, url, COORDINATOR, accepted, "poll.setup")
+    overview = await open_thursday_poll(bot, url, accepted, place=texts[10])
+    await fix_with_both_yes(bot, fake, url, overview)
+    await dispatcher.tick()
     a_id, b_id = await member_id(bot, MEMBER_A), await member_id(bot, MEMBER_B)
-    overview = await click(
-        bot,
-        url,
-        COORDINATOR,
-        setup_card,
-        "poll.open",
-        slot1_date="2026-11-26",
-        slot1_time="13:00",
-        slot1_minutes="60",
-        invitees=f"{a_id},{b_id}",
-        required=str(b_id),
-        deadline_date="2026-11-25",
-        deadline_time="12:00",
-        place=texts[10],
-    )
-    await dispatcher.tick()
-    for member in (MEMBER_A, MEMBER_B):
-        vote = fake.cards(chat(member))[-1]
-        slot = next(k for k in inputs(vote) if k.startswith("slot_"))
-        await click(bot, url, member, vote, "poll.vote", **{slot: "yes"})
-    choose = next(x for x in executes(overview) if x["verb"] == "poll.finalize")
-    await bot.invoke(a.execute(url, COORDINATOR, "poll.finalize", choose["data"]))
-    await dispatcher.tick()
 
     clock.current = at(26, 11, 14, 1)
     await dispatcher.tick()

@@ -28,7 +28,14 @@ from storage.tables import (
 )
 from tests.conftest import BotFactory, RunningBot
 from tests.e2e.test_intake import COORDINATOR, REQUESTER, TEAM_CHANNEL, SteppingClock, chat, click
-from tests.e2e.test_poll import MEMBER_A, MEMBER_B, accepted_case, member_id
+from tests.e2e.test_poll import (
+    MEMBER_A,
+    MEMBER_B,
+    accepted_case,
+    fix_with_both_yes,
+    member_id,
+    open_thursday_poll,
+)
 from tests.support import activities as a
 from tests.support.cards import executes, inputs, texts
 from tests.support.connector import LoopbackConnector
@@ -75,33 +82,11 @@ async def press(
 async def scheduled_case(bot: RunningBot, fake: LoopbackConnector, url: str) -> tuple[int, int]:
     """An accepted case whose poll fixed Thursday 26.11.2026 13:00-14:00 with both members."""
     accepted = await accepted_case(bot, fake, url)
-    setup_card = await click(bot, url, COORDINATOR, accepted, "poll.setup")
-    a_id, b_id = await member_id(bot, MEMBER_A), await member_id(bot, MEMBER_B)
-    overview = await click(
-        bot,
-        url,
-        COORDINATOR,
-        setup_card,
-        "poll.open",
-        slot1_date="2026-11-26",
-        slot1_time="13:00",
-        slot1_minutes="60",
-        invitees=f"{a_id},{b_id}",
-        required=str(b_id),
-        deadline_date="2026-11-25",
-        deadline_time="12:00",
-        place="Neuvotteluhuone Kuusi",
-    )
-    await bot.components.dispatcher.tick()
-    for member in (MEMBER_A, MEMBER_B):
-        vote = fake.cards(chat(member))[-1]
-        slot = next(k for k in inputs(vote) if k.startswith("slot_"))
-        await click(bot, url, member, vote, "poll.vote", **{slot: "yes"})
-    choose = next(x for x in executes(overview) if x["verb"] == "poll.finalize")
-    body = await bot.invoke(a.execute(url, COORDINATOR, "poll.finalize", choose["data"]))
+    overview = await open_thursday_poll(bot, url, accepted)
+    body = await fix_with_both_yes(bot, fake, url, overview)
     assert body["type"] == CARD, body
     await bot.components.dispatcher.tick()
-    return a_id, b_id
+    return await member_id(bot, MEMBER_A), await member_id(bot, MEMBER_B)
 
 
 async def add_rec(

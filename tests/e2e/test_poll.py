@@ -49,6 +49,43 @@ async def member_id(bot: RunningBot, user: dict[str, Any]) -> int:
     return found.id
 
 
+async def open_thursday_poll(
+    bot: RunningBot, url: str, accepted: dict[str, Any], place: str = "Neuvotteluhuone Kuusi"
+) -> dict[str, Any]:
+    """From the accepted triage card: one time, Thursday 26.11.2026 13:00-14:00, both
+    members invited (B required), answers by Wednesday noon; returns the overview."""
+    setup_card = await click(bot, url, COORDINATOR, accepted, "poll.setup")
+    a_id, b_id = await member_id(bot, MEMBER_A), await member_id(bot, MEMBER_B)
+    return await click(
+        bot,
+        url,
+        COORDINATOR,
+        setup_card,
+        "poll.open",
+        slot1_date="2026-11-26",
+        slot1_time="13:00",
+        slot1_minutes="60",
+        invitees=f"{a_id},{b_id}",
+        required=str(b_id),
+        deadline_date="2026-11-25",
+        deadline_time="12:00",
+        place=place,
+    )
+
+
+async def fix_with_both_yes(
+    bot: RunningBot, fake: LoopbackConnector, url: str, overview: dict[str, Any]
+) -> dict[str, Any]:
+    """Both members answer yes; the coordinator fixes the time. Returns the invoke's answer."""
+    await bot.components.dispatcher.tick()
+    for member in (MEMBER_A, MEMBER_B):
+        vote = fake.cards(chat(member))[-1]
+        slot = next(k for k in inputs(vote) if k.startswith("slot_"))
+        await click(bot, url, member, vote, "poll.vote", **{slot: "yes"})
+    choose = next(x for x in executes(overview) if x["verb"] == "poll.finalize")
+    return await bot.invoke(a.execute(url, COORDINATOR, "poll.finalize", choose["data"]))
+
+
 async def test_a_poll_finds_the_time_and_sends_ics_invitations(
     make_bot: BotFactory, connector: tuple[LoopbackConnector, str]
 ) -> None:
@@ -354,23 +391,7 @@ async def test_cards_of_a_fixed_meeting_show_it_and_a_stale_vote_card_closes_its
     bot = await make_bot(clock=clock)
     fi = texts_for("fi-FI")
     accepted = await accepted_case(bot, fake, url)
-    setup_card = await click(bot, url, COORDINATOR, accepted, "poll.setup")
-    a_id, b_id = await member_id(bot, MEMBER_A), await member_id(bot, MEMBER_B)
-    overview = await click(
-        bot,
-        url,
-        COORDINATOR,
-        setup_card,
-        "poll.open",
-        slot1_date="2026-11-26",
-        slot1_time="13:00",
-        slot1_minutes="60",
-        invitees=f"{a_id},{b_id}",
-        required=str(b_id),
-        deadline_date="2026-11-25",
-        deadline_time="12:00",
-        place="Neuvotteluhuone Kuusi",
-    )
+    overview = await open_thursday_poll(bot, url, accepted)
     # Nobody has answered: no warnings, the card says whose answers it waits for.
     red = [n["text"] for n in find(overview, lambda n: n.get("color") == "Attention")]
     assert red == []
