@@ -53,6 +53,7 @@ from dialogs.registry import RegistryFlow
 from dialogs.report import ReportFlow
 from dialogs.request import RequestFlow
 from dialogs.summary import SummaryFlow
+from dialogs.triage import TriageFlow
 from scheduler.dispatcher import Dispatcher
 from scheduler.runner import build_scheduler
 from storage.audit_writer import AuditWriter
@@ -210,6 +211,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
                 RegistryFlow(localize=texts_for, **flow_parts),
                 LanguageFlow(localize=texts_for, **flow_parts),
                 RequestFlow(**flow_parts),
+                TriageFlow(**flow_parts),
                 PollFlow(**flow_parts),
                 SummaryFlow(**flow_parts),
                 FollowUpFlow(**flow_parts),

@@ -29,7 +29,7 @@ from dialogs.cards import retention as retention_cards
 from dialogs.cards import summary as summary_cards
 from dialogs.cards import triage as triage_cards
 from dialogs.cards.base import Card, attachment
-from dialogs.request import DECIDED
+from dialogs.triage import DECIDED
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""The consultation request and triage flows, driven by Adaptive Card actions.
+"""The consultation request flow, driven by Adaptive Card actions (triage: dialogs.triage).
 
 Each card action is one turn: the flow reads the inputs, calls one use case, and returns
 the card that replaces the one clicked (Action.Execute) - the next page, the same page
@@ -25,7 +25,7 @@ from consultations.errors import DomainError, InvalidInput
 from consultations.lists import MAX_PAGE
 from dialogs.cards import request as cards
 from dialogs.cards import triage as triage_cards
-from dialogs.cards.base import Card, Localizer, execute
+from dialogs.cards.base import Card, Localizer
 from dialogs.cards.request import PAGE_FIELDS
 from dialogs.flow import Action, CardFlow, CommandAction
 from dialogs.inputs import page_offset, positive_id
@@ -35,11 +35,6 @@ REQUIRED_ON_PAGE: dict[str, tuple[str, ...]] = {
     "basics": ("team_id", "client_reference", "consent", "consent_date"),
     "urgent": ("urgent_timeframe",),
     "question": ("question",),
-}
-DECIDED = {
-    CaseStatus.NEEDS_INFO: "triage.decided.asked",
-    CaseStatus.DECLINED: "triage.decided.declined",
-    CaseStatus.WITHDRAWN: "triage.decided.withdrawn",
 }
 MAIN_LINE = ("basics", "urgent", "question", "capacity", "services", "meeting", "review")
 
@@ -130,11 +125,6 @@ class RequestFlow(CardFlow):
             "request.withdraw": self._withdraw_confirm,
             "request.withdraw.confirm": self._withdraw,
             "request.answer": self._answer,
-            "request.queue": self._queue,
-            "triage.open": self._triage_open,
-            "triage.accept": self._accept,
-            "triage.ask": self._ask,
-            "triage.decline": self._decline,
         }
 
     def commands(self) -> dict[str, CommandAction]:
@@ -142,7 +132,6 @@ class RequestFlow(CardFlow):
             "new": lambda user_id, t, _args: self.start(user_id, t),
             "my": lambda user_id, t, _args: self.my_requests(user_id, t),
             "drafts": lambda user_id, t, _args: self.drafts(user_id, t),
-            "queue": lambda user_id, t, _args: self.queue(user_id, t),
         }
 
     async def _teams(self) -> list[tuple[int, str]]:
@@ -382,75 +371,3 @@ class RequestFlow(CardFlow):
         assert case.id is not None
         exchange = await intake.question_view(self._read(), user_id, case.id, self._clock.now())
         return triage_cards.question_card(t, case, exchange.question, answer=exchange.answer)
-
-    # --- triage -----------------------------------------------------------------------
-
-    async def triage_card(
-        self, user_id: int, t: Localizer, case_id: int, *, decided: str = "", reminder: str = ""
-    ) -> Card:
-        case, requester, team, notes = await intake.view_for_triage(
-            self._read(), user_id, case_id, self._clock.now()
-        )
-        if not decided and not case.is_open_for_triage():
-            decided = DECIDED.get(case.status, "triage.decided.accepted")
-        card = triage_cards.triage_card(
-            t,
-            case,
-            requester_name=requester,
-            team_name=team,
-            notes=notes,
-            decided=decided,
-            reminder=reminder,
-        )
-        if case.status is CaseStatus.ACCEPTED:
-            # The next step from an accepted request: find the meeting time.
-            card.setdefault("actions", []).append(
-                execute(t("triage.schedule.button"), "poll.setup", {"case_id": case_id})
-            )
-        return card
-
-    async def queue(self, user_id: int, t: Localizer, offset: int = 0) -> Card:
-        view = await intake.triage_queue(
-            self._read(),
-            user_id,
-            self._clock.now(),
-            self._calendar,
-            limit=MAX_PAGE,
-            offset=offset,
-        )
-        return triage_cards.queue_card(t, view)
-
-    async def _queue(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
-        return await self.queue(user_id, t, offset=page_offset(data))
-
-    async def _triage_open(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
-        return await self.triage_card(user_id, t, _case_id(data))
-
-    async def _accept(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
-        case = await intake.accept_request(self._uow(), user_id, _case_id(data), self._clock.now())
-        assert case.id is not None
-        return await self.triage_card(user_id, t, case.id, decided="triage.decided.accepted")
-
-    async def _ask(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
-        case = await intake.ask_for_information(
-            self._uow(),
-            user_id,
-            _case_id(data),
-            data.get("question"),
-            self._clock.now(),
-            self._calendar,
-        )
-        assert case.id is not None
-        return await self.triage_card(user_id, t, case.id, decided="triage.decided.asked")
-
-    async def _decline(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
-        case = await intake.decline_request(
-            self._uow(),
-            user_id,
-            _case_id(data),
-            data.get("reason"),
-            data.get("route"),
-            self._clock.now(),
-        )
-        assert case.id is not None
-        return await self.triage_card(user_id, t, case.id, decided="triage.decided.declined")
