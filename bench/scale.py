@@ -35,9 +35,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
-import multiprocessing
 import random
 import re
 import statistics
@@ -52,7 +50,7 @@ import aiohttp
 from sqlalchemy import func, insert, select, text, update
 
 from bench.fanout import machine
-from bench.vote_turn import SQL, _add_bench_routes, _connector_app, _listen, percentile
+from bench.vote_turn import SQL, Server, _connector_app, percentile
 from dialogs.cards.base import card_bytes
 from tests.support import activities as a
 from tests.support.histories import Invited, Life, Rec, rows, write
@@ -435,52 +433,16 @@ def _bot_app(database_url: str, port: int, tick: bool) -> Any:
     return app
 
 
-def _server_main(pipe: Any, kind: str, options: dict[str, Any]) -> None:
-    asyncio.run(_serve(pipe, kind, options))
-
-
-async def _serve(pipe: Any, kind: str, options: dict[str, Any]) -> None:
-    from aiohttp import web
-
-    sock = _listen()
-    port = sock.getsockname()[1]
+def _app(kind: str, port: int, options: dict[str, Any]) -> Any:
+    """The aiohttp app of one of this bench's processes (bench.vote_turn.Server runs it)."""
     if kind == "connector":
-        app = _connector_app([])
-    else:
-        app = _bot_app(options["database_url"], port, options["tick"])
-    _add_bench_routes(app, [])
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.SockSite(runner, sock).start()
-    pipe.send(port)
-    await asyncio.get_running_loop().run_in_executor(None, pipe.recv)  # "stop"
-    await runner.cleanup()
-    pipe.send("stopped")
+        return _connector_app([])
+    return _bot_app(options["database_url"], port, options["tick"])
 
 
-class Server:
-    def __init__(self, kind: str, **options: Any) -> None:
-        ctx = multiprocessing.get_context("spawn")
-        self._pipe, child = ctx.Pipe()
-        began = time.perf_counter()
-        self._process = ctx.Process(
-            target=_server_main, args=(child, kind, options), daemon=True, name=f"scale-{kind}"
-        )
-        self._process.start()
-        if not self._pipe.poll(300):
-            self._process.kill()
-            raise RuntimeError(f"{kind} did not start")
-        self.url = f"http://127.0.0.1:{self._pipe.recv()}"
-        self.startup_s = time.perf_counter() - began
-
-    def stop(self) -> None:
-        with contextlib.suppress(OSError, BrokenPipeError):
-            self._pipe.send("stop")
-            self._pipe.poll(30)
-        self._process.join(10)
-        if self._process.is_alive():
-            self._process.kill()
-            self._process.join(5)
+def _server(kind: str, **options: Any) -> Server:
+    """A process of this bench; writing the county can keep a start-up busy for minutes."""
+    return Server(kind, build=_app, start_timeout=300, **options)
 
 
 async def _json(http: aiohttp.ClientSession, method: str, url: str) -> dict[str, Any]:
@@ -634,14 +596,14 @@ async def one_database(
         flush=True,
     )
     print(f"  tables: {b['tables']}", flush=True)
-    connector = Server("connector")
+    connector = _server("connector")
     runs: dict[str, Any] = {}
     try:
         for url in (big, empty):
             await point_users_at(url, connector.url)
         requester = await busiest(big)
         # Commands with the tick off: the statements counted are the turn's own.
-        bot = Server("bot", database_url=big, tick=False)
+        bot = _server("bot", database_url=big, tick=False)
         try:
             result["commands"] = await commands(bot.url, connector.url, args.repeat, requester)
         finally:
@@ -660,7 +622,7 @@ async def one_database(
                 if tick:
                     within = args.warmup + args.duration
                     await queue_due(url, args.due, within, f"{key}:{time.time()}")
-                bot = Server("bot", database_url=url, tick=tick)
+                bot = _server("bot", database_url=url, tick=tick)
                 try:
                     run: dict[str, Any] = {"startup_s": bot.startup_s}
                     run |= await load(
@@ -726,7 +688,7 @@ async def idle(url: str, seconds: float = 10.0) -> dict[str, Any]:
             )
     finally:
         await engine.dispose()
-    bot = Server("bot", database_url=url, tick=True)
+    bot = _server("bot", database_url=url, tick=True)
     try:
         async with aiohttp.ClientSession(timeout=HTTP_TIMEOUT) as http:
             await asyncio.sleep(3)

@@ -51,6 +51,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -291,48 +292,62 @@ def _raw_app() -> Any:
     return app
 
 
-def _server_main(pipe: Any, kind: str, options: dict[str, Any]) -> None:
-    asyncio.run(_serve(pipe, kind, options))
+def _app(kind: str, port: int, options: dict[str, Any]) -> Any:
+    """The aiohttp app of one of this bench's processes."""
+    if kind == "connector":
+        return _connector_app(options["roster"])
+    if kind == "vote":
+        return _vote_app(options["database_url"], port)
+    if kind == "echo":
+        return _echo_app()
+    return _raw_app()
 
 
-async def _serve(pipe: Any, kind: str, options: dict[str, Any]) -> None:
+AppBuilder = Callable[[str, int, dict[str, Any]], Any]
+
+
+def _server_main(pipe: Any, kind: str, build: AppBuilder, options: dict[str, Any]) -> None:
+    asyncio.run(_serve(pipe, kind, build, options))
+
+
+async def _serve(pipe: Any, kind: str, build: AppBuilder, options: dict[str, Any]) -> None:
     from aiohttp import web
 
     sock = _listen()
-    port = sock.getsockname()[1]
-    if kind == "connector":
-        app = _connector_app(options["roster"])
-    elif kind == "vote":
-        app = _vote_app(options["database_url"], port)
-    elif kind == "echo":
-        app = _echo_app()
-    else:
-        app = _raw_app()
+    app = build(kind, sock.getsockname()[1], options)
     _add_bench_routes(app, [])
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.SockSite(runner, sock).start()
-    pipe.send(port)
+    pipe.send(sock.getsockname()[1])
     await asyncio.get_running_loop().run_in_executor(None, pipe.recv)  # "stop"
     await runner.cleanup()
     pipe.send("stopped")
 
 
 class Server:
-    """One of the processes, spawned; `url` is where it listens."""
+    """One of the processes, spawned; `url` is where it listens. `build` makes its app in
+    the new process (a module-level function: spawn pickles it by name)."""
 
-    def __init__(self, kind: str, **options: Any) -> None:
+    def __init__(
+        self, kind: str, *, build: AppBuilder = _app, start_timeout: float = 120, **options: Any
+    ) -> None:
         ctx = multiprocessing.get_context("spawn")
         self.kind = kind
         self._pipe, child = ctx.Pipe()
+        began = time.perf_counter()
         self._process = ctx.Process(
-            target=_server_main, args=(child, kind, options), daemon=True, name=f"bench-{kind}"
+            target=_server_main,
+            args=(child, kind, build, options),
+            daemon=True,
+            name=f"bench-{kind}",
         )
         self._process.start()
-        if not self._pipe.poll(120):
+        if not self._pipe.poll(start_timeout):
             self._process.kill()
             raise RuntimeError(f"{kind} server did not start")
         self.url = f"http://127.0.0.1:{self._pipe.recv()}"
+        self.startup_s = time.perf_counter() - began
 
     def stop(self) -> None:
         with contextlib.suppress(OSError, BrokenPipeError):
