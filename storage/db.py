@@ -54,46 +54,65 @@ class JsonText(TypeDecorator[Any]):
         return None if value is None else json.loads(value)
 
 
+def _sqlite_engine(
+    url: str, *, pool_size: int, pragmas: tuple[str, ...], begin: str
+) -> AsyncEngine:
+    """An SQLite engine whose connections run `pragmas` when opened and start every
+    transaction with `begin` (SQLAlchemy issues it, not the driver)."""
+    # hide_parameters: a failed statement's error (and so a log line) never carries the
+    # values bound to it, which may be text from a card.
+    engine = create_async_engine(
+        url,
+        connect_args={"timeout": 30},
+        hide_parameters=True,
+        pool_size=pool_size,
+        max_overflow=0,
+        pool_timeout=60,
+    )
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for pragma in pragmas:
+            cursor.execute(pragma)
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(conn: Any) -> None:
+        conn.exec_driver_sql(begin)
+
+    return engine
+
+
+_WRITER_PRAGMAS = (
+    # WAL lets the scheduler read while a turn writes; foreign keys are off by default.
+    "PRAGMA journal_mode=WAL",
+    # With WAL, NORMAL loses nothing when the process dies, only on a power cut of the
+    # host, and makes each commit an order of magnitude cheaper.
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA busy_timeout=30000",
+    # A wiped or deleted text is overwritten with zeros in the file, not merely unlinked:
+    # anonymisation and erasure must leave nothing to read (SPEC §5).
+    "PRAGMA secure_delete=ON",
+)
+_READER_PRAGMAS = (
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA busy_timeout=30000",
+    # A write through a reader is a bug: it fails at once instead of racing the writer.
+    "PRAGMA query_only=ON",
+)
+
+
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     """Make an engine for `url` (sqlite+aiosqlite or postgresql+asyncpg)."""
     if url.startswith("sqlite"):
-        # hide_parameters: a failed statement's error (and so a log line) never carries the
-        # values bound to it, which may be text from a card.
         # One connection: SQLite has a single writer anyway, and turns then queue fairly in
         # the pool instead of sleeping in SQLite's busy handler (p99 of a vote turn under
-        # load fell from seconds to tenths, bench/vote_turn.py).
-        engine = create_async_engine(
-            url,
-            connect_args={"timeout": 30},
-            hide_parameters=True,
-            pool_size=1,
-            max_overflow=0,
-            pool_timeout=60,
-        )
-
-        @event.listens_for(engine.sync_engine, "connect")
-        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-            # Let SQLAlchemy's "begin" event below issue BEGIN, not the driver.
-            dbapi_connection.isolation_level = None
-            cursor = dbapi_connection.cursor()
-            # WAL lets the scheduler read while a turn writes; foreign keys are off by default.
-            cursor.execute("PRAGMA journal_mode=WAL")
-            # With WAL, NORMAL loses nothing when the process dies, only on a power cut of
-            # the host, and makes each commit an order of magnitude cheaper.
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
-            # A wiped or deleted text is overwritten with zeros in the file, not merely
-            # unlinked: anonymisation and erasure must leave nothing to read (SPEC §5).
-            cursor.execute("PRAGMA secure_delete=ON")
-            cursor.close()
-
-        @event.listens_for(engine.sync_engine, "begin")
-        def _sqlite_begin(conn: Any) -> None:
-            # Take the write lock at BEGIN so two writers queue instead of deadlocking.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-        return engine
+        # load fell from seconds to tenths, bench/vote_turn.py). BEGIN IMMEDIATE takes the
+        # write lock at BEGIN, so two writers queue instead of deadlocking.
+        return _sqlite_engine(url, pool_size=1, pragmas=_WRITER_PRAGMAS, begin="BEGIN IMMEDIATE")
     return create_async_engine(
         url,
         pool_size=pool_size,
@@ -113,30 +132,7 @@ def create_read_engine(url: str, *, pool_size: int = 4) -> AsyncEngine | None:
     """
     if not url.startswith("sqlite"):
         return None
-    engine = create_async_engine(
-        url,
-        connect_args={"timeout": 30},
-        hide_parameters=True,
-        pool_size=pool_size,
-        max_overflow=0,
-        pool_timeout=60,
-    )
-
-    @event.listens_for(engine.sync_engine, "connect")
-    def _reader_pragmas(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        # A write through a reader is a bug: it fails at once instead of racing the writer.
-        cursor.execute("PRAGMA query_only=ON")
-        cursor.close()
-
-    @event.listens_for(engine.sync_engine, "begin")
-    def _reader_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN")
-
-    return engine
+    return _sqlite_engine(url, pool_size=pool_size, pragmas=_READER_PRAGMAS, begin="BEGIN")
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
