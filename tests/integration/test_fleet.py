@@ -10,31 +10,19 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from storage.db import create_engine, session_factory
-from storage.migrate import upgrade
 from tests.integration.test_crash_recovery import kill, seed, start_worker, statuses
+from tests.integration.test_crash_recovery import sessions as sessions  # the fixture
 from tests.support.connector import Limits, LoopbackConnector, Sent
 
 pytestmark = pytest.mark.postgres
 
 TENANT_LIMIT = 50  # Teams: about 50 requests per second per app and tenant
 LEADER_SECONDS = 15.0  # the production default (storage.leases)
-
-
-@pytest.fixture
-async def sessions(pg_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = create_engine(pg_url)
-    try:
-        await upgrade(engine)
-        yield session_factory(engine)
-    finally:
-        await engine.dispose()
 
 
 def peak_per_second(sent: list[Sent]) -> int:
