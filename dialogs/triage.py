@@ -22,10 +22,6 @@ DECIDED = {
 }
 
 
-def _case_id(data: Mapping[str, Any]) -> int:
-    return positive_id(data, "case_id")
-
-
 class TriageFlow(CardFlow):
     def actions(self) -> dict[str, Action]:
         return {
@@ -78,10 +74,12 @@ class TriageFlow(CardFlow):
         return await self.queue(user_id, t, offset=page_offset(data))
 
     async def _triage_open(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
-        return await self.triage_card(user_id, t, _case_id(data))
+        return await self.triage_card(user_id, t, positive_id(data, "case_id"))
 
     async def _accept(self, user_id: int, t: Localizer, data: Mapping[str, Any]) -> Card:
-        case = await intake.accept_request(self._uow(), user_id, _case_id(data), self._clock.now())
+        case = await intake.accept_request(
+            self._uow(), user_id, positive_id(data, "case_id"), self._clock.now()
+        )
         assert case.id is not None
         return await self.triage_card(user_id, t, case.id, decided="triage.decided.accepted")
 
@@ -89,7 +87,7 @@ class TriageFlow(CardFlow):
         case = await intake.ask_for_information(
             self._uow(),
             user_id,
-            _case_id(data),
+            positive_id(data, "case_id"),
             data.get("question"),
             self._clock.now(),
             self._calendar,
@@ -101,7 +99,7 @@ class TriageFlow(CardFlow):
         case = await intake.decline_request(
             self._uow(),
             user_id,
-            _case_id(data),
+            positive_id(data, "case_id"),
             data.get("reason"),
             data.get("route"),
             self._clock.now(),
